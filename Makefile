@@ -1,0 +1,31 @@
+# The two commands the README gives: `make demo` (main job) and `make test`. Both do all their set-up.
+SWIFT_BUILD = swift build -c release
+BIN = .build/release/anomalyd
+TEACHER = models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors
+SAMPLES = ../shared/data/imagenet-samples
+
+.PHONY: setup build demo test bench clean
+
+setup:
+	scripts/install-deps.sh
+
+build: setup
+	$(SWIFT_BUILD)
+
+$(TEACHER): build
+	scripts/fetch-model.sh $(BIN)
+
+model: build
+	scripts/fetch-model.sh $(BIN)
+
+demo: model
+	scripts/demo.sh
+
+test: model
+	swift test -c release --parallel --num-workers 2
+
+bench: model
+	benchmarks/run.sh
+
+clean:
+	rm -rf .build models

@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot numeric loops are bounds-checked in debug builds only; release builds drop the checks.
+let numericSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "anomalyd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "anomalyd", targets: ["anomalyd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian packages named in `providers`).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+
+        // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
+        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        // safetensors reading and writing.
+        .target(name: "Checkpoint"),
+        // The Vision Transformer built from a checkpoint.
+        .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"], swiftSettings: numericSettings),
+        // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames.
+        .target(name: "Ingest", dependencies: ["CFFmpeg"]),
+
+        .executableTarget(name: "anomalyd", dependencies: [
+            "Engine", "Ingest",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Ingest"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
