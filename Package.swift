@@ -36,9 +36,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        // Benchmarks (run by benchmarks/run.sh, never by the tests).
+        .executableTarget(name: "engine-bench", dependencies: ["Engine", "Checkpoint", "Kernels"],
+                          path: "benchmarks/engine", swiftSettings: numericSettings),
+
+        // Plain double-precision reference implementations the numeric tests compare against.
+        .target(name: "Reference", path: "Tests/Reference"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Reference"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Ingest"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Reference"]),
+        // Runs the built `anomalyd` binary the way users do.
+        .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
     ],
     swiftLanguageModes: [.v5]

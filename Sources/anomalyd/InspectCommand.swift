@@ -1,0 +1,17 @@
+import ArgumentParser
+import Checkpoint
+import Engine
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Load a ViT checkpoint and print the architecture read off its tensors.")
+
+    @Argument(help: "A timm ViT checkpoint (safetensors).")
+    var checkpoint: String
+
+    func run() throws {
+        let file = try SafetensorsFile(path: checkpoint)
+        let params = try ViTParameters(checkpoint: file)
+        print("\(checkpoint): \(params.config), \(params.layout.count) parameters")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+
+final class TeacherCommandTests: XCTestCase {
+    func samplePhotos() throws -> [(file: String, classIndex: Int)] {
+        let tsv = try String(contentsOf: CLI.samples.appendingPathComponent("expected.tsv"), encoding: .utf8)
+        return tsv.split(separator: "\n").dropFirst().map { line in
+            let f = line.split(separator: "\t")
+            return (String(f[0]), Int(f[1])!)
+        }
+    }
+
+    /// The real ViT-Ti teacher names the true class of at least 16 of the 17 sample photos.
+    func testClassifyFindsTrueClassOfSamplePhotos() throws {
+        let photos = try samplePhotos()
+        XCTAssertEqual(photos.count, 17)
+        let r = try CLI.run(["classify", "--teacher", CLI.teacher, "--resize", "crop", "--json",
+                             "--labels", CLI.samples.appendingPathComponent("labels.txt").path]
+                            + photos.map { CLI.samples.appendingPathComponent($0.file).path })
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 17)
+        var correct = 0
+        for (line, photo) in zip(lines, photos) {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            XCTAssertTrue((obj["file"] as! String).hasSuffix(photo.file))
+            let top = obj["top"] as! [[String: Any]]
+            XCTAssertEqual(top.count, 5)
+            if top[0]["class"] as! Int == photo.classIndex { correct += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(correct, 16, r.stdout)
+    }
+
+    /// `embed` writes a float32 .npy that NumPy reads, [N, 192] for CLS and [N, 197, 192] with --tokens,
+    /// and the CLS rows are the first token rows.
+    func testEmbedWritesNpyThatNumPyReads() throws {
+        let photos = try samplePhotos().prefix(3).map { CLI.samples.appendingPathComponent($0.file).path }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-embed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cls = dir.appendingPathComponent("cls.npy").path, tok = dir.appendingPathComponent("tok.npy").path
+        var r = try CLI.run(["embed", "--teacher", CLI.teacher, "--output", cls] + photos)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try CLI.run(["embed", "--teacher", CLI.teacher, "--tokens", "--output", tok] + photos)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let check = """
+        import sys, numpy as np
+        a = np.load(sys.argv[1]); t = np.load(sys.argv[2])
+        assert a.dtype == np.float32 and a.shape == (3, 192), (a.dtype, a.shape)
+        assert t.shape == (3, 197, 192), t.shape
+        assert np.array_equal(a, t[:, 0, :])
+        assert np.all(np.isfinite(a)) and a.std() > 0.1
+        # Different photos give different features.
+        assert np.abs(a[0] - a[1]).max() > 0.1
+        print("ok")
+        """
+        let py = try CLI.python(check, [cls, tok])
+        XCTAssertEqual(py.status, 0, py.stderr)
+        XCTAssertEqual(py.stdout, "ok\n")
+    }
+
+    func testCorruptCheckpointGivesClearErrorNamingTheFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-bad-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("broken.safetensors").path
+        FileManager.default.createFile(atPath: bad, contents: Data([1, 2, 3]))
+        let r = try CLI.run(["inspect", bad])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("broken.safetensors"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+    }
+
+    func testInspectPrintsTeacherArchitecture() throws {
+        let r = try CLI.run(["inspect", CLI.teacher])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("width 192, depth 12, heads 3"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("5717416 parameters"), r.stdout)
+    }
+}

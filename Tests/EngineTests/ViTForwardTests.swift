@@ -1,0 +1,74 @@
+import Checkpoint
+import Foundation
+import Kernels
+import Reference
+import XCTest
+@testable import Engine
+
+/// The Swift forward against the plain double-precision reference on a small random ViT (2 blocks, width 64).
+final class ViTForwardTests: XCTestCase {
+    static let config = ViTConfig(imageSize: 48, patchSize: 16, width: 64, depth: 2, heads: 2, mlpWidth: 256,
+                                  numClasses: 10)
+
+    /// Random parameters with realistic magnitudes: LN gains near 1, small weights.
+    static func randomParameters(seed: UInt64 = 7) -> ViTParameters {
+        let p = ViTParameters(config: config)
+        var rng = RNG(seed)
+        for e in p.layout.entries {
+            let n = e.shape.reduce(1, *)
+            let isGain = e.name.hasSuffix("norm1.weight") || e.name.hasSuffix("norm2.weight") || e.name == "norm.weight"
+            for i in 0..<n { p.storage.data[e.offset + i] = isGain ? 1 + rng.float(0.2) : rng.float(0.15) }
+        }
+        return p
+    }
+
+    static func byName(_ p: ViTParameters) -> [String: [Float]] {
+        Dictionary(uniqueKeysWithValues: p.layout.entries.map { e in
+            (e.name, Array(UnsafeBufferPointer(start: p.storage.data + e.offset, count: e.shape.reduce(1, *))))
+        })
+    }
+
+    func testForwardMatchesReference() {
+        let params = Self.randomParameters()
+        let c = Self.config
+        let vit = ViT(parameters: params)
+        var rng = RNG(11)
+        let batch = 3
+        let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
+        let ws = ViTWorkspace(config: c, capacity: batch)
+        let out = rgb.withUnsafeBufferPointer { vit.forward(rgb: $0.baseAddress!, batch: batch, workspace: ws, captureBlocks: [0]) }
+        let ref = NaiveViT(parameters: Self.byName(params), imageSize: c.imageSize, patch: c.patchSize, width: c.width,
+                           depth: c.depth, heads: c.heads, mlp: c.mlpWidth)
+        let imageBytes = c.imageSize * c.imageSize * 3
+        let td = c.tokens * c.width
+        for b in 0..<batch {
+            let r = ref.forward(rgb: Array(rgb[(b * imageBytes)..<((b + 1) * imageBytes)]))
+            XCTAssertLessThan(maxAbsDiff(Array(out.finalTokens[(b * td)..<((b + 1) * td)]), r.tokens), 1e-4, "tokens \(b)")
+            XCTAssertLessThan(maxAbsDiff(Array(out.cls(b)), Array(r.tokens[0..<c.width])), 1e-4, "CLS \(b)")
+            XCTAssertLessThan(maxAbsDiff(Array(out.clsAttention[(b * c.patches)..<((b + 1) * c.patches)]), r.clsAttention),
+                              1e-5, "CLS attention \(b)")
+            XCTAssertLessThan(maxAbsDiff(Array(out.blockOutputs[0]![(b * td)..<((b + 1) * td)]), r.blocks[0]), 1e-4,
+                              "block 0 output \(b)")
+        }
+        // The CLS attention excludes the CLS→CLS weight, so each map sums to less than 1.
+        let sum0 = out.clsAttention[0..<c.patches].reduce(0, +)
+        XCTAssertGreaterThan(sum0, 0)
+        XCTAssertLessThan(sum0, 1)
+    }
+
+    func testWorkersSplitBatchWithoutChangingResults() {
+        let vit = ViT(parameters: Self.randomParameters())
+        let c = Self.config
+        var rng = RNG(12)
+        let batch = 5
+        let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
+        let one = ViTRunner(vit: vit, workers: 1, maxBatch: batch)
+        let two = ViTRunner(vit: vit, workers: 2, maxBatch: batch)
+        let a = rgb.withUnsafeBufferPointer { one.forward(rgb: $0.baseAddress!, batch: batch) }
+        let b = rgb.withUnsafeBufferPointer { two.forward(rgb: $0.baseAddress!, batch: batch) }
+        XCTAssertEqual(a.finalTokens.count, batch * c.tokens * c.width)
+        XCTAssertEqual(a.finalTokens, b.finalTokens)
+        XCTAssertEqual(a.clsAttention, b.clsAttention)
+        XCTAssertEqual(a.logits, b.logits)
+    }
+}

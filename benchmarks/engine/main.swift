@@ -1,0 +1,80 @@
+// Engine throughput: the ViT teacher forward at batch 1 and 8, with BLAS threads, batch-splitting workers and
+// independent streams as the ways to use two cores. One JSON line per configuration.
+// Usage: engine-bench --teacher PATH [--seconds S]
+import Checkpoint
+import Dispatch
+import Engine
+import Foundation
+import Kernels
+
+func flopsPerImage(_ c: ViTConfig) -> Double {
+    // 2·M·N·K for every matrix product: patch embedding, qkv, q·kᵀ, a·v, proj, fc1, fc2 per block, and the head.
+    let t = Double(c.tokens), d = Double(c.width), m = Double(c.mlpWidth), n = Double(c.patches)
+    let block = 2 * t * d * 3 * d + 2 * t * t * d * 2 + 2 * t * d * d + 2 * t * d * m * 2
+    return 2 * n * Double(c.patchDim) * d + Double(c.depth) * block + 2 * d * Double(c.numClasses)
+}
+
+var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
+var seconds = 10.0
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--teacher": teacherPath = args.next()!
+    case "--seconds": seconds = Double(args.next()!)!
+    default: fatalError("unknown argument \(a)")
+    }
+}
+
+let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: teacherPath)))
+let c = vit.config
+let gflop = flopsPerImage(c) / 1e9
+var gen = SystemRandomNumberGenerator()
+let images = (0..<16 * c.imageSize * c.imageSize * 3).map { _ in UInt8.random(in: 0...255, using: &gen) }
+
+/// Runs `step` (which processes `imagesPerStep` images) repeatedly for about `seconds`; returns images/s.
+func measure(imagesPerStep: Int, _ step: () -> Void) -> Double {
+    step()   // warm-up: page in weights, grow buffers
+    let start = DispatchTime.now().uptimeNanoseconds
+    var done = 0
+    var elapsed = 0.0
+    repeat {
+        step()
+        done += imagesPerStep
+        elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    } while elapsed < seconds
+    return Double(done) / elapsed
+}
+
+func report(_ mode: String, threads: Int, batch: Int, _ ips: Double) {
+    let line = String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"threads\":%d,\"batch\":%d,\"images_per_s\":%.2f,\"gflops\":%.1f,\"gflop_per_image\":%.3f}",
+                      mode, threads, batch, ips, ips * gflop, gflop)
+    print(line)
+    fflush(stdout)
+}
+
+images.withUnsafeBufferPointer { buf in
+    let rgb = buf.baseAddress!
+    for batch in [1, 8] {
+        // One worker, OpenBLAS using 1 then 2 threads inside each GEMM.
+        for threads in [1, 2] {
+            BLAS.setThreads(threads)
+            let runner = ViTRunner(vit: vit, workers: 1, maxBatch: batch)
+            report("blas-threads", threads: threads, batch: batch,
+                   measure(imagesPerStep: batch) { _ = runner.forward(rgb: rgb, batch: batch) })
+        }
+        BLAS.setThreads(1)
+        // Two single-threaded workers splitting each batch (batch 1 cannot be split).
+        if batch > 1 {
+            let runner = ViTRunner(vit: vit, workers: 2, maxBatch: batch)
+            report("split-batch", threads: 2, batch: batch,
+                   measure(imagesPerStep: batch) { _ = runner.forward(rgb: rgb, batch: batch) })
+        }
+        // Two single-threaded workers on independent streams (e.g. two cameras), each at this batch size.
+        let runners = (0..<2).map { _ in ViTRunner(vit: vit, workers: 1, maxBatch: batch) }
+        report("two-streams", threads: 2, batch: batch, measure(imagesPerStep: 2 * batch) {
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                _ = runners[i].forward(rgb: rgb + i * batch * c.imageSize * c.imageSize * 3, batch: batch)
+            }
+        })
+    }
+}
