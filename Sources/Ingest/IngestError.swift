@@ -1,0 +1,41 @@
+import CFFmpeg
+
+/// Why a source could not be opened or decoded. Every case names the source (with credentials redacted).
+public enum IngestError: Error, Equatable, CustomStringConvertible {
+    case notFound(source: String)
+    case openFailed(source: String, reason: String)
+    case noVideoStream(source: String)
+    case unsupportedCodec(source: String, codec: String)
+    case decodeFailed(source: String, reason: String)
+    case encodeFailed(path: String, reason: String)
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let s): return "\(s): no such file or device"
+        case .openFailed(let s, let r): return "\(s): cannot open: \(r)"
+        case .noVideoStream(let s): return "\(s): no video stream (not a video or image file)"
+        case .unsupportedCodec(let s, let c): return "\(s): unsupported codec '\(c)' (no decoder in this FFmpeg build)"
+        case .decodeFailed(let s, let r): return "\(s): no decodable picture: \(r)"
+        case .encodeFailed(let p, let r): return "\(p): cannot encode PNG: \(r)"
+        case .invalidConfiguration(let r): return "invalid ingest configuration: \(r)"
+        }
+    }
+}
+
+/// FFmpeg's message for an error code, e.g. "Invalid data found when processing input".
+func avErrorString(_ code: Int32) -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    if av_strerror(code, &buf, buf.count) != 0 { return "error \(code)" }
+    return String(cString: buf)
+}
+
+/// Removes `user:pass@` from URLs so camera credentials never reach logs, errors or metrics.
+public func redactCredentials(_ source: String) -> String {
+    guard let scheme = source.range(of: "://") else { return source }
+    let authorityStart = scheme.upperBound
+    let rest = source[authorityStart...]
+    let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+    guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return source }
+    return String(source[..<authorityStart]) + "***@" + String(source[source.index(after: at)...])
+}

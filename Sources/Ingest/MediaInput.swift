@@ -1,0 +1,143 @@
+import CFFmpeg
+import Foundation
+
+/// One opened input (file, image, network stream or device) and the decoder of its best video stream.
+/// Not thread-safe: one thread opens, reads and closes it.
+final class MediaInput {
+    enum Event {
+        /// A decoded picture, valid until the next call.
+        case frame(UnsafeMutablePointer<AVFrame>)
+        case endOfStream
+        /// The demuxer failed (network error, interrupt); the caller decides whether to reconnect.
+        case readError(Int32)
+    }
+
+    let source: String
+    private(set) var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private(set) var streamIndex: Int32 = -1
+    private(set) var timeBase = AVRational(num: 1, den: 1)
+    /// Nominal frame rate of the stream, when the container states one.
+    private(set) var frameRate: Double?
+    /// Packets the decoder rejected plus frames it flagged corrupt; each one is skipped.
+    private(set) var decodeErrors = 0
+    private var draining = false
+
+    /// - Parameters:
+    ///   - url: what libavformat opens; `source` is its redacted name for messages.
+    ///   - interrupt: checked by libavformat inside every blocking call.
+    init(url: String, source: String, inputFormat: String? = nil, options: [String: String] = [:],
+         interrupt: AVIOInterruptCB? = nil, decoderThreads: Int = 0) throws {
+        self.source = source
+        // All properties are set from here on, so a throw below runs deinit, which frees what was opened.
+        packet = av_packet_alloc()
+        frame = av_frame_alloc()
+        guard packet != nil, frame != nil else { throw IngestError.openFailed(source: source, reason: "out of memory") }
+        var ctx = avformat_alloc_context()
+        if let interrupt { ctx?.pointee.interrupt_callback = interrupt }
+        var dict: OpaquePointer?
+        defer { av_dict_free(&dict) }
+        for (k, v) in options { av_dict_set(&dict, k, v, 0) }
+        var fmt: UnsafePointer<AVInputFormat>?
+        if let inputFormat {
+            fmt = av_find_input_format(inputFormat)
+            if fmt == nil {
+                throw IngestError.openFailed(source: source, reason: "input format '\(inputFormat)' is not in this FFmpeg build")
+            }
+        }
+        let r = avformat_open_input(&ctx, url, fmt, &dict)  // frees ctx on failure
+        if r < 0 {
+            if r == anomalyd_averror(ENOENT) { throw IngestError.notFound(source: source) }
+            throw IngestError.openFailed(source: source, reason: avErrorString(r))
+        }
+        format = ctx
+        let s = avformat_find_stream_info(ctx, nil)
+        if s < 0 { throw IngestError.openFailed(source: source, reason: avErrorString(s)) }
+        var decoder: UnsafePointer<AVCodec>?
+        let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0)
+        if index == anomalyd_averror_decoder_not_found() {
+            let streams = (0..<Int(ctx!.pointee.nb_streams)).map { ctx!.pointee.streams[$0]!.pointee.codecpar.pointee }
+            let id = streams.first(where: { $0.codec_type == AVMEDIA_TYPE_VIDEO })?.codec_id ?? AV_CODEC_ID_NONE
+            throw IngestError.unsupportedCodec(source: source, codec: String(cString: avcodec_get_name(id)))
+        }
+        if index < 0 { throw IngestError.noVideoStream(source: source) }
+        let stream = ctx!.pointee.streams[Int(index)]!
+        streamIndex = index
+        timeBase = stream.pointee.time_base
+        let rate = stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+        frameRate = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : nil
+        codec = avcodec_alloc_context3(decoder)
+        let p = avcodec_parameters_to_context(codec, stream.pointee.codecpar)
+        if p < 0 { throw IngestError.openFailed(source: source, reason: avErrorString(p)) }
+        codec!.pointee.thread_count = Int32(decoderThreads)
+        codec!.pointee.pkt_timebase = stream.pointee.time_base
+        let o = avcodec_open2(codec, decoder, nil)
+        if o < 0 {
+            throw IngestError.unsupportedCodec(source: source, codec: String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id)) + ": \(avErrorString(o))")
+        }
+        // Drop the other streams at the demuxer so audio or data packets are not even read into memory.
+        for i in 0..<Int(ctx!.pointee.nb_streams) where i != Int(index) {
+            ctx!.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
+        }
+    }
+
+    deinit {
+        avcodec_free_context(&codec)
+        avformat_close_input(&format)
+        av_packet_free(&packet)
+        av_frame_free(&frame)
+    }
+
+    /// Presentation time of the last decoded frame in seconds, if it has one.
+    func seconds(of frame: UnsafeMutablePointer<AVFrame>) -> Double? {
+        let ts = frame.pointee.best_effort_timestamp
+        guard ts != anomalyd_nopts_value() else { return nil }
+        return Double(ts) * av_q2d(timeBase)
+    }
+
+    /// Decodes the next picture, reading packets as needed. Corrupt packets are counted and skipped.
+    func next() -> Event {
+        guard let codec, let format, let packet, let frame else { return .endOfStream }
+        av_frame_unref(frame)
+        var consecutiveReadErrors = 0
+        while true {
+            let r = avcodec_receive_frame(codec, frame)
+            if r == 0 {
+                if frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                    decodeErrors += 1
+                    av_frame_unref(frame)
+                    continue
+                }
+                return .frame(frame)
+            }
+            if r == anomalyd_averror_eof() { return .endOfStream }
+            if r != anomalyd_averror(EAGAIN) { decodeErrors += 1; continue }
+            let rr = av_read_frame(format, packet)
+            if rr < 0 {
+                if rr == anomalyd_averror(EAGAIN) { usleep(5_000); continue }
+                let atEnd = rr == anomalyd_averror_eof() || (format.pointee.pb != nil && avio_feof(format.pointee.pb) != 0)
+                if !atEnd && rr == anomalyd_averror_invaliddata() {
+                    // A damaged file can make the demuxer fail repeatedly; past a few tries treat it as the end.
+                    decodeErrors += 1
+                    consecutiveReadErrors += 1
+                    if consecutiveReadErrors < 32 { continue }
+                } else if !atEnd {
+                    return .readError(rr)
+                }
+                // End of input: flush the decoder so the frames it still holds come out.
+                if draining { return .endOfStream }
+                draining = true
+                avcodec_send_packet(codec, nil)
+                continue
+            }
+            consecutiveReadErrors = 0
+            defer { av_packet_unref(packet) }
+            if packet.pointee.stream_index != streamIndex { continue }
+            if packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 { decodeErrors += 1 }
+            let s = avcodec_send_packet(codec, packet)
+            if s < 0 && s != anomalyd_averror(EAGAIN) { decodeErrors += 1 }
+        }
+    }
+}
