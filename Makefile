@@ -22,7 +22,7 @@ demo: model
 	scripts/demo.sh
 
 test: model
-	swift test -c release --parallel --num-workers 2
+	swift test -c release --disable-swift-testing
 
 bench: model
 	benchmarks/run.sh

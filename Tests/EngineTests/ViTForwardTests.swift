@@ -67,8 +67,9 @@ final class ViTForwardTests: XCTestCase {
         let a = rgb.withUnsafeBufferPointer { one.forward(rgb: $0.baseAddress!, batch: batch) }
         let b = rgb.withUnsafeBufferPointer { two.forward(rgb: $0.baseAddress!, batch: batch) }
         XCTAssertEqual(a.finalTokens.count, batch * c.tokens * c.width)
-        XCTAssertEqual(a.finalTokens, b.finalTokens)
-        XCTAssertEqual(a.clsAttention, b.clsAttention)
-        XCTAssertEqual(a.logits, b.logits)
+        // GEMMs over fewer rows may block differently, so allow float rounding, nothing more.
+        XCTAssertLessThan(maxAbsDiff(b.finalTokens, a.finalTokens.map(Double.init)), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(b.clsAttention, a.clsAttention.map(Double.init)), 1e-6)
+        XCTAssertLessThan(maxAbsDiff(b.logits, a.logits.map(Double.init)), 1e-5)
     }
 }
