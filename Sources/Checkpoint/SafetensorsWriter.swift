@@ -6,7 +6,7 @@ import Darwin
 #endif
 
 #if _endian(big)
-#error("SafetensorsWriter writes Float32 memory as-is, which is only little-endian on little-endian hosts")
+#error("SafetensorsWriter writes in-memory Float32 values as they are, so it needs a little-endian host")
 #endif
 
 public enum SafetensorsWriter {

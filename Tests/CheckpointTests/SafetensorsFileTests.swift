@@ -245,6 +245,8 @@ final class SafetensorsFileTests: XCTestCase {
         XCTAssertEqual(try file.shape("head.weight"), [1000, 192])
         XCTAssertEqual(file.parameterCount, 5_717_416)
         XCTAssertEqual(file.info("cls_token")?.dtype, .f32)
+        let loaded = try file.tensorNames.reduce(0) { $0 + (try file.floats($1)).count }
+        XCTAssertEqual(loaded, 5_717_416)
         let gamma = try file.floats("norm.weight", shape: [192])
         XCTAssertTrue(gamma.allSatisfy(\.isFinite))
         // Trained LayerNorm gains are not all equal to their initial value of 1.
