@@ -27,11 +27,13 @@ let package = Package(
         .target(name: "Checkpoint"),
         // The Vision Transformer built from a checkpoint.
         .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"], swiftSettings: numericSettings),
+        // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
+        .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS"], swiftSettings: numericSettings),
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames.
         .target(name: "Ingest", dependencies: ["CFFmpeg"]),
 
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Ingest",
+            "Engine", "Detector", "Ingest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Reference"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Reference"]),
+        .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
