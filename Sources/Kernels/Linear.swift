@@ -20,4 +20,6 @@ public enum Linear {
 public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The kernel family OpenBLAS chose for this CPU (e.g. "Haswell", "Cooperlake").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
 }

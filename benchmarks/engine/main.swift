@@ -25,6 +25,7 @@ while let a = args.next() {
     }
 }
 
+print("{\"openblas_core\":\"\(BLAS.coreName)\"}")
 let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: teacherPath)))
 let c = vit.config
 let gflop = flopsPerImage(c) / 1e9
