@@ -18,6 +18,7 @@ let package = Package(
         // System libraries, found through pkg-config (Debian packages named in `providers`).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
@@ -32,8 +33,13 @@ let package = Package(
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames.
         .target(name: "Ingest", dependencies: ["CFFmpeg"]),
 
+        // Scores to debounced anomaly episodes.
+        .target(name: "Decisions"),
+        // Events, status and heartbeats over ZeroMQ.
+        .target(name: "Publisher", dependencies: ["CZMQ", "Decisions"]),
+
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Detector", "Ingest",
+            "Engine", "Detector", "Ingest", "Decisions", "Publisher",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -50,6 +56,8 @@ let package = Package(
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
+        .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
+        .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
     ],
     swiftLanguageModes: [.v5]
