@@ -59,8 +59,14 @@ final class MediaInput {
         let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0)
         if index == anomalyd_averror_decoder_not_found() {
             let streams = (0..<Int(ctx!.pointee.nb_streams)).map { ctx!.pointee.streams[$0]!.pointee.codecpar.pointee }
-            let id = streams.first(where: { $0.codec_type == AVMEDIA_TYPE_VIDEO })?.codec_id ?? AV_CODEC_ID_NONE
-            throw IngestError.unsupportedCodec(source: source, codec: String(cString: avcodec_get_name(id)))
+            let video = streams.first(where: { $0.codec_type == AVMEDIA_TYPE_VIDEO })
+            var codecName = String(cString: avcodec_get_name(video?.codec_id ?? AV_CODEC_ID_NONE))
+            if let tag = video?.codec_tag, tag != 0 {
+                // An unknown codec has no name; its FourCC is what a user can look up.
+                let chars = (0..<4).map { Character(Unicode.Scalar(UInt8(truncatingIfNeeded: tag >> ($0 * 8)))) }
+                codecName += " (FourCC \(String(chars)))"
+            }
+            throw IngestError.unsupportedCodec(source: source, codec: codecName)
         }
         if index < 0 { throw IngestError.noVideoStream(source: source) }
         let stream = ctx!.pointee.streams[Int(index)]!
@@ -73,6 +79,9 @@ final class MediaInput {
         if p < 0 { throw IngestError.openFailed(source: source, reason: avErrorString(p)) }
         codec!.pointee.thread_count = Int32(decoderThreads)
         codec!.pointee.pkt_timebase = stream.pointee.time_base
+        // Report damage instead of silently concealing it (mjpeg, for one, conceals by default), so a
+        // corrupt packet is counted and its picture skipped.
+        codec!.pointee.err_recognition |= AV_EF_EXPLODE
         let o = avcodec_open2(codec, decoder, nil)
         if o < 0 {
             throw IngestError.unsupportedCodec(source: source, codec: String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id)) + ": \(avErrorString(o))")
@@ -105,7 +114,8 @@ final class MediaInput {
         while true {
             let r = avcodec_receive_frame(codec, frame)
             if r == 0 {
-                if frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                // Concealed or corrupt pictures would look like anomalies downstream: count and skip them.
+                if frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 || frame.pointee.decode_error_flags != 0 {
                     decodeErrors += 1
                     av_frame_unref(frame)
                     continue
