@@ -165,22 +165,30 @@ final class Worker: @unchecked Sendable {
         var nextEmit: Double?
         var firstRaw: Double?, lastRaw = 0.0
         var pace: (wall: Double, pts: Double)?
+        // Once the interrupt fired the input is done for, even if libavformat still hands out packets it
+        // had buffered (genpts holds some back and flushes them when a read fails).
+        func interrupted() -> Outcome? {
+            switch interrupter.cause {
+            case nil: return nil
+            case .cancelled: return .stopped
+            case .stall: return .lost(.stall, "\(name): no decoded frame for \(stallLimit) s")
+            case .deadline: return .lost(.error, "\(name): no answer within \(options.ioTimeout) s")
+            }
+        }
         while true {
+            if let outcome = interrupted() { return outcome }
             if kind.isLive { interrupter.arm(until: lastFrameAt + stallLimit, cause: .stall) }
             let event = input.next()
             let errors = earlierDecodeErrors + input.decodeErrors
             switch event {
             case .endOfStream:
                 stats.update { $0.decodeErrors = errors }
+                if let outcome = interrupted() { return outcome }
                 if kind.isLive { return .lost(.endOfStream, "\(name): the stream ended") }
                 return .endOfFile(duration: lastRaw - (firstRaw ?? 0) + (interval ?? 0))
             case .readError(let code):
                 stats.update { $0.decodeErrors = errors }
-                switch interrupter.cause {
-                case .cancelled: return .stopped
-                case .stall: return .lost(.stall, "\(name): no decoded frame for \(stallLimit) s")
-                default: return .lost(.error, "\(name): read failed: \(avErrorString(code))")
-                }
+                return interrupted() ?? .lost(.error, "\(name): read failed: \(avErrorString(code))")
             case .frame(let picture):
                 let now = monotonicSeconds()
                 lastFrameAt = now
