@@ -5,6 +5,6 @@ struct Anomalyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anomalyd",
         abstract: "Watches camera streams and publishes anomaly events.",
-        subcommands: []
+        subcommands: [FramesCommand.self]
     )
 }
