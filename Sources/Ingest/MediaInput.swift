@@ -1,6 +1,9 @@
 import CFFmpeg
 import Foundation
 
+/// FFmpeg's log lines go through a callback that redacts URL credentials; installed once, before any open.
+let redactingLogInstalled: Void = anomalyd_install_redacting_log()
+
 /// One opened input (file, image, network stream or device) and the decoder of its best video stream.
 /// Not thread-safe: one thread opens, reads and closes it.
 final class MediaInput {
@@ -13,7 +16,7 @@ final class MediaInput {
     }
 
     let source: String
-    private(set) var format: UnsafeMutablePointer<AVFormatContext>?
+    private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var frame: UnsafeMutablePointer<AVFrame>?
@@ -31,15 +34,11 @@ final class MediaInput {
     init(url: String, source: String, inputFormat: String? = nil, options: [String: String] = [:],
          interrupt: AVIOInterruptCB? = nil, decoderThreads: Int = 0) throws {
         self.source = source
+        _ = redactingLogInstalled
         // All properties are set from here on, so a throw below runs deinit, which frees what was opened.
         packet = av_packet_alloc()
         frame = av_frame_alloc()
         guard packet != nil, frame != nil else { throw IngestError.openFailed(source: source, reason: "out of memory") }
-        var ctx = avformat_alloc_context()
-        if let interrupt { ctx?.pointee.interrupt_callback = interrupt }
-        var dict: OpaquePointer?
-        defer { av_dict_free(&dict) }
-        for (k, v) in options { av_dict_set(&dict, k, v, 0) }
         var fmt: UnsafePointer<AVInputFormat>?
         if let inputFormat {
             fmt = av_find_input_format(inputFormat)
@@ -47,6 +46,11 @@ final class MediaInput {
                 throw IngestError.openFailed(source: source, reason: "input format '\(inputFormat)' is not in this FFmpeg build")
             }
         }
+        var ctx = avformat_alloc_context()
+        if let interrupt { ctx?.pointee.interrupt_callback = interrupt }
+        var dict: OpaquePointer?
+        defer { av_dict_free(&dict) }
+        for (k, v) in options { av_dict_set(&dict, k, v, 0) }
         let r = avformat_open_input(&ctx, url, fmt, &dict)  // frees ctx on failure
         if r < 0 {
             if r == anomalyd_averror(ENOENT) { throw IngestError.notFound(source: source) }

@@ -6,6 +6,7 @@ import XCTest
 enum Videos {
     static let prepared: Result<URL, Error> = Result {
         let dir = try Media.temporaryDirectory("videos")
+        XCTestObservationCenter.shared.addTestObserver(RemoveWhenDone(dir))
         func make(_ name: String, _ input: String, _ codec: [String]) throws {
             try Media.ffmpeg(["-f", "lavfi", "-i", input] + codec + [dir.appendingPathComponent(name).path])
         }
@@ -49,6 +50,13 @@ enum Videos {
     static func path(_ name: String) throws -> String {
         try prepared.get().appendingPathComponent(name).path
     }
+}
+
+/// Deletes the shared test videos once the whole test bundle has run.
+final class RemoveWhenDone: NSObject, XCTestObservation {
+    let directory: URL
+    init(_ directory: URL) { self.directory = directory }
+    func testBundleDidFinish(_ testBundle: Bundle) { try? FileManager.default.removeItem(at: directory) }
 }
 
 /// Collects every frame (with an optional per-frame delay) and the error that ended the sequence.

@@ -154,5 +154,8 @@ final class LiveSourceTests: XCTestCase {
         XCTAssertEqual(redactCredentials("rtsp://u:p@ss@cam/s"), "rtsp://***@cam/s")
         XCTAssertEqual(redactCredentials("rtsp://cam/a@b"), "rtsp://cam/a@b")
         XCTAssertEqual(redactCredentials("/videos/a@b.mp4"), "/videos/a@b.mp4")
+        XCTAssertEqual(redactLogLine("[rtsp @ 0x1] Opening 'rtsp://cam:pw@10.0.0.2/s' and http://a:b@h/x\n"),
+                       "[rtsp @ 0x1] Opening 'rtsp://******@10.0.0.2/s' and http://***@h/x\n")
+        XCTAssertEqual(redactLogLine("tcp://127.0.0.1:554?timeout=1 failed"), "tcp://127.0.0.1:554?timeout=1 failed")
     }
 }
