@@ -127,6 +127,9 @@ final class Worker: @unchecked Sendable {
             case .stopped:
                 return nil
             case .endOfFile(let duration):
+                if decoded == 0 {
+                    return IngestError.decodeFailed(source: name, reason: "no decodable frame (\(earlierDecodeErrors) decode errors)")
+                }
                 guard options.loop else { return nil }
                 ptsOffset += duration
             case .lost(let reason, let message):

@@ -39,6 +39,12 @@ enum Videos {
             }
             try Data(bytes).write(to: dir.appendingPathComponent("corrupt-" + name))
         }
+        // Every JPEG header wiped: the container opens but no picture decodes.
+        var wiped = [UInt8](try Data(contentsOf: dir.appendingPathComponent("mjpeg.avi")))
+        for i in 0..<(wiped.count - 600) where wiped[i] == 0xFF && wiped[i + 1] == 0xD8 && wiped[i + 2] == 0xFF {
+            for j in i + 2..<i + 600 { wiped[j] = 0 }
+        }
+        try Data(wiped).write(to: dir.appendingPathComponent("undecodable.avi"))
         // An AVI whose FourCC no decoder knows.
         let avi = try Data(contentsOf: dir.appendingPathComponent("mjpeg.avi"))
         try Data(avi).replacing(Data("MJPG".utf8), with: Data("QQQQ".utf8))
@@ -151,6 +157,7 @@ final class FileSourceTests: XCTestCase {
             ("notes.mp4", { _ in nil }),
             ("audio.wav", { .noVideoStream(source: $0) }),
             ("unknown-codec.avi", { _ in nil }),
+            ("undecodable.avi", { _ in nil }),
         ]
         for (name, expected) in cases {
             let path = try Videos.path(name)
@@ -167,6 +174,11 @@ final class FileSourceTests: XCTestCase {
             return XCTFail("expected unsupportedCodec, got \(String(describing: unknown))")
         }
         XCTAssertTrue(codec.contains("QQQQ"), codec)
+        let undecodable = try await collect(FrameSource(try Videos.path("undecodable.avi"))).1
+        guard case .decodeFailed(_, let reason)? = undecodable as? IngestError else {
+            return XCTFail("expected decodeFailed, got \(String(describing: undecodable))")
+        }
+        XCTAssertTrue(reason.contains("60 decode errors"), reason)
     }
 
     func testSlowConsumerOfAFileLosesNothing() async throws {
