@@ -39,3 +39,10 @@ public func redactCredentials(_ source: String) -> String {
     guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return source }
     return String(source[..<authorityStart]) + "***@" + String(source[source.index(after: at)...])
 }
+
+/// What FFmpeg's log callback does to each line (exposed for tests).
+func redactLogLine(_ line: String) -> String {
+    var bytes = Array(line.utf8CString)
+    bytes.withUnsafeMutableBufferPointer { anomalyd_redact_urls($0.baseAddress) }
+    return String(cString: bytes)
+}

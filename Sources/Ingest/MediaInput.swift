@@ -1,6 +1,9 @@
 import CFFmpeg
 import Foundation
 
+/// FFmpeg's log lines go through a callback that redacts URL credentials; installed once, before any open.
+let redactingLogInstalled: Void = anomalyd_install_redacting_log()
+
 /// One opened input (file, image, network stream or device) and the decoder of its best video stream.
 /// Not thread-safe: one thread opens, reads and closes it.
 final class MediaInput {
@@ -13,7 +16,7 @@ final class MediaInput {
     }
 
     let source: String
-    private(set) var format: UnsafeMutablePointer<AVFormatContext>?
+    private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var frame: UnsafeMutablePointer<AVFrame>?
@@ -31,15 +34,11 @@ final class MediaInput {
     init(url: String, source: String, inputFormat: String? = nil, options: [String: String] = [:],
          interrupt: AVIOInterruptCB? = nil, decoderThreads: Int = 0) throws {
         self.source = source
+        _ = redactingLogInstalled
         // All properties are set from here on, so a throw below runs deinit, which frees what was opened.
         packet = av_packet_alloc()
         frame = av_frame_alloc()
         guard packet != nil, frame != nil else { throw IngestError.openFailed(source: source, reason: "out of memory") }
-        var ctx = avformat_alloc_context()
-        if let interrupt { ctx?.pointee.interrupt_callback = interrupt }
-        var dict: OpaquePointer?
-        defer { av_dict_free(&dict) }
-        for (k, v) in options { av_dict_set(&dict, k, v, 0) }
         var fmt: UnsafePointer<AVInputFormat>?
         if let inputFormat {
             fmt = av_find_input_format(inputFormat)
@@ -47,6 +46,11 @@ final class MediaInput {
                 throw IngestError.openFailed(source: source, reason: "input format '\(inputFormat)' is not in this FFmpeg build")
             }
         }
+        var ctx = avformat_alloc_context()
+        if let interrupt { ctx?.pointee.interrupt_callback = interrupt }
+        var dict: OpaquePointer?
+        defer { av_dict_free(&dict) }
+        for (k, v) in options { av_dict_set(&dict, k, v, 0) }
         let r = avformat_open_input(&ctx, url, fmt, &dict)  // frees ctx on failure
         if r < 0 {
             if r == anomalyd_averror(ENOENT) { throw IngestError.notFound(source: source) }
@@ -59,8 +63,14 @@ final class MediaInput {
         let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0)
         if index == anomalyd_averror_decoder_not_found() {
             let streams = (0..<Int(ctx!.pointee.nb_streams)).map { ctx!.pointee.streams[$0]!.pointee.codecpar.pointee }
-            let id = streams.first(where: { $0.codec_type == AVMEDIA_TYPE_VIDEO })?.codec_id ?? AV_CODEC_ID_NONE
-            throw IngestError.unsupportedCodec(source: source, codec: String(cString: avcodec_get_name(id)))
+            let video = streams.first(where: { $0.codec_type == AVMEDIA_TYPE_VIDEO })
+            var codecName = String(cString: avcodec_get_name(video?.codec_id ?? AV_CODEC_ID_NONE))
+            if let tag = video?.codec_tag, tag != 0 {
+                // An unknown codec has no name; its FourCC is what a user can look up.
+                let chars = (0..<4).map { Character(Unicode.Scalar(UInt8(truncatingIfNeeded: tag >> ($0 * 8)))) }
+                codecName += " (FourCC \(String(chars)))"
+            }
+            throw IngestError.unsupportedCodec(source: source, codec: codecName)
         }
         if index < 0 { throw IngestError.noVideoStream(source: source) }
         let stream = ctx!.pointee.streams[Int(index)]!
@@ -73,6 +83,9 @@ final class MediaInput {
         if p < 0 { throw IngestError.openFailed(source: source, reason: avErrorString(p)) }
         codec!.pointee.thread_count = Int32(decoderThreads)
         codec!.pointee.pkt_timebase = stream.pointee.time_base
+        // Report damage instead of silently concealing it (mjpeg, for one, conceals by default), so a
+        // corrupt packet is counted and its picture skipped.
+        codec!.pointee.err_recognition |= AV_EF_EXPLODE
         let o = avcodec_open2(codec, decoder, nil)
         if o < 0 {
             throw IngestError.unsupportedCodec(source: source, codec: String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id)) + ": \(avErrorString(o))")
@@ -105,7 +118,8 @@ final class MediaInput {
         while true {
             let r = avcodec_receive_frame(codec, frame)
             if r == 0 {
-                if frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                // Concealed or corrupt pictures would look like anomalies downstream: count and skip them.
+                if frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 || frame.pointee.decode_error_flags != 0 {
                     decodeErrors += 1
                     av_frame_unref(frame)
                     continue

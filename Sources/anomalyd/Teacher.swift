@@ -27,8 +27,6 @@ struct TeacherOptions: ParsableArguments {
     }
 }
 
-extension ResizeMode: ExpressibleByArgument {}
-
 /// Decodes the images and runs them through the teacher in batches, calling `body` with each batch's output.
 func forEachBatch(_ runner: ViTRunner, images: [String], resize: ResizeMode, batch: Int,
                   _ body: (_ paths: ArraySlice<String>, _ output: ViTOutput) throws -> Void) throws {

@@ -1,0 +1,146 @@
+import CFFmpeg
+import Foundation
+
+/// What kind of input a source string names; it decides the drop policy and whether to reconnect.
+public enum SourceKind: Sendable, Equatable {
+    /// A file libavformat can open (mp4, mkv, avi, ...): read to the end, nothing dropped.
+    case file
+    /// A network stream (rtsp://, http://, ...): live, reconnected forever.
+    case network
+    /// A capture device through libavdevice (/dev/video*, V4L2): live, reopened forever.
+    case device
+
+    public init(source: String) {
+        if let scheme = source.range(of: "://").map({ source[..<$0.lowerBound].lowercased() }), scheme != "file" {
+            self = .network
+        } else if source.hasPrefix("/dev/video") || source.hasPrefix("v4l2:") {
+            self = .device
+        } else {
+            self = .file
+        }
+    }
+
+    public var isLive: Bool { self != .file }
+}
+
+/// What a full output queue does.
+public enum DropPolicy: String, Sendable {
+    /// Live sources: discard the oldest queued frame so the newest survives; counted as `queue_full`.
+    case dropOldest = "drop_oldest"
+    /// Files: the decoder waits for the consumer; nothing is dropped.
+    case block
+}
+
+public struct SourceOptions: Sendable {
+    /// Side of the square RGB24 output.
+    public var size = 224
+    public var resize: ResizeMode = .squash
+    /// Emit at most this many frames per second of stream time, evenly spaced; nil emits every frame.
+    public var sampleFPS: Double?
+    /// Files only: read at the file's own frame rate instead of as fast as possible.
+    public var nativeRate = false
+    /// Files only: start again at the end (pts keep increasing across loops).
+    public var loop = false
+    /// Frames buffered between the decoder and the consumer.
+    public var queueCapacity = 4
+    /// RTSP lower transport.
+    public var rtspTransport = "tcp"
+    /// Socket timeout and deadline for opening a live source.
+    public var ioTimeout: TimeInterval = 10
+    /// No decoded frame for this long means stalled; nil means max(10 s, 20 frame intervals).
+    public var stallTimeout: TimeInterval?
+    /// Reconnect back-off: first delay, doubling up to `reconnectMaxDelay`, with jitter.
+    public var reconnectBaseDelay: TimeInterval = 0.5
+    public var reconnectMaxDelay: TimeInterval = 30
+    /// Decoder threads; 0 lets libavcodec choose.
+    public var decoderThreads = 0
+    /// Forces a libavformat input format (e.g. "video4linux2"); nil probes.
+    public var inputFormat: String?
+
+    public init() {}
+
+    func validate() throws {
+        func fail(_ why: String) throws -> Never { throw IngestError.invalidConfiguration(why) }
+        if size <= 0 { try fail("size must be positive, got \(size)") }
+        if let f = sampleFPS, !(f > 0) { try fail("sample_fps must be positive, got \(f)") }
+        if queueCapacity < 1 { try fail("queue capacity must be at least 1, got \(queueCapacity)") }
+        if !(ioTimeout > 0) { try fail("timeout must be positive, got \(ioTimeout)") }
+        if let s = stallTimeout, !(s > 0) { try fail("stall timeout must be positive, got \(s)") }
+        if !(reconnectBaseDelay > 0) || reconnectMaxDelay < reconnectBaseDelay {
+            try fail("reconnect delays need 0 < base <= max, got \(reconnectBaseDelay) and \(reconnectMaxDelay)")
+        }
+        if !["tcp", "udp", "udp_multicast", "http", "https"].contains(rtspTransport) {
+            try fail("unknown rtsp transport '\(rtspTransport)'")
+        }
+    }
+}
+
+/// Frames from a video file, an RTSP stream or a capture device, decoded with FFmpeg's libraries on a
+/// dedicated thread and delivered as an async sequence of 224x224 RGB24 `Frame`s.
+///
+/// Single consumer. Iterating starts decoding; cancelling the consuming task or calling `stop()` ends it
+/// promptly, even while FFmpeg is inside a blocking network read (the interrupt callback sees it).
+/// Opening a file fails with an `IngestError` thrown from the sequence; live sources never fail, they
+/// report `reconnecting` and retry forever.
+public final class FrameSource: AsyncSequence, @unchecked Sendable {
+    public typealias Element = Frame
+
+    /// The source with credentials redacted: safe for logs, errors and metric labels.
+    public let name: String
+    public let kind: SourceKind
+    public let options: SourceOptions
+    public var dropPolicy: DropPolicy { kind.isLive ? .dropOldest : .block }
+
+    private let worker: Worker
+    private let startLock = NSLock()
+    private var started = false
+
+    public init(_ source: String, options: SourceOptions = SourceOptions()) throws {
+        try options.validate()
+        name = redactCredentials(source)
+        kind = SourceKind(source: source)
+        self.options = options
+        worker = Worker(url: source.hasPrefix("v4l2:") ? String(source.dropFirst(5)) : source,
+                        name: name, kind: kind, options: options)
+    }
+
+    deinit { worker.channel.close() }
+
+    public var stats: SourceStats {
+        var s = worker.stats.snapshot
+        s.queueDepth = worker.channel.depth
+        return s
+    }
+
+    /// Starts decoding if it has not started; iterating does this too.
+    public func start() {
+        startLock.lock(); defer { startLock.unlock() }
+        guard !started else { return }
+        started = true
+        let worker = self.worker
+        let thread = Thread { worker.run() }
+        thread.name = "ingest"
+        thread.start()
+    }
+
+    /// Ends the sequence and the decoding thread; returns at once, the thread exits within ~0.1 s.
+    public func stop() { worker.channel.close() }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let source: FrameSource
+        public mutating func next() async throws -> Frame? { try await source.worker.channel.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        start()
+        return AsyncIterator(source: self)
+    }
+}
+
+/// Reconnect delay: exponential from `base`, capped, with "equal jitter" (half fixed, half random) so many
+/// sources that lost the same camera server do not retry in lockstep.
+func reconnectDelay(attempt: Int, base: TimeInterval, cap: TimeInterval,
+                    random: Double = Double.random(in: 0...1)) -> TimeInterval {
+    let ceiling = min(cap, base * pow(2, Double(min(attempt, 30))))
+    return ceiling / 2 + ceiling / 2 * random
+}

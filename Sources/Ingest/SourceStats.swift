@@ -1,0 +1,58 @@
+import Foundation
+
+/// Lifecycle of a frame source, as reported to status messages and metrics.
+public enum SourceState: String, Sendable, CaseIterable {
+    case connecting, streaming, stalled, reconnecting, ended, failed
+}
+
+/// Why a decoded frame was not delivered.
+public enum DropReason: String, Sendable, CaseIterable {
+    /// A live source replaced the oldest queued frame because the consumer was slower than the source.
+    case queueFull = "queue_full"
+    /// Decoded but skipped to honour `sampleFPS`.
+    case sampling
+}
+
+/// Why a live source reconnected.
+public enum ReconnectReason: String, Sendable, CaseIterable {
+    /// No decoded frame within the stall limit.
+    case stall
+    /// The peer ended the stream.
+    case endOfStream = "end_of_stream"
+    /// Opening or reading failed.
+    case error
+}
+
+/// A consistent snapshot of a source's counters (monotonic, for Prometheus counters) and state.
+public struct SourceStats: Sendable, Equatable {
+    public var state: SourceState = .connecting
+    public var framesDecoded = 0
+    public var framesEmitted = 0
+    /// Corrupt packets and decoder errors, each skipped.
+    public var decodeErrors = 0
+    public var reconnects: [ReconnectReason: Int] = [:]
+    public var dropped: [DropReason: Int] = [:]
+    public var queueDepth = 0
+    public var lastFrameTime: Date?
+    /// The last open/read failure, credentials redacted.
+    public var lastError: String?
+
+    public var reconnectsTotal: Int { reconnects.values.reduce(0, +) }
+    public var droppedTotal: Int { dropped.values.reduce(0, +) }
+}
+
+/// The worker thread writes, any thread reads snapshots.
+final class StatsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stats = SourceStats()
+
+    func update(_ body: (inout SourceStats) -> Void) {
+        lock.lock(); defer { lock.unlock() }
+        body(&stats)
+    }
+
+    var snapshot: SourceStats {
+        lock.lock(); defer { lock.unlock() }
+        return stats
+    }
+}

@@ -1,0 +1,253 @@
+import CFFmpeg
+import Foundation
+
+/// Monotonic seconds: deadlines must not move when the wall clock is adjusted.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// libavdevice registers its input formats (video4linux2, ...) only when asked, once per process.
+private let devicesRegistered: Void = avdevice_register_all()
+
+/// The deadline libavformat's interrupt callback enforces inside every blocking call, plus cancellation.
+/// Only the worker thread arms it and FFmpeg calls the callback on that same thread.
+final class Interrupter {
+    enum Cause { case cancelled, deadline, stall }
+
+    private let channel: FrameChannel
+    private var deadline = Double.infinity
+    private var deadlineCause = Cause.deadline
+    private(set) var cause: Cause?
+
+    init(channel: FrameChannel) { self.channel = channel }
+
+    func arm(until deadline: Double, cause: Cause) {
+        self.deadline = deadline
+        deadlineCause = cause
+        self.cause = nil
+    }
+
+    fileprivate func check() -> Bool {
+        if channel.isClosed { cause = .cancelled; return true }
+        if monotonicSeconds() >= deadline { cause = deadlineCause; return true }
+        return false
+    }
+
+    var callback: AVIOInterruptCB {
+        AVIOInterruptCB(callback: { opaque in
+            Unmanaged<Interrupter>.fromOpaque(opaque!).takeUnretainedValue().check() ? 1 : 0
+        }, opaque: Unmanaged.passUnretained(self).toOpaque())
+    }
+}
+
+/// The decoding loop of one `FrameSource`, run on its own thread so blocking FFmpeg calls never occupy
+/// the Swift concurrency pool.
+final class Worker: @unchecked Sendable {
+    let channel: FrameChannel
+    let stats = StatsBox()
+    private let url: String
+    private let name: String
+    private let kind: SourceKind
+    private let options: SourceOptions
+    private let interrupter: Interrupter
+    private let scaler: Scaler
+    private var decoded = 0
+    private var earlierDecodeErrors = 0
+    private var failedAttempts = 0
+    /// Added to file pts so looping keeps time increasing.
+    private var ptsOffset = 0.0
+
+    private enum Outcome {
+        case stopped
+        case endOfFile(duration: Double)
+        case lost(ReconnectReason, String)
+    }
+
+    init(url: String, name: String, kind: SourceKind, options: SourceOptions) {
+        self.url = url
+        self.name = name
+        self.kind = kind
+        self.options = options
+        channel = FrameChannel(capacity: options.queueCapacity)
+        interrupter = Interrupter(channel: channel)
+        scaler = Scaler(size: options.size, resize: options.resize)
+    }
+
+    func run() {
+        let error = runSessions()
+        stats.update {
+            $0.state = error == nil ? .ended : .failed
+            if let error { $0.lastError = "\(error)" }
+        }
+        channel.finish(error)
+    }
+
+    private var formatOptions: [String: String] {
+        guard kind == .network else { return [:] }
+        let micros = String(Int(options.ioTimeout * 1_000_000))
+        var o = ["fflags": "+genpts+discardcorrupt"]
+        if url.lowercased().hasPrefix("rtsp") {
+            o["rtsp_transport"] = options.rtspTransport
+            o["timeout"] = micros  // socket I/O timeout; lavf 59 has no `stimeout`
+        } else {
+            o["rw_timeout"] = micros
+        }
+        return o
+    }
+
+    /// Opens, decodes until the input ends or is lost, and reopens live inputs forever.
+    /// Returns the error that ends a file source, nil for a normal end or a stop.
+    private func runSessions() -> Error? {
+        if kind == .device { _ = devicesRegistered }
+        var first = true
+        while !channel.isClosed {
+            stats.update { $0.state = first ? .connecting : $0.state }
+            let input: MediaInput
+            do {
+                interrupter.arm(until: kind.isLive ? monotonicSeconds() + options.ioTimeout : .infinity,
+                                cause: .deadline)
+                input = try MediaInput(url: url, source: name,
+                                       inputFormat: options.inputFormat ?? (kind == .device ? "video4linux2" : nil),
+                                       options: formatOptions, interrupt: interrupter.callback,
+                                       decoderThreads: options.decoderThreads)
+            } catch {
+                if channel.isClosed { return nil }
+                guard kind.isLive else { return error }
+                let message = interrupter.cause == .deadline ? "\(name): no answer within \(options.ioTimeout) s" : "\(error)"
+                if !backOff(.error, message) { return nil }
+                first = false
+                continue
+            }
+            first = false
+            let outcome = decode(input)
+            earlierDecodeErrors += input.decodeErrors
+            switch outcome {
+            case .stopped:
+                return nil
+            case .endOfFile(let duration):
+                if decoded == 0 {
+                    return IngestError.decodeFailed(source: name, reason: "no decodable frame (\(earlierDecodeErrors) decode errors)")
+                }
+                guard options.loop else { return nil }
+                ptsOffset += duration
+            case .lost(let reason, let message):
+                guard kind.isLive else {
+                    // A file that stops being readable mid-way ends like a truncated one; the reason is kept.
+                    stats.update { $0.lastError = message; $0.decodeErrors += 1 }
+                    earlierDecodeErrors += 1
+                    return nil
+                }
+                if !backOff(reason, message) { return nil }
+            }
+        }
+        return nil
+    }
+
+    /// Counts the reconnect and waits the back-off delay; false if stopped meanwhile.
+    private func backOff(_ reason: ReconnectReason, _ message: String) -> Bool {
+        stats.update {
+            $0.reconnects[reason, default: 0] += 1
+            $0.state = reason == .stall ? .stalled : .reconnecting
+            $0.lastError = message
+        }
+        let delay = reconnectDelay(attempt: failedAttempts, base: options.reconnectBaseDelay,
+                                   cap: options.reconnectMaxDelay)
+        failedAttempts += 1
+        guard channel.sleep(delay) else { return false }
+        stats.update { $0.state = .reconnecting }
+        return true
+    }
+
+    private func decode(_ input: MediaInput) -> Outcome {
+        let interval = input.frameRate.map { 1 / $0 }
+        let stallLimit = options.stallTimeout ?? max(10, 20 * (interval ?? 0.5))
+        let tolerance = (interval ?? 0.004) / 4
+        var lastFrameAt = monotonicSeconds()
+        var nextEmit: Double?
+        var firstRaw: Double?, lastRaw = 0.0
+        var pace: (wall: Double, pts: Double)?
+        // Once the interrupt fired the input is done for, even if libavformat still hands out packets it
+        // had buffered (genpts holds some back and flushes them when a read fails).
+        func interrupted() -> Outcome? {
+            switch interrupter.cause {
+            case nil: return nil
+            case .cancelled: return .stopped
+            case .stall: return .lost(.stall, "\(name): no decoded frame for \(stallLimit) s")
+            case .deadline: return .lost(.error, "\(name): no answer within \(options.ioTimeout) s")
+            }
+        }
+        while true {
+            if let outcome = interrupted() { return outcome }
+            if kind.isLive { interrupter.arm(until: lastFrameAt + stallLimit, cause: .stall) }
+            let event = input.next()
+            let errors = earlierDecodeErrors + input.decodeErrors
+            switch event {
+            case .endOfStream:
+                stats.update { $0.decodeErrors = errors }
+                if let outcome = interrupted() { return outcome }
+                if kind.isLive { return .lost(.endOfStream, "\(name): the stream ended") }
+                return .endOfFile(duration: lastRaw - (firstRaw ?? 0) + (interval ?? 0))
+            case .readError(let code):
+                stats.update { $0.decodeErrors = errors }
+                return interrupted() ?? .lost(.error, "\(name): read failed: \(avErrorString(code))")
+            case .frame(let picture):
+                let now = monotonicSeconds()
+                lastFrameAt = now
+                failedAttempts = 0
+                let index = decoded
+                decoded += 1
+                let raw = input.seconds(of: picture) ?? Double(index) * (interval ?? 0)
+                if firstRaw == nil { firstRaw = raw }
+                lastRaw = raw
+                let pts = raw + ptsOffset
+                var emit = true
+                if let fps = options.sampleFPS {
+                    let step = 1 / fps
+                    if let next = nextEmit, pts + tolerance < next, pts > next - step - tolerance {
+                        emit = false
+                    } else if let next = nextEmit, pts + tolerance >= next, pts - next < step {
+                        nextEmit = next + step  // on the grid: keep the spacing even
+                    } else {
+                        nextEmit = pts + step  // first frame, a gap, or time went backwards
+                    }
+                }
+                stats.update {
+                    $0.framesDecoded += 1
+                    $0.decodeErrors = errors
+                    $0.state = .streaming
+                    $0.lastFrameTime = Date()
+                    if !emit { $0.dropped[.sampling, default: 0] += 1 }
+                }
+                guard emit else { continue }
+                if options.nativeRate && !kind.isLive {
+                    if let pace {
+                        let wait = pace.wall + (pts - pace.pts) - now
+                        if wait > 0 && !channel.sleep(wait) { return .stopped }
+                    } else {
+                        pace = (now, pts)
+                    }
+                }
+                let width = Int(picture.pointee.width), height = Int(picture.pointee.height)
+                let pixels: [UInt8]
+                do { pixels = try scaler.scale(picture, source: name) } catch {
+                    stats.update { $0.decodeErrors += 1; $0.lastError = "\(error)" }
+                    earlierDecodeErrors += 1
+                    continue
+                }
+                let frame = Frame(pixels: pixels, size: options.size, sourceWidth: width, sourceHeight: height,
+                                  index: index, pts: pts, captureTime: Date())
+                switch channel.push(frame, dropOldest: kind.isLive) {
+                case .closed: return .stopped
+                case .queued: stats.update { $0.framesEmitted += 1 }
+                case .replacedOldest:
+                    stats.update {
+                        $0.framesEmitted += 1
+                        $0.dropped[.queueFull, default: 0] += 1
+                    }
+                }
+            }
+        }
+    }
+}
