@@ -103,7 +103,7 @@ final class Worker: @unchecked Sendable {
         if kind == .device { _ = devicesRegistered }
         var first = true
         while !channel.isClosed {
-            stats.update { $0.state = first ? .connecting : $0.state }
+            if first { stats.update { $0.state = .connecting } }
             let input: MediaInput
             do {
                 interrupter.arm(until: kind.isLive ? monotonicSeconds() + options.ioTimeout : .infinity,
@@ -128,7 +128,7 @@ final class Worker: @unchecked Sendable {
                 return nil
             case .endOfFile(let duration):
                 if decoded == 0 {
-                    return IngestError.decodeFailed(source: name, reason: "no decodable frame (\(earlierDecodeErrors) decode errors)")
+                    return IngestError.decodeFailed(source: name, reason: "\(earlierDecodeErrors) decode errors and not one frame")
                 }
                 guard options.loop else { return nil }
                 ptsOffset += duration

@@ -52,6 +52,20 @@ struct FramesCommand: AsyncParsableCommand {
         guard let out else { return }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let frameSource = try FrameSource(source, options: options)
+        // A live source retries forever; say what it is doing so a dead camera is not a silent hang.
+        let watcher = Task {
+            var last: SourceState?
+            while frameSource.kind.isLive && !Task.isCancelled {
+                let stats = frameSource.stats
+                if stats.state != last {
+                    last = stats.state
+                    let why = stats.state == .streaming ? "" : stats.lastError.map { " (\($0))" } ?? ""
+                    FileHandle.standardError.write(Data("\(frameSource.name): \(stats.state.rawValue)\(why)\n".utf8))
+                }
+                try? await Task.sleep(nanoseconds: 200_000_000)
+            }
+        }
+        defer { watcher.cancel() }
         var written = 0
         for try await frame in frameSource {
             let path = (out as NSString).appendingPathComponent(String(format: "frame-%06d.png", frame.index))
