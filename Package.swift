@@ -13,12 +13,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian packages named in `providers`).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
@@ -33,13 +34,15 @@ let package = Package(
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames.
         .target(name: "Ingest", dependencies: ["CFFmpeg"]),
 
+        // pipelines/*.yaml decoded into plain Codable values, validated, errors located by file, line and field.
+        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Scores to debounced anomaly episodes.
         .target(name: "Decisions"),
         // Events, status and heartbeats over ZeroMQ.
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions"]),
 
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Detector", "Ingest", "Decisions", "Publisher",
+            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),

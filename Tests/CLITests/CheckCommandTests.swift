@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+
+final class CheckCommandTests: XCTestCase {
+    func write(_ yaml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testValidConfigPasses() throws {
+        let path = try write("pipelines:\n  line3:\n    source: rtsp://${U}:${P}@127.0.0.1:8554/cam\n")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["check", "--config", path]
+        p.environment = ["U": "user", "P": "hunter2"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains("line3: rtsp://***@127.0.0.1:8554/cam"), text)
+        XCTAssertFalse(text.contains("hunter2"), "credentials must never be printed")
+    }
+
+    func testInvalidConfigsExitWith78AndNameTheProblem() throws {
+        let cases: [(String, String)] = [
+            ("pipelines:\n  a:\n    source: x.mp4\n    sample_fsp: 3\n", ":4:5: pipelines.a.sample_fsp: unknown key"),
+            ("pipelines:\n  a:\n    source: x.mp4\n    loop: often\n", ":4:11: pipelines.a.loop: expected true or false"),
+            ("pipelines:\n  a: {source: 'rtsp://user:pw@cam/s'}\n", ":2:15: pipelines.a.source: inline credentials are not allowed"),
+        ]
+        for (yaml, expected) in cases {
+            let path = try write(yaml)
+            let r = try CLI.run(["check", "--config", path])
+            XCTAssertEqual(r.status, 78, r.stderr)
+            XCTAssertTrue(r.stderr.contains(path + expected), r.stderr)
+        }
+        let missing = try CLI.run(["check", "--config", "/nonexistent/x.yaml"])
+        XCTAssertEqual(missing.status, 78)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent/x.yaml: cannot read the configuration file"), missing.stderr)
+    }
+}
