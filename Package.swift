@@ -41,8 +41,11 @@ let package = Package(
         // Events, status and heartbeats over ZeroMQ.
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions"]),
 
+        // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
+        .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config"]),
+
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config",
+            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -60,6 +63,7 @@ let package = Package(
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),

@@ -1,0 +1,190 @@
+import Foundation
+
+/// What a full queue does with a new element, stated per edge and counted.
+public enum OverflowPolicy: String, Sendable {
+    /// Live data: the oldest queued element is dropped so the newest survives.
+    case dropOldest
+    /// Recorded data: the producer waits; nothing is lost.
+    case block
+}
+
+/// A bounded single-consumer async queue joining two pipeline stages. Drops are counted, never silent.
+public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
+    public enum Pop { case element(Element), timedOut, finished }
+
+    public let name: String
+    public let capacity: Int
+    public let policy: OverflowPolicy
+
+    private let lock = NSLock()
+    private var buffer: [Element] = []
+    private var head = 0
+    private var consumer: (id: UInt64, continuation: CheckedContinuation<Pop, Never>)?
+    private var producers: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    private var nextWaiterID: UInt64 = 0
+    private var finished = false
+    private var droppedCount = 0
+
+    public init(name: String, capacity: Int, policy: OverflowPolicy) {
+        precondition(capacity >= 1)
+        self.name = name
+        self.capacity = capacity
+        self.policy = policy
+    }
+
+    public var depth: Int { lock.withLock { buffer.count - head } }
+    public var dropped: Int { lock.withLock { droppedCount } }
+
+    /// Adds an element. Returns false when the queue is finished or the task cancelled (the element is discarded).
+    @discardableResult
+    public func push(_ element: Element) async -> Bool {
+        while true {
+            if let accepted = tryPush(element) { return accepted }
+            let id = lock.withLock { nextID() }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in waitForSpace(id, c) }
+            } onCancel: {
+                self.wakeProducer(id)
+            }
+            if Task.isCancelled { return false }
+        }
+    }
+
+    /// The next element, waiting for one; nil once the queue is finished and drained, or the task is cancelled.
+    public func pop() async -> Element? {
+        if case .element(let e) = await pop(deadline: nil) { return e }
+        return nil
+    }
+
+    /// The next element, or `.timedOut` at `deadline`, or `.finished`.
+    public func pop(deadline: ContinuousClock.Instant?) async -> Pop {
+        if let ready = tryPop() { return ready }
+        let id = lock.withLock { nextID() }
+        let timer = deadline.map { deadline in
+            Task { [weak self] in
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                self?.resumeConsumer(id, with: .timedOut)
+            }
+        }
+        defer { timer?.cancel() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Pop, Never>) in waitForElement(id, c) }
+        } onCancel: {
+            self.resumeConsumer(id, with: .finished)
+        }
+    }
+
+    /// nil when the producer has to wait for space.
+    private func tryPush(_ element: Element) -> Bool? {
+        lock.lock()
+        if finished || Task.isCancelled { lock.unlock(); return false }
+        if let c = consumer {
+            consumer = nil
+            lock.unlock()
+            c.continuation.resume(returning: .element(element))
+            return true
+        }
+        if buffer.count - head < capacity || policy == .dropOldest {
+            if buffer.count - head >= capacity {
+                head += 1
+                droppedCount += 1
+            }
+            buffer.append(element)
+            compact()
+            lock.unlock()
+            return true
+        }
+        lock.unlock()
+        return nil
+    }
+
+    /// nil when the consumer has to wait.
+    private func tryPop() -> Pop? {
+        lock.lock()
+        if let (e, waiting) = takeLocked() {
+            lock.unlock()
+            waiting?.resume()
+            return .element(e)
+        }
+        let done = finished || Task.isCancelled
+        lock.unlock()
+        return done ? .finished : nil
+    }
+
+    /// Takes the oldest element and the producer its slot frees, if any. Caller holds the lock.
+    private func takeLocked() -> (Element, CheckedContinuation<Void, Never>?)? {
+        guard head < buffer.count else { return nil }
+        let e = buffer[head]
+        head += 1
+        compact()
+        return (e, producers.isEmpty ? nil : producers.removeFirst().continuation)
+    }
+
+    // Registration re-checks under the lock: space, an element, the end or a cancellation may have come meanwhile.
+    private func waitForSpace(_ id: UInt64, _ c: CheckedContinuation<Void, Never>) {
+        lock.lock()
+        if finished || Task.isCancelled || buffer.count - head < capacity || consumer != nil {
+            lock.unlock()
+            c.resume()
+            return
+        }
+        producers.append((id, c))
+        lock.unlock()
+    }
+
+    private func waitForElement(_ id: UInt64, _ c: CheckedContinuation<Pop, Never>) {
+        lock.lock()
+        if let (e, waiting) = takeLocked() {
+            lock.unlock()
+            waiting?.resume()
+            c.resume(returning: .element(e))
+            return
+        }
+        if finished || Task.isCancelled {
+            lock.unlock()
+            c.resume(returning: .finished)
+            return
+        }
+        consumer = (id, c)
+        lock.unlock()
+    }
+
+    /// No more elements will come: the consumer drains what is queued, then sees the end; producers return false.
+    public func finish() {
+        lock.lock()
+        finished = true
+        let c = consumer
+        consumer = nil
+        let waiting = producers
+        producers.removeAll()
+        lock.unlock()
+        c?.continuation.resume(returning: .finished)
+        waiting.forEach { $0.continuation.resume() }
+    }
+
+    private func nextID() -> UInt64 { nextWaiterID += 1; return nextWaiterID }
+
+    private func resumeConsumer(_ id: UInt64, with value: Pop) {
+        lock.lock()
+        guard let c = consumer, c.id == id else { lock.unlock(); return }
+        consumer = nil
+        lock.unlock()
+        c.continuation.resume(returning: value)
+    }
+
+    private func wakeProducer(_ id: UInt64) {
+        lock.lock()
+        guard let i = producers.firstIndex(where: { $0.id == id }) else { lock.unlock(); return }
+        let p = producers.remove(at: i)
+        lock.unlock()
+        p.continuation.resume()
+    }
+
+    /// Reclaims consumed slots once they dominate the array (amortised O(1) pops).
+    private func compact() {
+        if head > 64 && head * 2 > buffer.count {
+            buffer.removeFirst(head)
+            head = 0
+        }
+    }
+}
