@@ -44,8 +44,11 @@ let package = Package(
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
         .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config"]),
 
+        // Process-level service plumbing: the systemd notify protocol.
+        .target(name: "Service"),
+
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline",
+            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -63,7 +66,7 @@ let package = Package(
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Service"]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
