@@ -56,6 +56,9 @@ let package = Package(
         // Benchmarks (run by benchmarks/run.sh, never by the tests).
         .executableTarget(name: "engine-bench", dependencies: ["Engine", "Checkpoint", "Kernels"],
                           path: "benchmarks/engine", swiftSettings: numericSettings),
+        .executableTarget(name: "train-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
+                          path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh"],
+                          swiftSettings: numericSettings),
 
         // Plain double-precision reference implementations the numeric tests compare against.
         .target(name: "Reference", path: "Tests/Reference"),

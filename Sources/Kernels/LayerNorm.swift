@@ -20,4 +20,32 @@ public enum LayerNorm {
             rstd?[r] = s
         }
     }
+
+    /// Backward of `forward` from its saved `mean`/`rstd`, with x̂ = (x−μ)·rstd and g = dout⊙γ:
+    /// dinp += (g − mean(g) − x̂·mean(g⊙x̂))·rstd; dgamma += Σ_rows dout⊙x̂; dbeta += Σ_rows dout.
+    /// All three ACCUMULATE (see `Linear.backward`); `dinp` may hold the residual stream's gradient already.
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
+                                dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, channels c: Int) {
+        let invC = 1 / Float(c)
+        for r in 0..<rows {
+            let x = inp + r * c, dy = dout + r * c, dx = dinp + r * c
+            let m = mean[r], s = rstd[r]
+            var meanG: Float = 0, meanGX: Float = 0
+            for i in 0..<c {
+                let g = dy[i] * gamma[i]
+                meanG += g
+                meanGX += g * (x[i] - m) * s
+            }
+            meanG *= invC
+            meanGX *= invC
+            for i in 0..<c {
+                let xh = (x[i] - m) * s
+                dbeta[i] += dy[i]
+                dgamma[i] += dy[i] * xh
+                dx[i] += (dy[i] * gamma[i] - meanG - xh * meanGX) * s
+            }
+        }
+    }
 }

@@ -27,6 +27,18 @@ public enum Softmax {
             while i < cols { y[i] *= inv[0]; i += 1 }
         }
     }
+
+    /// Backward of row-wise softmax from its output y: dinp = y⊙(dout − rowsum(dout⊙y)).
+    /// WRITES rather than accumulates, so it may run in place (dinp == dout), as attention uses it.
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                out y: UnsafePointer<Float>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let dy = dout + r * cols, yr = y + r * cols, dx = dinp + r * cols
+            var s: Float = 0
+            for i in 0..<cols { s += dy[i] * yr[i] }
+            for i in 0..<cols { dx[i] = yr[i] * (dy[i] - s) }
+        }
+    }
 }
 
 @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
