@@ -46,7 +46,9 @@ final class ModelBundleTests: XCTestCase {
         let gaussian = try FeatureGaussian.fit(features: features, count: 60, dimension: width)
         var holdout: [ScoreComponent: [Double]] = [:]
         var rng = RNG(seed)
-        for component in components { holdout[component] = (0..<6).map { _ in Double(rng.float()) + 2 } }
+        for component in ScoreComponent.allCases where components.contains(component) {
+            holdout[component] = (0..<6).map { _ in Double(rng.float()) + 2 }
+        }
         let calibration = try Calibration.fit(holdout: holdout, quantile: 0.99)
         var settings = DetectorSettings()
         settings.epochs = 3
