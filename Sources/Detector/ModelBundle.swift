@@ -193,8 +193,8 @@ public struct ModelBundle: Sendable {
                                             metadata: ["total_variance": "\(gaussian.totalVariance)"],
                                             to: staging + "/" + Self.gaussianFile)
             }
-            try writeDurably(encoder.encode(calibration), to: staging + "/" + Self.calibrationFile)
-            try writeDurably(encoder.encode(metadata), to: staging + "/" + Self.metadataFile)
+            try writeDurably(encoder.encode(calibration), to: staging + "/" + Self.calibrationFile, bundle: path)
+            try writeDurably(encoder.encode(metadata), to: staging + "/" + Self.metadataFile, bundle: path)
         } catch let error as ModelBundleError {
             throw error
         } catch {
@@ -232,9 +232,10 @@ public struct ModelBundle: Sendable {
                 ("whitened_mean", [k], g.whitenedMean), ("cholesky", [k, k], g.cholesky)]
     }
 
-    private func writeDurably(_ data: Data, to file: String) throws {
+    private func writeDurably(_ data: Data, to file: String, bundle: String) throws {
+        func fail(_ what: String) -> ModelBundleError { .unwritable(bundle: bundle, detail: "\(what) \(file) failed: " + errnoText()) }
         let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ModelBundleError.unwritable(bundle: file, detail: "cannot create: " + errnoText()) }
+        guard fd >= 0 else { throw fail("creating") }
         defer { close(fd) }
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             var written = 0
@@ -242,12 +243,12 @@ public struct ModelBundle: Sendable {
                 let result = write(fd, bytes.baseAddress! + written, bytes.count - written)
                 if result < 0 {
                     if errno == EINTR { continue }
-                    throw ModelBundleError.unwritable(bundle: file, detail: "write failed: " + errnoText())
+                    throw fail("writing")
                 }
                 written += result
             }
         }
-        guard fsync(fd) == 0 else { throw ModelBundleError.unwritable(bundle: file, detail: "fsync failed: " + errnoText()) }
+        guard fsync(fd) == 0 else { throw fail("fsync of") }
     }
 
     private func fsyncDirectory(_ directory: String, bundle: String) throws {

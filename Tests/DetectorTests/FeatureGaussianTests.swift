@@ -8,12 +8,12 @@ final class FeatureGaussianTests: XCTestCase {
     /// `distribution` fixes the offset and mixing, `seed` the samples drawn from it.
     static func correlatedFeatures(n: Int, d: Int, distribution: UInt64 = 0, seed: UInt64) -> [Float] {
         var parameters = RNG(distribution)
-        let offset = (0..<d).map { _ in 3 * parameters.normal() }
-        let mixing = (0..<(d * d)).map { i in parameters.normal() / Double(1 + i % d) }
+        let offset = (0..<d).map { _ in 3 * parameters.boxMullerNormal() }
+        let mixing = (0..<(d * d)).map { i in parameters.boxMullerNormal() / Double(1 + i % d) }
         var rng = RNG(seed &+ 1_000_003)
         var out = [Float](repeating: 0, count: n * d)
         for r in 0..<n {
-            let g = (0..<d).map { _ in rng.normal() }
+            let g = (0..<d).map { _ in rng.boxMullerNormal() }
             for c in 0..<d {
                 var s = offset[c]
                 for j in 0..<d { s += mixing[c * d + j] * g[j] }
@@ -45,18 +45,34 @@ final class FeatureGaussianTests: XCTestCase {
         }
     }
 
+    func testFewerFramesThanDimensions() throws {
+        // n ≤ d: the covariance has rank n−1 and the PCA keeps only directions with variance.
+        let n = 10, d = 30
+        let train = Self.correlatedFeatures(n: n, d: d, seed: 31)
+        let model = try FeatureGaussian.fit(features: train, count: n, dimension: d)
+        let naive = NaiveWhitenedGaussian(features: train, n: n, d: d)
+        XCTAssertEqual(model.components, naive.k)
+        XCTAssertLessThan(model.components, n - 1)
+        let probes = Self.correlatedFeatures(n: 5, d: d, seed: 32)
+        let scores = try model.scores(probes, count: 5)
+        for r in 0..<5 {
+            let expected = naive.score(Array(probes[(r * d)..<(r * d + d)]))
+            XCTAssertEqual(scores[r], expected, accuracy: 1e-4 * max(1, expected), "row \(r)")
+        }
+    }
+
     func testPCARecoversConstructedEigenStructure() throws {
         // Features whose ddof-1 covariance is exactly Q·diag(λ)·Qᵀ: centred orthonormal columns scaled by √((n−1)λ).
         let n = 50, d = 5
         let lambda = [5.0, 3.0, 1.5, 0.3, 0.2]   // cumulative 0.5, 0.8, 0.95: index 2 is the first above 0.9, so k = 2
         var rng = RNG(7)
-        var g = (0..<(n * d)).map { _ in rng.normal() }
+        var g = (0..<(n * d)).map { _ in rng.boxMullerNormal() }
         for c in 0..<d {
             let m = (0..<n).reduce(0.0) { $0 + g[$1 * d + c] } / Double(n)
             for r in 0..<n { g[r * d + c] -= m }
         }
         let columns = NaiveLinearAlgebra.orthonormalColumns(g, rows: n, cols: d)
-        let q = NaiveLinearAlgebra.orthonormalColumns((0..<(d * d)).map { _ in rng.normal() }, rows: d, cols: d)
+        let q = NaiveLinearAlgebra.orthonormalColumns((0..<(d * d)).map { _ in rng.boxMullerNormal() }, rows: d, cols: d)
         let offset = (0..<d).map { Double($0) - 2 }
         var features = [Float](repeating: 0, count: n * d)
         for r in 0..<n {
@@ -114,7 +130,7 @@ final class FeatureGaussianTests: XCTestCase {
         var rng = RNG(13)
         var outlierRows = Array(inlierRows[0..<(20 * d)])
         for r in 0..<20 {
-            var w = (0..<k).map { _ in rng.normal() }
+            var w = (0..<k).map { _ in rng.boxMullerNormal() }
             let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
             w = w.map { $0 / norm }
             for j in 0..<k {

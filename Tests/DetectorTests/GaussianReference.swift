@@ -5,7 +5,7 @@ import Reference
 
 extension RNG {
     /// Standard normal by Box-Muller.
-    mutating func normal() -> Double {
+    mutating func boxMullerNormal() -> Double {
         let u1 = (Double(next() >> 11) + 1) / 9007199254740993.0
         let u2 = Double(next() >> 11) / 9007199254740992.0
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)

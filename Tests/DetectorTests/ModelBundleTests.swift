@@ -164,6 +164,13 @@ final class ModelBundleTests: XCTestCase {
         }
         assertEqual(try ModelBundle.load(from: path), second)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["model", "teacher.safetensors"])
+
+        let nowhere = directory + "/no/such/model"
+        XCTAssertThrowsError(try second.save(to: nowhere)) {
+            guard case let .unwritable(bundle, detail) = $0 as? ModelBundleError else { return XCTFail("\($0)") }
+            XCTAssertEqual(bundle, nowhere)
+            XCTAssertTrue(detail.contains("No such file or directory"), detail)
+        }
     }
 
     func testMissingFilesAreNamed() throws {
