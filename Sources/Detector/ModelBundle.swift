@@ -1,0 +1,482 @@
+import Checkpoint
+import Engine
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Everything that can be wrong with a model bundle. Every case names the bundle, and where it applies the file
+/// and the field, so that a log line is actionable on its own.
+public enum ModelBundleError: Error, CustomStringConvertible, Equatable {
+    case notADirectory(bundle: String)
+    case missingFile(bundle: String, file: String)
+    case invalidJSON(bundle: String, file: String, detail: String)
+    case unsupportedFormatVersion(bundle: String, found: Int, supported: Int)
+    /// A safetensors file in the bundle is malformed (the underlying CheckpointError's description).
+    case invalidCheckpoint(bundle: String, file: String, detail: String)
+    /// A value is well-formed but contradicts another part of the bundle, or is out of range.
+    case inconsistent(bundle: String, file: String, field: String, detail: String)
+    case teacherMismatch(bundle: String, teacher: String, expected: String, found: String)
+    case unreadableTeacher(path: String, detail: String)
+    case unwritable(bundle: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .notADirectory(bundle):
+            return "Model bundle \(bundle) does not exist or is not a directory."
+        case let .missingFile(bundle, file):
+            return "Model bundle \(bundle) has no \(file)."
+        case let .invalidJSON(bundle, file, detail):
+            return "Model bundle \(bundle) has an invalid \(file): \(detail)."
+        case let .unsupportedFormatVersion(bundle, found, supported):
+            return "Model bundle \(bundle) has format_version \(found) in metadata.json, but this anomalyd reads only version \(supported); retrain the model or use a matching anomalyd."
+        case let .invalidCheckpoint(bundle, file, detail):
+            return "Model bundle \(bundle) has an unusable \(file): \(detail)"
+        case let .inconsistent(bundle, file, field, detail):
+            return "Model bundle \(bundle) has an invalid '\(field)' in \(file): \(detail)."
+        case let .teacherMismatch(bundle, teacher, expected, found):
+            return "Model bundle \(bundle) was trained with a teacher of SHA-256 \(expected) (metadata.json teacher.sha256), but \(teacher) has SHA-256 \(found); use the original teacher or retrain."
+        case let .unreadableTeacher(path, detail):
+            return "Cannot read teacher checkpoint \(path): \(detail)"
+        case let .unwritable(bundle, detail):
+            return "Cannot save model bundle \(bundle): \(detail)."
+        }
+    }
+}
+
+/// The teacher checkpoint a bundle belongs to: features from any other teacher make the bundle meaningless.
+public struct TeacherIdentity: Codable, Sendable, Equatable {
+    public var fileName: String
+    public var sha256: String
+    public var width: Int
+    public var depth: Int
+
+    public init(fileName: String, sha256: String, width: Int, depth: Int) {
+        self.fileName = fileName
+        self.sha256 = sha256
+        self.width = width
+        self.depth = depth
+    }
+
+    /// Reads the teacher's architecture and hashes the file.
+    public init(path: String) throws {
+        do {
+            let config = try ViTConfig(inferringFrom: SafetensorsFile(path: path))
+            self.init(fileName: URL(fileURLWithPath: path).lastPathComponent, sha256: try SHA256.hex(ofFile: path),
+                      width: config.width, depth: config.depth)
+        } catch {
+            throw ModelBundleError.unreadableTeacher(path: path, detail: "\(error)")
+        }
+    }
+}
+
+/// The student's shape, recorded so that loading can rebuild it (heads are not visible in the tensors).
+public struct StudentShape: Codable, Sendable, Equatable {
+    public var depth: Int
+    public var heads: Int
+}
+
+public struct FrameCounts: Codable, Sendable, Equatable {
+    public var train: Int
+    public var holdout: Int
+
+    public init(train: Int, holdout: Int) {
+        self.train = train
+        self.holdout = holdout
+    }
+}
+
+/// metadata.json (keys in snake_case).
+public struct ModelMetadata: Codable, Sendable, Equatable {
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    /// Creation time (UTC, compact) plus the first 6 hex digits of a SHA-256 over the model's content,
+    /// e.g. `20261122T030000Z-3c9e1a`.
+    public var modelVersion: String
+    /// RFC 3339 UTC with milliseconds.
+    public var createdAt: String
+    public var teacher: TeacherIdentity
+    /// Present when the bundle has an MKD student.
+    public var student: StudentShape?
+    public var frames: FrameCounts
+    public var settings: DetectorSettings
+    /// Mean training loss per epoch (empty for a Gaussian-only model).
+    public var trainingLoss: [Double]
+}
+
+/// A trained detector on disk: a directory holding
+/// - `student.safetensors`: the MKD student (timm tensor names), when the calibration fuses the `mkd` score;
+/// - `gaussian.safetensors`: the feature Gaussian, when the calibration fuses the `gaussian` score;
+/// - `calibration.json` and `metadata.json`.
+public struct ModelBundle: Sendable {
+    public static let studentFile = "student.safetensors"
+    public static let gaussianFile = "gaussian.safetensors"
+    public static let calibrationFile = "calibration.json"
+    public static let metadataFile = "metadata.json"
+
+    public let metadata: ModelMetadata
+    public let student: ViTParameters?
+    public let gaussian: FeatureGaussian?
+    public let calibration: Calibration
+
+    /// Assembles a new model. Consistency (widths, files matching the calibrated scores) is checked by `save`.
+    public init(student: ViTParameters?, gaussian: FeatureGaussian?, calibration: Calibration, teacher: TeacherIdentity,
+                settings: DetectorSettings, frames: FrameCounts, trainingLoss: [Double], createdAt: Date = Date()) {
+        var content = SHA256()
+        content.update(teacher.sha256.utf8)
+        content.update(String(describing: calibration).utf8)
+        if let gaussian {
+            for tensor in Self.tensors(of: gaussian) { tensor.values.withUnsafeBytes { content.update($0) } }
+        }
+        if let student {
+            content.update(UnsafeRawBufferPointer(start: student.storage.data, count: student.layout.count * 4))
+        }
+        let digest = SHA256.hexString(content.finalize())
+        metadata = ModelMetadata(
+            formatVersion: ModelMetadata.currentFormatVersion,
+            modelVersion: Self.compactTime(createdAt) + "-" + digest.prefix(6),
+            createdAt: Self.rfc3339(createdAt), teacher: teacher,
+            student: student.map { StudentShape(depth: $0.config.depth, heads: $0.config.heads) },
+            frames: frames, settings: settings, trainingLoss: trainingLoss)
+        self.student = student
+        self.gaussian = gaussian
+        self.calibration = calibration
+    }
+
+    private init(metadata: ModelMetadata, student: ViTParameters?, gaussian: FeatureGaussian?, calibration: Calibration) {
+        self.metadata = metadata
+        self.student = student
+        self.gaussian = gaussian
+        self.calibration = calibration
+    }
+
+    // MARK: - Saving
+
+    /// Saves atomically: everything is written and fsynced in a temporary sibling directory, which is then renamed
+    /// to `path`. An existing bundle is first renamed aside and removed afterwards, so a crash leaves either the old
+    /// bundle, the new one, or none at `path`, never a mixture. Leftovers of an interrupted save are removed first.
+    public func save(to path: String) throws {
+        try checkConsistency(bundle: path)
+        let destination = URL(fileURLWithPath: path).standardizedFileURL
+        let parent = destination.deletingLastPathComponent().path
+        let name = destination.lastPathComponent
+        func fail(_ detail: String) -> ModelBundleError { .unwritable(bundle: path, detail: detail) }
+
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        for entry in leftovers where entry.hasPrefix(".\(name).tmp-") || entry.hasPrefix(".\(name).old-") {
+            try? FileManager.default.removeItem(atPath: parent + "/" + entry)
+        }
+
+        var template = Array("\(parent)/.\(name).tmp-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw fail("cannot create a temporary directory in \(parent): " + errnoText()) }
+        let staging = String(cString: template)
+        var committed = false
+        defer { if !committed { try? FileManager.default.removeItem(atPath: staging) } }
+        guard chmod(staging, 0o755) == 0 else { throw fail("chmod \(staging) failed: " + errnoText()) }
+
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            if let student {
+                let tensors = student.layout.entries.map { entry in
+                    (name: entry.name, shape: entry.shape,
+                     values: Array(UnsafeBufferPointer(start: student.ptr(entry.offset), count: entry.shape.reduce(1, *))))
+                }
+                try SafetensorsWriter.write(tensors, metadata: [:], to: staging + "/" + Self.studentFile)
+            }
+            if let gaussian {
+                try SafetensorsWriter.write(Self.tensors(of: gaussian),
+                                            metadata: ["total_variance": "\(gaussian.totalVariance)"],
+                                            to: staging + "/" + Self.gaussianFile)
+            }
+            try writeDurably(encoder.encode(calibration), to: staging + "/" + Self.calibrationFile, bundle: path)
+            try writeDurably(encoder.encode(metadata), to: staging + "/" + Self.metadataFile, bundle: path)
+        } catch let error as ModelBundleError {
+            throw error
+        } catch {
+            throw fail("\(error)")
+        }
+        try fsyncDirectory(staging, bundle: path)
+
+        var aside: String?
+        if FileManager.default.fileExists(atPath: destination.path) {
+            var asideTemplate = Array("\(parent)/.\(name).old-XXXXXX".utf8CString)
+            guard mkdtemp(&asideTemplate) != nil else { throw fail("cannot reserve a name to move the old bundle aside: " + errnoText()) }
+            let asidePath = String(cString: asideTemplate)
+            // rename() replaces the empty placeholder directory that mkdtemp created.
+            guard rename(destination.path, asidePath) == 0 else {
+                let reason = errnoText()
+                rmdir(asidePath)
+                throw fail("cannot move the old bundle aside to \(asidePath): " + reason)
+            }
+            aside = asidePath
+        }
+        guard rename(staging, destination.path) == 0 else {
+            let reason = errnoText()
+            if let aside { _ = rename(aside, destination.path) }
+            throw fail("cannot rename \(staging) into place: " + reason)
+        }
+        committed = true
+        try fsyncDirectory(parent, bundle: path)
+        // The new bundle is durable; failing to delete the old copy only leaves a hidden leftover for the next save.
+        if let aside { try? FileManager.default.removeItem(atPath: aside) }
+    }
+
+    static func tensors(of g: FeatureGaussian) -> [(name: String, shape: [Int], values: [Float])] {
+        let d = g.dimension, k = g.components
+        return [("mean", [d], g.mean), ("projection", [k, d], g.projection), ("eigenvalues", [k], g.eigenvalues),
+                ("whitened_mean", [k], g.whitenedMean), ("cholesky", [k, k], g.cholesky)]
+    }
+
+    private func writeDurably(_ data: Data, to file: String, bundle: String) throws {
+        func fail(_ what: String) -> ModelBundleError { .unwritable(bundle: bundle, detail: "\(what) \(file) failed: " + errnoText()) }
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("creating") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var written = 0
+            while written < bytes.count {
+                let result = write(fd, bytes.baseAddress! + written, bytes.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw fail("writing")
+                }
+                written += result
+            }
+        }
+        guard fsync(fd) == 0 else { throw fail("fsync of") }
+    }
+
+    private func fsyncDirectory(_ directory: String, bundle: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ModelBundleError.unwritable(bundle: bundle, detail: "cannot open \(directory) to fsync: " + errnoText()) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw ModelBundleError.unwritable(bundle: bundle, detail: "fsync of \(directory) failed: " + errnoText()) }
+    }
+
+    // MARK: - Loading
+
+    /// Loads and validates a bundle. With `teacherPath`, also checks that the teacher file is the one the bundle was
+    /// trained with (SHA-256).
+    public static func load(from path: String, teacherPath: String? = nil) throws -> ModelBundle {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ModelBundleError.notADirectory(bundle: path)
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+
+        // The version first, so a newer format is reported as such rather than as a field it does not recognise.
+        struct VersionProbe: Decodable { let formatVersion: Int }
+        let metadataData = try read(metadataFile, in: path)
+        let version = try decode(VersionProbe.self, from: metadataData, file: metadataFile, bundle: path, decoder).formatVersion
+        guard version == ModelMetadata.currentFormatVersion else {
+            throw ModelBundleError.unsupportedFormatVersion(bundle: path, found: version, supported: ModelMetadata.currentFormatVersion)
+        }
+        let metadata = try decode(ModelMetadata.self, from: metadataData, file: metadataFile, bundle: path, decoder)
+        let calibration = try decode(Calibration.self, from: read(calibrationFile, in: path), file: calibrationFile,
+                                     bundle: path, decoder)
+
+        if let teacherPath {
+            let found: String
+            do {
+                found = try SHA256.hex(ofFile: teacherPath)
+            } catch {
+                throw ModelBundleError.unreadableTeacher(path: teacherPath, detail: "\(error)")
+            }
+            guard found == metadata.teacher.sha256 else {
+                throw ModelBundleError.teacherMismatch(bundle: path, teacher: teacherPath, expected: metadata.teacher.sha256, found: found)
+            }
+        }
+
+        // Only the files whose scores the calibration fuses are read.
+        let gaussian = try calibration.components.contains(.gaussian) ? loadGaussian(bundle: path, metadata: metadata) : nil
+        let student = try calibration.components.contains(.mkd) ? loadStudent(bundle: path, metadata: metadata) : nil
+        let bundle = ModelBundle(metadata: metadata, student: student, gaussian: gaussian, calibration: calibration)
+        try bundle.checkConsistency(bundle: path)
+        return bundle
+    }
+
+    private static func read(_ file: String, in bundle: String) throws -> Data {
+        let filePath = bundle + "/" + file
+        guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
+        guard let data = FileManager.default.contents(atPath: filePath) else {
+            throw ModelBundleError.invalidJSON(bundle: bundle, file: file, detail: "the file cannot be read")
+        }
+        return data
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, from data: Data, file: String, bundle: String,
+                                             _ decoder: JSONDecoder) throws -> T {
+        do {
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw ModelBundleError.invalidJSON(bundle: bundle, file: file, detail: describe(error))
+        } catch {
+            throw ModelBundleError.invalidJSON(bundle: bundle, file: file, detail: "\(error)")
+        }
+    }
+
+    /// "field 'teacher.sha256' is missing" rather than the decoder's multi-line dump.
+    private static func describe(_ error: DecodingError) -> String {
+        func field(_ path: [CodingKey], _ last: CodingKey? = nil) -> String {
+            let keys = (path + (last.map { [$0] } ?? [])).map { $0.intValue.map(String.init) ?? snakeCase($0.stringValue) }
+            return keys.isEmpty ? "the document" : "field '" + keys.joined(separator: ".") + "'"
+        }
+        switch error {
+        case let .keyNotFound(key, context):
+            return "\(field(context.codingPath, key)) is missing"
+        case let .typeMismatch(_, context), let .valueNotFound(_, context):
+            return "\(field(context.codingPath)) has the wrong type (\(context.debugDescription))"
+        case let .dataCorrupted(context):
+            return context.codingPath.isEmpty ? "it is not valid JSON" : "\(field(context.codingPath)) is invalid (\(context.debugDescription))"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    private static func snakeCase(_ key: String) -> String {
+        key.reduce(into: "") { out, c in
+            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+        }
+    }
+
+    private static func loadGaussian(bundle: String, metadata: ModelMetadata) throws -> FeatureGaussian {
+        let file = gaussianFile, filePath = bundle + "/" + file
+        guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
+        do {
+            let tensors = try SafetensorsFile(path: filePath)
+            let shape = try tensors.shape("projection")
+            let width = metadata.teacher.width
+            guard shape.count == 2, shape[1] == width, shape[0] >= 1, shape[0] <= width else {
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: "projection",
+                                                    detail: "shape \(shape) is not [k, \(width)] with 1 ≤ k ≤ \(width), the teacher width in metadata.json")
+            }
+            let k = shape[0]
+            guard let totalText = tensors.metadata["total_variance"], let total = Double(totalText) else {
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: "__metadata__.total_variance",
+                                                    detail: "missing or not a number")
+            }
+            return try FeatureGaussian(
+                dimension: width, components: k, mean: tensors.floats("mean", shape: [width]),
+                projection: tensors.floats("projection", shape: shape), eigenvalues: tensors.floats("eigenvalues", shape: [k]),
+                totalVariance: total, whitenedMean: tensors.floats("whitened_mean", shape: [k]),
+                cholesky: tensors.floats("cholesky", shape: [k, k]))
+        } catch let error as CheckpointError {
+            switch error {
+            case let .unexpectedShape(_, tensor, expected, found):
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: tensor,
+                                                    detail: "shape \(found) does not match the expected \(expected)")
+            case let .missingTensor(_, tensor):
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: tensor, detail: "the tensor is missing")
+            default:
+                throw ModelBundleError.invalidCheckpoint(bundle: bundle, file: file, detail: error.description)
+            }
+        } catch let FeatureGaussianError.invalidParameter(field, detail) {
+            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: field, detail: detail)
+        }
+    }
+
+    private static func loadStudent(bundle: String, metadata: ModelMetadata) throws -> ViTParameters {
+        let file = studentFile, filePath = bundle + "/" + file
+        guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
+        guard let shape = metadata.student else {
+            throw ModelBundleError.inconsistent(bundle: bundle, file: metadataFile, field: "student",
+                                                detail: "the calibration fuses the mkd score but the student's depth and heads are not recorded")
+        }
+        do {
+            return try ViTParameters(checkpoint: SafetensorsFile(path: filePath), heads: shape.heads)
+        } catch let error as CheckpointError {
+            throw ModelBundleError.invalidCheckpoint(bundle: bundle, file: file, detail: error.description)
+        }
+    }
+
+    /// The cross-file rules, shared by `save` (before writing) and `load`.
+    func checkConsistency(bundle: String) throws {
+        func inconsistent(_ file: String, _ field: String, _ detail: String) -> ModelBundleError {
+            .inconsistent(bundle: bundle, file: file, field: field, detail: detail)
+        }
+        do {
+            try calibration.validate()
+        } catch let CalibrationError.invalidField(field, detail) {
+            throw inconsistent(Self.calibrationFile, field, detail)
+        }
+        let m = metadata, width = m.teacher.width
+        guard m.teacher.sha256.count == 64, m.teacher.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+            throw inconsistent(Self.metadataFile, "teacher.sha256", "'\(m.teacher.sha256)' is not 64 lower-case hex digits")
+        }
+        guard width >= 1, m.teacher.depth >= 1 else {
+            throw inconsistent(Self.metadataFile, "teacher", "width \(width) and depth \(m.teacher.depth) must be positive")
+        }
+        guard Self.parseRFC3339(m.createdAt) != nil else {
+            throw inconsistent(Self.metadataFile, "created_at", "'\(m.createdAt)' is not an RFC 3339 time")
+        }
+        guard m.frames.train >= 2, m.frames.holdout == calibration.holdoutCount else {
+            throw inconsistent(Self.metadataFile, "frames", "train \(m.frames.train) must be at least 2 and holdout \(m.frames.holdout) must equal the calibration's holdout_count \(calibration.holdoutCount)")
+        }
+        if let bad = m.trainingLoss.firstIndex(where: { !$0.isFinite }) {
+            throw inconsistent(Self.metadataFile, "training_loss", "epoch \(bad) has a non-finite loss")
+        }
+
+        let usesGaussian = calibration.components.contains(.gaussian)
+        guard usesGaussian == (gaussian != nil) else {
+            throw inconsistent(Self.calibrationFile, "standardizers",
+                               usesGaussian ? "the gaussian score is calibrated but the bundle has no Gaussian"
+                                            : "the bundle has a Gaussian but its score is not calibrated")
+        }
+        if let gaussian, gaussian.dimension != width {
+            throw inconsistent(Self.gaussianFile, "mean", "the Gaussian is \(gaussian.dimension)-wide but the teacher width is \(width)")
+        }
+
+        let usesMKD = calibration.components.contains(.mkd)
+        guard usesMKD == (student != nil) else {
+            throw inconsistent(Self.calibrationFile, "standardizers",
+                               usesMKD ? "the mkd score is calibrated but the bundle has no student"
+                                       : "the bundle has a student but its score is not calibrated")
+        }
+        if let student {
+            let c = student.config
+            guard c.width == width else {
+                throw inconsistent(Self.studentFile, "patch_embed.proj.weight", "the student is \(c.width)-wide but the teacher width is \(width)")
+            }
+            guard m.student == StudentShape(depth: c.depth, heads: c.heads) else {
+                throw inconsistent(Self.metadataFile, "student", "records \(m.student.map { "depth \($0.depth), heads \($0.heads)" } ?? "nothing") but the student has depth \(c.depth), heads \(c.heads)")
+            }
+            if let depth = m.settings.studentDepth, depth != c.depth {
+                throw inconsistent(Self.metadataFile, "settings.student_depth", "\(depth) but the student has \(c.depth) blocks")
+            }
+        }
+    }
+
+    // MARK: - Time
+
+    static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func parseRFC3339(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    static func compactTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: date)
+    }
+}
+
+private func errnoText() -> String {
+    String(cString: strerror(errno))
+}
