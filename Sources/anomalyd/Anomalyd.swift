@@ -5,6 +5,7 @@ struct Anomalyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anomalyd",
         abstract: "Watches camera streams and publishes anomaly events.",
-        subcommands: [InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self, CheckCommand.self]
+        subcommands: [InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self, CheckCommand.self,
+                      TrainCommand.self, ScoreCommand.self, EvalCommand.self]
     )
 }

@@ -1,0 +1,69 @@
+import Engine
+import Foundation
+
+/// One frame's scores: the raw detector scores, the calibrated verdict, and where in the picture the novelty is.
+public struct FrameScore: Sendable {
+    public let mkd: Double?
+    public let gaussian: Double?
+    public let verdict: Verdict
+    /// Per-patch MKD errors, G×G row-major (empty for a Gaussian-only model).
+    public let map: [Float]
+    public let grid: Int
+    /// Index of the largest map cell (row = peak / grid, column = peak % grid); 0 without a map.
+    public let peak: Int
+}
+
+/// The two detectors' raw scores for a batch, from the teacher's output for it: the teacher runs once per frame
+/// for both.
+public final class RawScorer: @unchecked Sendable {
+    public let gaussian: FeatureGaussian?
+    private let mkd: MaskedDistillationScorer?
+
+    /// `workers` threads score a batch of up to `maxBatch` frames (BLAS single-threaded inside each).
+    public init(student: ViTParameters?, gaussian: FeatureGaussian?, workers: Int, maxBatch: Int) {
+        self.gaussian = gaussian
+        mkd = student.map { MaskedDistillationScorer(student: Student(parameters: $0), workers: workers, maxBatch: maxBatch) }
+    }
+
+    public func scores(teacher: ViTOutput, rgb: UnsafePointer<UInt8>) throws -> (mkd: MKDScores?, gaussian: [Double]?) {
+        let m = mkd?.score(teacher: teacher, rgb: rgb)
+        var g: [Double]?
+        if let gaussian {
+            var cls = [Float]()
+            cls.reserveCapacity(teacher.batch * teacher.width)
+            for b in 0..<teacher.batch { cls += teacher.cls(b) }
+            g = try gaussian.scores(cls, count: teacher.batch)
+        }
+        return (m, g)
+    }
+}
+
+/// A loaded detector: raw scores plus their calibration, giving each frame a verdict and a novelty map.
+public final class AnomalyModel: @unchecked Sendable {
+    public let bundle: ModelBundle
+    private let raw: RawScorer
+
+    public init(bundle: ModelBundle, workers: Int, maxBatch: Int) {
+        self.bundle = bundle
+        raw = RawScorer(student: bundle.student, gaussian: bundle.gaussian, workers: workers, maxBatch: maxBatch)
+    }
+
+    public var version: String { bundle.metadata.modelVersion }
+
+    public func score(teacher: ViTOutput, rgb: UnsafePointer<UInt8>, sensitivity: Double = 0.5) throws -> [FrameScore] {
+        let (mkd, gaussian) = try raw.scores(teacher: teacher, rgb: rgb)
+        return try (0..<teacher.batch).map { b in
+            var raw: [ScoreComponent: Double] = [:]
+            if let mkd { raw[.mkd] = Double(mkd.scores[b]) }
+            if let gaussian { raw[.gaussian] = gaussian[b] }
+            let verdict = try bundle.calibration.evaluate(raw, sensitivity: sensitivity)
+            guard let mkd else {
+                return FrameScore(mkd: nil, gaussian: raw[.gaussian], verdict: verdict, map: [], grid: 0, peak: 0)
+            }
+            let cells = mkd.grid * mkd.grid
+            let map = Array(mkd.maps[(b * cells)..<((b + 1) * cells)])
+            let peak = map.indices.max { map[$0] < map[$1] } ?? 0
+            return FrameScore(mkd: raw[.mkd], gaussian: raw[.gaussian], verdict: verdict, map: map, grid: mkd.grid, peak: peak)
+        }
+    }
+}

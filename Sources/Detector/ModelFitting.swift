@@ -1,0 +1,90 @@
+import Engine
+import Foundation
+import Kernels
+
+/// Where a fit is: the teacher pass over the frames, then the student's epochs (from the trainer), then calibration.
+public enum FitProgress: Sendable {
+    case teacher(frames: Int, of: Int)
+    case training(TrainingProgress)
+    case calibrating
+}
+
+/// Turns normal frames into a calibrated model bundle:
+/// hold out a share of the frames (in runs of `blockLength` consecutive frames, so neighbours of a held-out frame
+/// do not leak into training); run the teacher once per frame; train the student by masked distillation on the
+/// training frames; fit the Gaussian on their CLS features; score the held-out frames through the same path as
+/// run time; calibrate on those scores.
+public enum ModelFitting {
+    public static func fit(rgb: [UInt8], count: Int, teacher: ViTRunner, teacherIdentity: TeacherIdentity,
+                           settings: DetectorSettings, components: Set<ScoreComponent> = [.mkd, .gaussian],
+                           blockLength: Int = 1, workers: Int = 2,
+                           progress: (@Sendable (FitProgress) -> Void)? = nil) throws -> ModelBundle {
+        let c = teacher.vit.config
+        let imageBytes = c.imageSize * c.imageSize * 3
+        precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
+        let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
+                                           blockLength: blockLength)
+        let train = gather(rgb, split.train, imageBytes)
+        let holdout = gather(rgb, split.holdout, imageBytes)
+
+        // One teacher pass over the training frames: distillation targets and CLS features.
+        var targets = TeacherTargets(teacher: c)
+        if components.contains(.mkd) { targets.reserveCapacity(frames: split.train.count) }
+        var cls = [Float]()
+        cls.reserveCapacity(split.train.count * c.width)
+        let batch = 8
+        try train.withUnsafeBufferPointer { buf in
+            for start in stride(from: 0, to: split.train.count, by: batch) {
+                try Task.checkCancellation()
+                let n = min(batch, split.train.count - start)
+                let frames = buf.baseAddress! + start * imageBytes
+                let out = teacher.forward(rgb: frames, batch: n)
+                if components.contains(.mkd) { targets.append(out, rgb: frames) }
+                for b in 0..<n { cls += out.cls(b) }
+                progress?(.teacher(frames: start + n, of: count))
+            }
+        }
+
+        var student: Student?
+        var loss: [Double] = []
+        if components.contains(.mkd) {
+            let s = Student(config: Student.config(teacher: c, depth: settings.studentDepth), seed: settings.seed)
+            let trainer = MaskedDistillationTrainer(student: s, settings: settings, workers: workers)
+            let report = trainer.train(targets) { progress?(.training($0)) }
+            try Task.checkCancellation()
+            student = s
+            loss = report.epochLosses.map(Double.init)
+        }
+        targets = TeacherTargets(teacher: c)   // release the cached targets before calibrating
+        let gaussian = components.contains(.gaussian)
+            ? try FeatureGaussian.fit(features: cls, count: split.train.count, dimension: c.width,
+                                      varianceKept: settings.varianceKept)
+            : nil
+
+        // Calibrate on the held-out frames, scored exactly as frames will be at run time.
+        progress?(.calibrating)
+        let scorer = RawScorer(student: student?.parameters, gaussian: gaussian, workers: workers, maxBatch: batch)
+        var held: [ScoreComponent: [Double]] = [:]
+        try holdout.withUnsafeBufferPointer { buf in
+            for start in stride(from: 0, to: split.holdout.count, by: batch) {
+                let n = min(batch, split.holdout.count - start)
+                let frames = buf.baseAddress! + start * imageBytes
+                let (mkd, g) = try scorer.scores(teacher: teacher.forward(rgb: frames, batch: n), rgb: frames)
+                if let mkd { held[.mkd, default: []] += mkd.scores.map(Double.init) }
+                if let g { held[.gaussian, default: []] += g }
+            }
+        }
+        let calibration = try Calibration.fit(holdout: held, quantile: settings.thresholdQuantile)
+        return ModelBundle(student: student?.parameters, gaussian: gaussian, calibration: calibration,
+                           teacher: teacherIdentity, settings: settings,
+                           frames: FrameCounts(train: split.train.count, holdout: split.holdout.count),
+                           trainingLoss: loss)
+    }
+
+    static func gather(_ rgb: [UInt8], _ indices: [Int], _ imageBytes: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(indices.count * imageBytes)
+        for i in indices { out += rgb[(i * imageBytes)..<((i + 1) * imageBytes)] }
+        return out
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Detector
+import Engine
+import Foundation
+import Ingest
+
+/// Shared by `score` and `eval`: the teacher plus a loaded model bundle.
+struct ModelOptions: ParsableArguments {
+    @OptionGroup var teacher: TeacherOptions
+
+    @Option(help: "Model bundle directory (from `anomalyd train` or a pipeline's state directory).")
+    var model: String
+
+    @Option(help: "Moves the cut on the normalised score: a frame is anomalous when score ≥ 1 − sensitivity.")
+    var sensitivity: Double = 0.5
+
+    @Option(help: "Frames per second sampled from videos.")
+    var sampleFps: Double?
+
+    func load() throws -> (ViTRunner, AnomalyModel) {
+        let runner = try teacher.load()
+        let bundle = try ModelBundle.load(from: model, teacherPath: teacher.teacher)
+        return (runner, AnomalyModel(bundle: bundle, workers: max(1, teacher.workers), maxBatch: max(1, teacher.batch)))
+    }
+
+    /// Scores every frame of `sources` in batches; `body` gets each frame, where it came from, and its score.
+    func score(_ sources: [String], runner: ViTRunner, model: AnomalyModel,
+               _ body: (Frame, String, FrameScore) throws -> Void) async throws {
+        var pending: [(Frame, String)] = []
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let rgb = pending.flatMap(\.0.pixels)
+            let scores = try rgb.withUnsafeBufferPointer { buf in
+                try model.score(teacher: runner.forward(rgb: buf.baseAddress!, batch: pending.count),
+                                rgb: buf.baseAddress!, sensitivity: sensitivity)
+            }
+            for (i, s) in scores.enumerated() { try body(pending[i].0, pending[i].1, s) }
+            pending.removeAll(keepingCapacity: true)
+        }
+        try await forEachFrame(sources, sampleFPS: sampleFps, resize: .squash, size: runner.vit.config.imageSize) { f, src in
+            pending.append((f, src))
+            if pending.count == teacher.batch { try flush() }
+        }
+        try flush()
+    }
+}
+
+struct ScoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score", abstract: "Score frames with a model bundle: one JSON line per frame.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Argument(help: "Image folders, images or video files.")
+    var sources: [String]
+
+    func run() async throws {
+        let (runner, model) = try options.load()
+        try await options.score(sources, runner: runner, model: model) { frame, source, s in
+            var obj: [String: Any] = [
+                "source": source, "frame": frame.index, "pts_seconds": frame.pts,
+                "raw_score": s.verdict.raw, "score": s.verdict.normalized, "anomalous": s.verdict.isAnomalous,
+            ]
+            if let m = s.mkd { obj["mkd"] = m }
+            if let g = s.gaussian { obj["gaussian"] = g }
+            if s.grid > 0 { obj["peak_cell"] = [s.peak / s.grid, s.peak % s.grid] }
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Image AUROC of a model bundle on labelled normal and anomalous frames.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(parsing: .upToNextOption, help: "Normal frames: image folders, images or videos.")
+    var normal: [String]
+
+    @Option(parsing: .upToNextOption, help: "Anomalous frames: image folders, images or videos.")
+    var anomalous: [String]
+
+    @Option(help: "Also write the ROC curve of the fused score as CSV (fpr,tpr,threshold).")
+    var roc: String?
+
+    func run() async throws {
+        let (runner, model) = try options.load()
+        var fused: [Double] = [], mkd: [Double] = [], gaussian: [Double] = [], labels: [Bool] = []
+        for (sources, label) in [(normal, false), (anomalous, true)] {
+            try await options.score(sources, runner: runner, model: model) { _, _, s in
+                fused.append(s.verdict.raw)
+                if let m = s.mkd { mkd.append(m) }
+                if let g = s.gaussian { gaussian.append(g) }
+                labels.append(label)
+            }
+        }
+        print(String(format: "frames: %d normal, %d anomalous", labels.filter { !$0 }.count, labels.filter { $0 }.count))
+        print(String(format: "AUROC fused:    %.4f", try ROC.auroc(scores: fused, labels: labels)))
+        if mkd.count == labels.count { print(String(format: "AUROC mkd:      %.4f", try ROC.auroc(scores: mkd, labels: labels))) }
+        if gaussian.count == labels.count { print(String(format: "AUROC gaussian: %.4f", try ROC.auroc(scores: gaussian, labels: labels))) }
+        if let roc {
+            try ROC.csv(try ROC.curve(scores: fused, labels: labels)).write(toFile: roc, atomically: true, encoding: .utf8)
+        }
+    }
+}

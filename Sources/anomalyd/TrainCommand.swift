@@ -1,0 +1,95 @@
+import ArgumentParser
+import Detector
+import Engine
+import Foundation
+import Ingest
+
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Learn what normal looks like from frames: train the student, fit the Gaussian, calibrate, save a model bundle.")
+
+    @OptionGroup var teacher: TeacherOptions
+
+    @Option(parsing: .upToNextOption, help: "Normal frames: image folders, images or video files.")
+    var normal: [String]
+
+    @Option(help: "Model bundle directory to write.")
+    var out: String
+
+    @Option(help: "Frames per second sampled from videos.")
+    var sampleFps: Double = 2
+
+    @Option(help: "Use at most this many frames (the first ones).")
+    var maxFrames: Int?
+
+    @Option(help: "Student depth in blocks (default: the teacher's).")
+    var studentDepth: Int?
+
+    @Option(help: "Training epochs.")
+    var epochs: Int = DetectorSettings().epochs
+
+    @Option(help: "AdamW learning rate.")
+    var learningRate: Float = DetectorSettings().learningRate
+
+    @Option(help: "Share of frames held out for calibration.")
+    var holdout: Double = DetectorSettings().holdout
+
+    @Option(help: "Quantile of held-out scores that becomes the threshold.")
+    var thresholdQuantile: Double = DetectorSettings().thresholdQuantile
+
+    @Option(help: "Random seed (initialisation, masks, hold-out split).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Consecutive frames held out together, so near-duplicate neighbours do not leak into training.")
+    var holdoutBlock: Int = 1
+
+    func run() async throws {
+        let runner = try teacher.load()
+        let c = runner.vit.config
+        var rgb: [UInt8] = []
+        var count = 0
+        let progress = ProgressLine()
+        try await forEachFrame(normal, sampleFPS: sampleFps, resize: .squash, size: c.imageSize) { frame, _ in
+            guard maxFrames.map({ count < $0 }) ?? true else { return }
+            rgb += frame.pixels
+            count += 1
+            if count % 50 == 0 { progress.update("reading frames: \(count)") }
+        }
+        guard count >= 20 else {
+            throw ValidationError("only \(count) normal frame(s) found in \(normal.joined(separator: ", ")); at least 20 are needed")
+        }
+        progress.finish("read \(count) normal frames")
+
+        var settings = DetectorSettings()
+        settings.studentDepth = studentDepth
+        settings.epochs = epochs
+        settings.learningRate = learningRate
+        settings.holdout = holdout
+        settings.thresholdQuantile = thresholdQuantile
+        settings.seed = seed
+        let started = Date()
+        let bundle = try ModelFitting.fit(
+            rgb: rgb, count: count, teacher: runner, teacherIdentity: try TeacherIdentity(path: teacher.teacher),
+            settings: settings, blockLength: holdoutBlock, workers: max(1, teacher.workers)) { p in
+                switch p {
+                case .teacher(let done, let total):
+                    progress.update("teacher: \(done)/\(total) frames")
+                case .training(let t):
+                    let done = Double(t.epoch * t.framesPerEpoch + t.frames)
+                    let total = Double(t.epochs * t.framesPerEpoch)
+                    let left = done > 0 ? t.elapsed * (total - done) / done : 0
+                    progress.update(String(format: "epoch %d/%d  frames %d/%d  loss %.5f  %.0f s left",
+                                           t.epoch + 1, t.epochs, t.frames, t.framesPerEpoch, t.loss, left),
+                                    force: t.frames == t.framesPerEpoch)
+                case .calibrating:
+                    progress.update("calibrating on held-out frames", force: true)
+                }
+            }
+        try bundle.save(to: out)
+        let m = bundle.metadata
+        progress.finish(String(format: "wrote %@: model %@, %d training + %d held-out frames, final loss %.5f, %.0f s",
+                               out, m.modelVersion, m.frames.train, m.frames.holdout, m.trainingLoss.last ?? .nan,
+                               Date().timeIntervalSince(started)))
+    }
+}
