@@ -46,7 +46,7 @@ def main():
     novels = [{"enter": t, "kind": NOVEL[i % len(NOVEL)][1], "colour": NOVEL[i % len(NOVEL)][0]}
               for i, t in enumerate(novel_times)]
     for n in novels:
-        # Fully in view from when its trailing edge passes x=0 until its leading edge reaches x=W.
+        # Fully in view (video time) from when its trailing edge passes x=0 until its leading edge reaches x=W.
         n["start"] = n["enter"] + size / speed
         n["end"] = n["enter"] + W / speed
 
@@ -57,8 +57,12 @@ def main():
     frames = int(a.seconds * fps)
     base = np.zeros((H, W, 3), dtype=np.uint8)
     base[:] = (35, 38, 42)
+    # The belt has been running before the first frame, so the scene is full from frame 0.
+    preroll = (W + size) / speed
+    for n in novels:
+        n["enter"] += preroll
     for f in range(frames):
-        t = f / fps
+        t = f / fps + preroll
         img = base.copy()
         # Belt with stripes moving at belt speed, so the background is never static.
         offset = (t * speed) % 60

@@ -82,7 +82,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Anomalous frames: image folders, images or videos.")
     var anomalous: [String]
 
-    @Option(help: "Also write the ROC curve of the fused score as CSV (fpr,tpr,threshold).")
+    @Option(help: "Also write the ROC curve of the fused score as CSV (threshold,fpr,tpr).")
     var roc: String?
 
     func run() async throws {
