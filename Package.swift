@@ -57,7 +57,7 @@ let package = Package(
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
-        .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions"]),
+        .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
     ],
     swiftLanguageModes: [.v5]
