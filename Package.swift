@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Service"]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
-        .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions"]),
+        .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
     ],
     swiftLanguageModes: [.v5]

@@ -5,7 +5,8 @@ struct Anomalyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anomalyd",
         abstract: "Watches camera streams and publishes anomaly events.",
-        subcommands: [InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self, CheckCommand.self,
-                      TrainCommand.self, ScoreCommand.self, EvalCommand.self]
+        subcommands: [CheckCommand.self, SubscribeCommand.self,
+                      TrainCommand.self, ScoreCommand.self, EvalCommand.self,
+                      InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self]
     )
 }

@@ -1,0 +1,131 @@
+import Foundation
+
+/// Turns scored frames into debounced anomaly episodes (CONVENTIONS.md §2): a synchronous, deterministic state
+/// machine fed one frame at a time, returning at most one message per frame.
+///
+/// - A frame is above the cut when its score (or, with `medianWindow` K > 1, the median of the last K scores)
+///   is ≥ 1 − sensitivity.
+/// - `framesToStart` consecutive above frames start an episode (`new`); `framesToEnd` consecutive below frames
+///   end it (`end`, reason "below_threshold"); shorter dips change nothing.
+/// - An episode reaching `maxDurationSeconds` ends with reason "max_duration" and re-arms at once: the debounce
+///   starts counting again from the next frame, so an anomaly that persists starts a new episode after
+///   `framesToStart` further above frames (subscribers keep seeing it, one bounded episode at a time).
+/// - `update` is sent on above frames only, when the peak score rose by `updateMinScoreIncrease` or the current
+///   peak cell moved `updateMinCellShift` cells since the last message, and `updateIntervalSeconds` have passed.
+public struct DecisionStage: Sendable {
+    public let pipeline: String
+    public let settings: DecisionSettings
+    /// The cut moves with it at run time; set it with `setSensitivity(_:)`.
+    public private(set) var sensitivity: Double
+    public var threshold: Double { 1 - sensitivity }
+    /// The id of the open episode, if any.
+    public var openEpisodeID: String? { episode?.id }
+
+    private let idSuffix: @Sendable () -> UInt16
+    private var window: [Double] = []
+    private var aboveRun = 0
+    private var runStart = Date.distantPast
+    private var runPeak = 0.0
+    private var runPeakRegion: Region?
+    private var episode: Episode?
+    private var lastFrame: ScoredFrame?
+
+    private struct Episode {
+        var id: String
+        var start: Date
+        var peakScore: Double
+        var peakRegion: Region
+        var belowRun = 0
+        var lastSent: Date
+        var sentPeak: Double
+        var sentCell: [Int]
+    }
+
+    /// `idSuffix` makes the 4 hex digits that keep ids unique when two episodes start in the same millisecond
+    /// (for instance across a restart); tests pass a fixed one.
+    public init(pipeline: String, settings: DecisionSettings,
+                idSuffix: @escaping @Sendable () -> UInt16 = { UInt16.random(in: .min ... .max) }) throws {
+        try settings.validate()
+        self.pipeline = pipeline
+        self.settings = settings
+        self.sensitivity = settings.sensitivity
+        self.idSuffix = idSuffix
+    }
+
+    public mutating func setSensitivity(_ value: Double) throws {
+        guard (0...1).contains(value) else {
+            throw DecisionError.invalidSetting(field: "sensitivity", reason: "must be in [0, 1], got \(value)")
+        }
+        sensitivity = value
+    }
+
+    /// Feeds one frame; returns the episode message it causes, if any.
+    public mutating func process(_ frame: ScoredFrame) -> EpisodeDecision? {
+        lastFrame = frame
+        window.append(frame.score)
+        if window.count > settings.medianWindow { window.removeFirst() }
+        let above = median(window) >= threshold
+        let region = Region.locate(errors: frame.patchErrors, grid: frame.grid, width: frame.sourceWidth,
+                                   height: frame.sourceHeight, fraction: settings.regionFraction)
+
+        guard var ep = episode else {
+            guard above else { aboveRun = 0; return nil }
+            if aboveRun == 0 || frame.score > runPeak { runPeak = frame.score; runPeakRegion = region }
+            if aboveRun == 0 { runStart = frame.captureTime }
+            aboveRun += 1
+            guard aboveRun >= settings.framesToStart else { return nil }
+            aboveRun = 0
+            let id = "\(pipeline)-\(Timestamp.basic(runStart))-\(String(format: "%04x", idSuffix()))"
+            episode = Episode(id: id, start: runStart, peakScore: runPeak, peakRegion: runPeakRegion ?? region,
+                              lastSent: frame.captureTime, sentPeak: runPeak, sentCell: region.peakCell)
+            return message(.new, ep: episode!, frame: frame, region: region)
+        }
+
+        if frame.score > ep.peakScore { ep.peakScore = frame.score; ep.peakRegion = region }
+        ep.belowRun = above ? 0 : ep.belowRun + 1
+        if ep.belowRun >= settings.framesToEnd { return end(ep, frame: frame, reason: .belowThreshold) }
+        if frame.captureTime.timeIntervalSince(ep.start) >= settings.maxDurationSeconds {
+            return end(ep, frame: frame, reason: .maxDuration)
+        }
+        defer { episode = ep }
+        guard above, frame.captureTime.timeIntervalSince(ep.lastSent) >= settings.updateIntervalSeconds else { return nil }
+        let rose = ep.peakScore - ep.sentPeak >= settings.updateMinScoreIncrease
+        let shift = max(abs(region.peakCell[0] - ep.sentCell[0]), abs(region.peakCell[1] - ep.sentCell[1]))
+        guard rose || shift >= settings.updateMinCellShift else { return nil }
+        ep.lastSent = frame.captureTime
+        ep.sentPeak = ep.peakScore
+        ep.sentCell = region.peakCell
+        return message(.update, ep: ep, frame: frame, region: region)
+    }
+
+    /// Ends the open episode, if any, with reason "stopped" (shutdown or source gone), as of the last frame.
+    public mutating func stop(at time: Date) -> EpisodeDecision? {
+        guard let ep = episode, let frame = lastFrame else { return nil }
+        var d = end(ep, frame: frame, reason: .stopped)
+        d.time = time
+        d.endTime = time
+        return d
+    }
+
+    private mutating func end(_ ep: Episode, frame: ScoredFrame, reason: EndReason) -> EpisodeDecision {
+        episode = nil
+        aboveRun = 0
+        var d = message(.end, ep: ep, frame: frame, region: ep.peakRegion)
+        d.endTime = frame.captureTime
+        d.reason = reason
+        return d
+    }
+
+    private func message(_ type: EpisodeEventType, ep: Episode, frame: ScoredFrame, region: Region) -> EpisodeDecision {
+        EpisodeDecision(type: type, id: ep.id, time: frame.captureTime, startTime: ep.start, endTime: nil,
+                        frame: FrameRef(frame), score: frame.score, peakScore: ep.peakScore, rawScore: frame.rawScore,
+                        threshold: threshold, sensitivity: sensitivity, region: region, reason: nil)
+    }
+}
+
+/// Median of an odd-or-even-length list (mean of the middle two when even, while the window fills).
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    let m = s.count / 2
+    return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}

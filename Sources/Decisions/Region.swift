@@ -1,0 +1,50 @@
+/// Where in the picture an anomaly is: the peak cell of the per-patch error map and a bounding box in source
+/// pixels. JSON: `{"grid": [14, 14], "peak_cell": [row, col], "bbox": [x0, y0, x1, y1]}`.
+///
+/// The map's G×G grid covers the whole source picture (the model input is the source squashed to a square),
+/// so cell (r, c) of a W×H source spans x in [c·W/G, (c+1)·W/G) and y in [r·H/G, (r+1)·H/G), rounded down;
+/// x1 and y1 are exclusive edges, so the last column ends at W. The box is the union of the peak cell and the
+/// cells 4-connected to it whose error is at least `fraction` × the peak error: a defect spanning several
+/// patches gets one box around all of them, while an unrelated hot cell elsewhere does not stretch it.
+public struct Region: Codable, Sendable, Equatable {
+    public var grid: [Int]
+    public var peakCell: [Int]
+    public var bbox: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case grid, peakCell = "peak_cell", bbox
+    }
+
+    public init(grid: [Int], peakCell: [Int], bbox: [Int]) {
+        self.grid = grid
+        self.peakCell = peakCell
+        self.bbox = bbox
+    }
+
+    /// Locates the peak of a row-major G×G error map over a `width`×`height` source.
+    public static func locate(errors: [Float], grid g: Int, width: Int, height: Int, fraction: Double) -> Region {
+        precondition(g > 0 && errors.count == g * g, "the error map needs grid*grid = \(g * g) cells, got \(errors.count)")
+        var peak = 0
+        for i in errors.indices where errors[i] > errors[peak] { peak = i }
+        let cut = Float(fraction) * errors[peak]
+        // Flood fill from the peak over cells at or above the cut; a non-positive peak keeps the peak cell only.
+        var inBox = [Bool](repeating: false, count: errors.count)
+        inBox[peak] = true
+        var stack = [peak]
+        var r0 = peak / g, r1 = peak / g, c0 = peak % g, c1 = peak % g
+        while errors[peak] > 0, let cell = stack.popLast() {
+            let r = cell / g, c = cell % g
+            r0 = min(r0, r); r1 = max(r1, r); c0 = min(c0, c); c1 = max(c1, c)
+            for (nr, nc) in [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)]
+            where nr >= 0 && nr < g && nc >= 0 && nc < g {
+                let n = nr * g + nc
+                if !inBox[n] && errors[n] >= cut {
+                    inBox[n] = true
+                    stack.append(n)
+                }
+            }
+        }
+        return Region(grid: [g, g], peakCell: [peak / g, peak % g],
+                      bbox: [c0 * width / g, r0 * height / g, (c1 + 1) * width / g, (r1 + 1) * height / g])
+    }
+}

@@ -1,0 +1,82 @@
+import CZMQ
+import Foundation
+
+/// A ZeroMQ SUB socket for `anomalyd subscribe` (and for Swift consumers): connects to a publisher or forwarder
+/// and receives whole multipart messages [topic, JSON(, JPEG)].
+public final class EventSubscriber {
+    public let endpoint: String
+    private var context: UnsafeMutableRawPointer?
+    private var socket: UnsafeMutableRawPointer?
+
+    /// Subscribes to each prefix (use `Topic.prefix(pipeline:)`, or "anomaly/" for everything). `receive()`
+    /// returns nil after `timeoutMilliseconds` without a message, so callers can check for shutdown.
+    public init(endpoint: String, prefixes: [String], timeoutMilliseconds: Int32 = 200) throws {
+        self.endpoint = endpoint
+        guard let ctx = zmq_ctx_new() else { throw PublisherError.connectFailed(endpoint: endpoint, reason: zmqError()) }
+        guard let sock = zmq_socket(ctx, ZMQ_SUB) else {
+            let reason = zmqError()
+            zmq_ctx_term(ctx)
+            throw PublisherError.connectFailed(endpoint: endpoint, reason: reason)
+        }
+        context = ctx
+        socket = sock
+        // A subscriber has nothing worth flushing on exit.
+        try setOption(sock, ZMQ_LINGER, 0, endpoint)
+        try setOption(sock, ZMQ_RCVTIMEO, timeoutMilliseconds, endpoint)
+        guard zmq_connect(sock, endpoint) == 0 else {
+            throw PublisherError.connectFailed(endpoint: endpoint, reason: zmqError())
+        }
+        for prefix in prefixes {
+            guard zmq_setsockopt(sock, ZMQ_SUBSCRIBE, prefix, prefix.utf8.count) == 0 else {
+                throw PublisherError.socketFailed(endpoint: endpoint, operation: "subscribing to '\(prefix)'", reason: zmqError())
+            }
+        }
+    }
+
+    deinit { close() }
+
+    /// The next message's parts, or nil on timeout or when a signal interrupted the wait.
+    public func receive() throws -> [Data]? {
+        guard let socket else { throw PublisherError.closed(endpoint: endpoint) }
+        var parts: [Data] = []
+        var more = true
+        while more {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            guard zmq_msg_recv(&msg, socket, 0) >= 0 else {
+                let code = zmq_errno()
+                // Parts of one message arrive together, so a timeout or signal can only hit the first part.
+                if parts.isEmpty && (code == EAGAIN || code == EINTR) { return nil }
+                throw PublisherError.socketFailed(endpoint: endpoint, operation: "receive", reason: zmqError(code))
+            }
+            parts.append(Data(bytes: zmq_msg_data(&msg), count: zmq_msg_size(&msg)))
+            more = zmq_msg_more(&msg) == 1
+        }
+        return parts
+    }
+
+    public func close() {
+        if let socket { zmq_close(socket) }
+        if let context { zmq_ctx_term(context) }
+        socket = nil
+        context = nil
+    }
+}
+
+/// Follows each pipeline's `seq` and describes the gaps (lost messages) and restarts (seq going back).
+public struct SeqTracker {
+    private var last: [String: UInt64] = [:]
+
+    public init() {}
+
+    /// Returns a line for stderr when this message does not follow the previous one of its pipeline,
+    /// e.g. "gap: pipeline line3 seq 17 -> 20 (2 lost)". The first message of a pipeline only sets the start.
+    public mutating func observe(pipeline: String, seq: UInt64) -> String? {
+        defer { last[pipeline] = seq }
+        guard let previous = last[pipeline] else { return nil }
+        if seq > previous + 1 { return "gap: pipeline \(pipeline) seq \(previous) -> \(seq) (\(seq - previous - 1) lost)" }
+        if seq <= previous { return "restart: pipeline \(pipeline) seq \(previous) -> \(seq) (publisher restarted)" }
+        return nil
+    }
+}

@@ -1,0 +1,283 @@
+import Decisions
+import Foundation
+
+// Wire formats (CONVENTIONS.md §2, §3): UTF-8 JSON, one object per ZeroMQ message, times RFC 3339 UTC with
+// milliseconds. Every message carries `schema`, `seq` (per pipeline, +1 on every message of any kind so
+// subscribers see gaps), `pipeline`, `host` and `time`. The publisher assigns seq, host and the send-time fields.
+
+/// The model that produced a score. JSON: `{"version": "...", "teacher": "..."}`.
+public struct ModelInfo: Codable, Sendable, Equatable {
+    public var version: String
+    public var teacher: String
+
+    public init(version: String, teacher: String) {
+        self.version = version
+        self.teacher = teacher
+    }
+}
+
+/// Per-stage latency of the frame an event is about, in milliseconds.
+/// `end_to_end` is capture to publish, measured by the publisher when it sends.
+public struct Latency: Codable, Sendable, Equatable {
+    public var decode: Double
+    public var infer: Double
+    public var endToEnd: Double
+
+    enum CodingKeys: String, CodingKey {
+        case decode, infer, endToEnd = "end_to_end"
+    }
+
+    public init(decode: Double, infer: Double, endToEnd: Double = 0) {
+        self.decode = decode
+        self.infer = infer
+        self.endToEnd = endToEnd
+    }
+}
+
+/// `anomalyd.event/1` on topic `anomaly/<pipeline>/event`: one `new`, `update` or `end` of an episode.
+/// `end_time` is null until `end`; `reason` appears on `end` only.
+public struct AnomalyEvent: Codable, Sendable, Equatable {
+    public static let schemaName = "anomalyd.event/1"
+    public var schema = AnomalyEvent.schemaName
+    public var type: EpisodeEventType
+    public var id: String
+    public var seq: UInt64
+    public var pipeline: String
+    public var host: String
+    /// Capture time of the frame the message is about.
+    public var time: String
+    public var startTime: String
+    public var endTime: String?
+    public var frame: FrameRef
+    public var score: Double
+    public var peakScore: Double
+    public var rawScore: Double
+    public var threshold: Double
+    public var sensitivity: Double
+    public var region: Region
+    public var model: ModelInfo
+    public var latencyMs: Latency
+    public var reason: EndReason?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, type, id, seq, pipeline, host, time, startTime = "start_time", endTime = "end_time", frame, score,
+             peakScore = "peak_score", rawScore = "raw_score", threshold, sensitivity, region, model,
+             latencyMs = "latency_ms", reason
+    }
+
+    public init(_ d: EpisodeDecision, seq: UInt64, pipeline: String, host: String, model: ModelInfo, latency: Latency) {
+        type = d.type
+        id = d.id
+        self.seq = seq
+        self.pipeline = pipeline
+        self.host = host
+        time = Timestamp.rfc3339(d.time)
+        startTime = Timestamp.rfc3339(d.startTime)
+        endTime = d.endTime.map(Timestamp.rfc3339)
+        frame = d.frame
+        score = d.score
+        peakScore = d.peakScore
+        rawScore = d.rawScore
+        threshold = d.threshold
+        sensitivity = d.sensitivity
+        region = d.region
+        self.model = model
+        latencyMs = latency
+        reason = d.reason
+    }
+
+    // Written out so `end_time` is an explicit null (synthesized coding would leave the key out).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(type, forKey: .type)
+        try c.encode(id, forKey: .id)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(pipeline, forKey: .pipeline)
+        try c.encode(host, forKey: .host)
+        try c.encode(time, forKey: .time)
+        try c.encode(startTime, forKey: .startTime)
+        try c.encode(endTime, forKey: .endTime)
+        try c.encode(frame, forKey: .frame)
+        try c.encode(score, forKey: .score)
+        try c.encode(peakScore, forKey: .peakScore)
+        try c.encode(rawScore, forKey: .rawScore)
+        try c.encode(threshold, forKey: .threshold)
+        try c.encode(sensitivity, forKey: .sensitivity)
+        try c.encode(region, forKey: .region)
+        try c.encode(model, forKey: .model)
+        try c.encode(latencyMs, forKey: .latencyMs)
+        try c.encodeIfPresent(reason, forKey: .reason)
+    }
+}
+
+/// What a pipeline is doing.
+public enum PipelineState: String, Codable, Sendable {
+    /// Started, no source or model yet.
+    case starting
+    /// Collecting normal frames and fitting the model; no events yet.
+    case learning
+    /// Scoring frames and publishing events.
+    case detecting
+    /// The source is down and being reconnected (with back-off).
+    case reconnecting
+    /// Stopped on an error it cannot recover from; `detail` says which.
+    case failed
+    /// Shutting down.
+    case stopping
+}
+
+public enum SourceState: String, Codable, Sendable {
+    case connecting, up, down
+}
+
+/// The camera or file a pipeline reads. `url` must have credentials redacted.
+public struct SourceStatus: Codable, Sendable, Equatable {
+    public var state: SourceState
+    public var url: String
+    public var reconnects: UInt64
+    public var lastFrameTime: String?
+
+    enum CodingKeys: String, CodingKey {
+        case state, url, reconnects, lastFrameTime = "last_frame_time"
+    }
+
+    public init(state: SourceState, url: String, reconnects: UInt64 = 0, lastFrameTime: Date? = nil) {
+        self.state = state
+        self.url = url
+        self.reconnects = reconnects
+        self.lastFrameTime = lastFrameTime.map(Timestamp.rfc3339)
+    }
+
+    // `last_frame_time` is null, not missing, before the first frame.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state, forKey: .state)
+        try c.encode(url, forKey: .url)
+        try c.encode(reconnects, forKey: .reconnects)
+        try c.encode(lastFrameTime, forKey: .lastFrameTime)
+    }
+}
+
+/// Totals since the pipeline started. `publish_dropped` is filled in by the publisher.
+public struct Counters: Codable, Sendable, Equatable {
+    public var framesDecoded: UInt64
+    public var framesScored: UInt64
+    public var framesDropped: UInt64
+    public var events: UInt64
+    public var publishDropped: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case framesDecoded = "frames_decoded", framesScored = "frames_scored", framesDropped = "frames_dropped",
+             events, publishDropped = "publish_dropped"
+    }
+
+    public init(framesDecoded: UInt64 = 0, framesScored: UInt64 = 0, framesDropped: UInt64 = 0, events: UInt64 = 0) {
+        self.framesDecoded = framesDecoded
+        self.framesScored = framesScored
+        self.framesDropped = framesDropped
+        self.events = events
+        self.publishDropped = 0
+    }
+}
+
+/// A pipeline's state as it reports it to the publisher (`EventPublisher.report`).
+public struct PipelineStatus: Sendable, Equatable {
+    public var state: PipelineState
+    /// Why, for humans (e.g. the error behind `failed`); nil when there is nothing to say.
+    public var detail: String?
+    public var source: SourceStatus
+    public var counters: Counters
+    /// nil until a model is loaded or learned.
+    public var model: ModelInfo?
+    public var sensitivity: Double
+
+    public init(state: PipelineState, detail: String? = nil, source: SourceStatus, counters: Counters = Counters(),
+                model: ModelInfo? = nil, sensitivity: Double) {
+        self.state = state
+        self.detail = detail
+        self.source = source
+        self.counters = counters
+        self.model = model
+        self.sensitivity = sensitivity
+    }
+
+    /// A change worth a status message at once; counters and timestamps alone wait for the periodic one.
+    func differsMaterially(from other: PipelineStatus) -> Bool {
+        state != other.state || detail != other.detail || source.state != other.source.state
+            || model != other.model || sensitivity != other.sensitivity
+    }
+}
+
+/// `anomalyd.status/1` on topic `anomaly/<pipeline>/status`: sent on every material change and every
+/// `statusIntervalSeconds`, since ZeroMQ has no retained messages for late joiners.
+public struct StatusMessage: Codable, Sendable, Equatable {
+    public static let schemaName = "anomalyd.status/1"
+    public var schema = StatusMessage.schemaName
+    public var seq: UInt64
+    public var pipeline: String
+    public var host: String
+    /// Send time.
+    public var time: String
+    public var state: PipelineState
+    public var detail: String?
+    public var source: SourceStatus
+    public var counters: Counters
+    public var model: ModelInfo?
+    public var sensitivity: Double
+
+    public init(_ s: PipelineStatus, seq: UInt64, pipeline: String, host: String, time: Date) {
+        self.seq = seq
+        self.pipeline = pipeline
+        self.host = host
+        self.time = Timestamp.rfc3339(time)
+        state = s.state
+        detail = s.detail
+        source = s.source
+        counters = s.counters
+        model = s.model
+        sensitivity = s.sensitivity
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, seq, pipeline, host, time, state, detail, source, counters, model, sensitivity
+    }
+
+    // Written out so absent `detail`, `model` and `last_frame_time` are explicit nulls: every key is always there.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(pipeline, forKey: .pipeline)
+        try c.encode(host, forKey: .host)
+        try c.encode(time, forKey: .time)
+        try c.encode(state, forKey: .state)
+        try c.encode(detail, forKey: .detail)
+        try c.encode(source, forKey: .source)
+        try c.encode(counters, forKey: .counters)
+        try c.encode(model, forKey: .model)
+        try c.encode(sensitivity, forKey: .sensitivity)
+    }
+}
+
+/// `anomalyd.heartbeat/1` on topic `anomaly/<pipeline>/heartbeat`, every `interval_seconds`: subscribers treat
+/// silence for 3 intervals as offline.
+public struct HeartbeatMessage: Codable, Sendable, Equatable {
+    public static let schemaName = "anomalyd.heartbeat/1"
+    public var schema = HeartbeatMessage.schemaName
+    public var seq: UInt64
+    public var pipeline: String
+    public var host: String
+    public var time: String
+    /// The last reported state (`starting` before the first report).
+    public var state: PipelineState
+    /// Seconds since the pipeline was registered with the publisher.
+    public var uptimeSeconds: Double
+    public var intervalSeconds: Double
+    public var publishDropped: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case schema, seq, pipeline, host, time, state, uptimeSeconds = "uptime_seconds",
+             intervalSeconds = "interval_seconds", publishDropped = "publish_dropped"
+    }
+}

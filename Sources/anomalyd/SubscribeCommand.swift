@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Publisher
+
+/// Set by the SIGINT/SIGTERM handler; the receive loop checks it at least every receive timeout.
+nonisolated(unsafe) private var stopRequested: sig_atomic_t = 0
+
+struct SubscribeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "subscribe",
+        abstract: "Print every message's JSON from a publisher, one line each, and report seq gaps on stderr.")
+
+    @Option(help: "Publisher or forwarder endpoint, e.g. tcp://127.0.0.1:5556.")
+    var endpoint: String
+
+    @Option(help: "Only this pipeline (subscribes to anomaly/<pipeline>/); every pipeline if omitted.")
+    var pipeline: String?
+
+    func validate() throws {
+        if let pipeline, !Topic.isValidPipelineName(pipeline) {
+            throw ValidationError("invalid --pipeline '\(pipeline)': use lowercase letters, digits, '_' and '-'")
+        }
+    }
+
+    func run() throws {
+        let prefix = pipeline.map { Topic.prefix(pipeline: $0) } ?? "anomaly/"
+        let subscriber = try EventSubscriber(endpoint: endpoint, prefixes: [prefix])
+        defer { subscriber.close() }
+        // A handler (not SIG_IGN) so a blocked receive returns EINTR; the timeout covers signals taken by
+        // another thread.
+        signal(SIGINT) { _ in stopRequested = 1 }
+        signal(SIGTERM) { _ in stopRequested = 1 }
+        var tracker = SeqTracker()
+        let decoder = JSONDecoder()
+        while stopRequested == 0 {
+            guard let parts = try subscriber.receive() else { continue }
+            guard parts.count >= 2 else {
+                warn("warning: a \(parts.count)-part message, expected [topic, JSON(, JPEG)]")
+                continue
+            }
+            FileHandle.standardOutput.write(parts[1] + Data("\n".utf8))
+            guard let header = try? decoder.decode(Header.self, from: parts[1]) else {
+                warn("warning: message on \(String(decoding: parts[0], as: UTF8.self)) has no pipeline and seq")
+                continue
+            }
+            if let line = tracker.observe(pipeline: header.pipeline, seq: header.seq) { warn(line) }
+        }
+    }
+
+    private struct Header: Decodable {
+        let pipeline: String
+        let seq: UInt64
+    }
+
+    private func warn(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import XCTest
+@testable import Decisions
+
+/// Scripted score sequences at 10 frames per second of capture time.
+struct Script {
+    static let t0 = Date(timeIntervalSince1970: 1_795_000_000.125)  // 2026-11-18T11:06:40.125Z
+    var stage: DecisionStage
+    var index = 0
+
+    init(_ configure: (inout DecisionSettings) -> Void = { _ in }) throws {
+        var s = DecisionSettings()
+        s.framesToStart = 3
+        s.framesToEnd = 4
+        s.updateIntervalSeconds = 0
+        configure(&s)
+        stage = try DecisionStage(pipeline: "line3", settings: s, idSuffix: { 0x7f3a })
+    }
+
+    /// A 14x14 map that is 0.1 everywhere and 1 at `peak`.
+    static func map(peak: (Int, Int) = (6, 9)) -> [Float] {
+        var m = [Float](repeating: 0.1, count: 196)
+        m[peak.0 * 14 + peak.1] = 1
+        return m
+    }
+
+    /// Feeds the scores in order and returns every message with the position of its frame in this call.
+    mutating func feed(_ scores: [Double], peak: (Int, Int) = (6, 9), step: Double = 0.1) -> [(Int, EpisodeDecision)] {
+        var out: [(Int, EpisodeDecision)] = []
+        for (i, s) in scores.enumerated() {
+            let f = ScoredFrame(score: s, rawScore: s * 20, index: index, pts: Double(index) * step,
+                                captureTime: Script.t0.addingTimeInterval(Double(index) * step),
+                                patchErrors: Script.map(peak: peak), grid: 14, sourceWidth: 1920, sourceHeight: 1080)
+            index += 1
+            if let d = stage.process(f) { out.append((i, d)) }
+        }
+        return out
+    }
+}
+
+final class DecisionStageTests: XCTestCase {
+    func testDebounceNeedsFramesToStartConsecutiveAboveFrames() throws {
+        var s = try Script()
+        XCTAssertTrue(s.feed([0.9, 0.9, 0.2, 0.9, 0.9, 0.2]).isEmpty, "two above frames must not start an episode")
+        let out = s.feed([0.7, 0.8, 0.9])
+        XCTAssertEqual(out.count, 1)
+        let (at, new) = try XCTUnwrap(out.first)
+        XCTAssertEqual(at, 2, "the third consecutive above frame starts it")
+        XCTAssertEqual(new.type, .new)
+        XCTAssertEqual(new.frame.index, 8)
+        XCTAssertEqual(new.startTime, Script.t0.addingTimeInterval(0.6), "start is the first frame of the run")
+        XCTAssertEqual(new.time, Script.t0.addingTimeInterval(0.8))
+        XCTAssertEqual(new.peakScore, 0.9)
+        XCTAssertEqual(new.score, 0.9)
+        XCTAssertEqual(new.threshold, 0.5)
+        XCTAssertEqual(new.id, "line3-20261118T110640.725Z-7f3a")
+        XCTAssertNil(new.endTime)
+        XCTAssertNil(new.reason)
+    }
+
+    func testDipsShorterThanFramesToEndDoNotEndTheEpisode() throws {
+        var s = try Script()
+        XCTAssertEqual(s.feed([0.9, 0.9, 0.9]).map(\.1.type), [.new])
+        XCTAssertTrue(s.feed([0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.9]).isEmpty, "dips of 3 < framesToEnd 4 frames")
+        XCTAssertNotNil(s.stage.openEpisodeID)
+        let out = s.feed([0.1, 0.1, 0.1, 0.1])
+        XCTAssertEqual(out.map(\.0), [3])
+        let end = try XCTUnwrap(out.first?.1)
+        XCTAssertEqual(end.type, .end)
+        XCTAssertEqual(end.reason, .belowThreshold)
+        XCTAssertEqual(end.endTime, end.time)
+        XCTAssertEqual(end.score, 0.1)
+        XCTAssertEqual(end.peakScore, 0.9)
+        XCTAssertEqual(end.id, "line3-20261118T110640.125Z-7f3a")
+        XCTAssertNil(s.stage.openEpisodeID)
+    }
+
+    func testMaxDurationEndsAndRearmsAfterTheDebounceAgain() throws {
+        var s = try Script { $0.maxDurationSeconds = 1 }
+        // 10 fps: starts on frame 2 (start time = frame 0), frame 10 is 1 s after the start.
+        let out = s.feed(Array(repeating: 0.9, count: 16))
+        XCTAssertEqual(out.map(\.1.type), [.new, .end, .new])
+        XCTAssertEqual(out.map(\.0), [2, 10, 13], "re-armed: 3 more above frames (11, 12, 13) start the next one")
+        XCTAssertEqual(out[1].1.reason, .maxDuration)
+        XCTAssertEqual(out[1].1.endTime, Script.t0.addingTimeInterval(1.0))
+        XCTAssertNotEqual(out[2].1.id, out[0].1.id, "a new episode gets a new id")
+        XCTAssertEqual(out[2].1.startTime, Script.t0.addingTimeInterval(1.1))
+    }
+
+    func testUpdatesNeedAMaterialChange() throws {
+        var s = try Script()
+        XCTAssertEqual(s.feed([0.7, 0.7, 0.7]).map(\.1.type), [.new])
+        XCTAssertTrue(s.feed([0.72, 0.74, 0.7]).isEmpty, "peak rose by 0.04 < 0.05, same cell")
+        XCTAssertTrue(s.feed([0.7], peak: (7, 10)).isEmpty, "a 1-cell move is jitter (updateMinCellShift 2)")
+        let rose = s.feed([0.76])
+        XCTAssertEqual(rose.map(\.1.type), [.update])
+        XCTAssertEqual(rose.first?.1.peakScore, 0.76)
+        XCTAssertTrue(s.feed([0.8]).isEmpty, "0.04 above the last update's peak")
+        let moved = s.feed([0.7], peak: (2, 3))
+        XCTAssertEqual(moved.map(\.1.type), [.update])
+        XCTAssertEqual(moved.first?.1.region.peakCell, [2, 3])
+        XCTAssertEqual(moved.first?.1.peakScore, 0.8)
+    }
+
+    func testUpdatesAreRateLimited() throws {
+        // 0.45 s rather than 0.5 so float rounding of frame times cannot move the boundary: one per 5 frames.
+        var s = try Script { $0.updateIntervalSeconds = 0.45 }
+        XCTAssertEqual(s.feed([0.5, 0.5, 0.5]).map(\.1.type), [.new])  // frame 2, t = 0.2
+        // Every frame raises the peak by 0.05, a material change each time; only one per interval may go out.
+        let out = s.feed([0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0])  // frames 3 ... 12
+        XCTAssertEqual(out.map(\.1.type), [.update, .update])
+        XCTAssertEqual(out.map(\.1.frame.index), [7, 12])
+        XCTAssertEqual(out.map(\.1.peakScore), [0.75, 1.0])
+    }
+
+    func testUpdatesAreNotSentDuringADip() throws {
+        var s = try Script()
+        XCTAssertEqual(s.feed([0.7, 0.7, 0.7]).map(\.1.type), [.new])
+        XCTAssertTrue(s.feed([0.2], peak: (0, 0)).isEmpty, "a below frame never sends an update")
+    }
+
+    func testSensitivityMovesTheCutAtRunTime() throws {
+        var s = try Script()
+        XCTAssertTrue(s.feed([0.45, 0.45, 0.45]).isEmpty, "0.45 < cut 0.5")
+        try s.stage.setSensitivity(0.6)
+        XCTAssertEqual(s.stage.threshold, 0.4, accuracy: 1e-12)
+        let out = s.feed([0.45, 0.45, 0.45])
+        XCTAssertEqual(out.map(\.1.type), [.new])
+        XCTAssertEqual(out.first?.1.sensitivity, 0.6)
+        XCTAssertEqual(out.first?.1.threshold ?? 0, 0.4, accuracy: 1e-12)
+        XCTAssertThrowsError(try s.stage.setSensitivity(1.5)) {
+            XCTAssertTrue("\($0)".contains("sensitivity"), "\($0)")
+        }
+    }
+
+    func testRollingMedianIgnoresSingleFrameSpikesAndDips() throws {
+        var s = try Script { $0.medianWindow = 3; $0.framesToStart = 2; $0.framesToEnd = 2 }
+        XCTAssertTrue(s.feed([0.1, 0.9, 0.1, 0.1, 0.9, 0.1, 0.1]).isEmpty, "isolated spikes never reach the median")
+        XCTAssertEqual(s.feed([0.9, 0.9, 0.9]).map(\.0), [2], "median of (0.1, 0.9, 0.9) is above on the 2nd frame")
+        XCTAssertTrue(s.feed([0.1, 0.9, 0.1, 0.9]).isEmpty, "alternating dips are smoothed away")
+        XCTAssertEqual(s.feed([0.1, 0.1, 0.1]).map(\.1.type), [.end])
+    }
+
+    func testStopEndsTheOpenEpisode() throws {
+        var s = try Script()
+        XCTAssertNil(s.stage.stop(at: Script.t0))
+        _ = s.feed([0.9, 0.9, 0.9])
+        let at = Script.t0.addingTimeInterval(5)
+        let end = try XCTUnwrap(s.stage.stop(at: at))
+        XCTAssertEqual(end.type, .end)
+        XCTAssertEqual(end.reason, .stopped)
+        XCTAssertEqual(end.endTime, at)
+        XCTAssertNil(s.stage.openEpisodeID)
+    }
+
+    func testEndCarriesThePeakFramesRegion() throws {
+        var s = try Script()
+        _ = s.feed([0.8, 0.8, 0.8], peak: (1, 1))
+        _ = s.feed([0.95], peak: (12, 2))
+        let end = try XCTUnwrap(s.feed([0.6, 0.1, 0.1, 0.1, 0.1], peak: (5, 5)).last?.1)
+        XCTAssertEqual(end.type, .end)
+        XCTAssertEqual(end.region.peakCell, [12, 2])
+    }
+
+    func testSettingsValidationNamesTheField() {
+        var bad = DecisionSettings()
+        bad.medianWindow = 4
+        XCTAssertThrowsError(try DecisionStage(pipeline: "p", settings: bad)) {
+            XCTAssertEqual("\($0)", "invalid decision setting medianWindow: must be an odd number ≥ 1 (1 = off), got 4")
+        }
+        bad = DecisionSettings()
+        bad.framesToEnd = 0
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("framesToEnd"), "\($0)") }
+    }
+
+    func testRandomIdSuffixesFollowTheFormat() throws {
+        var stage = try DecisionStage(pipeline: "cam_1", settings: { var s = DecisionSettings(); s.framesToStart = 1; return s }())
+        let f = ScoredFrame(score: 0.9, rawScore: 1, index: 0, pts: 0, captureTime: Script.t0, patchErrors: Script.map(),
+                            grid: 14, sourceWidth: 640, sourceHeight: 480)
+        let id = try XCTUnwrap(stage.process(f)?.id)
+        XCTAssertNotNil(id.range(of: #"^cam_1-20261118T110640\.125Z-[0-9a-f]{4}$"#, options: .regularExpression), id)
+    }
+}
+
+final class RegionTests: XCTestCase {
+    func testPeakCellMapsToSourcePixelsOnANonSquareSource() {
+        var m = [Float](repeating: 0, count: 196)
+        m[6 * 14 + 9] = 3
+        let r = Region.locate(errors: m, grid: 14, width: 1920, height: 1080, fraction: 0.5)
+        XCTAssertEqual(r.grid, [14, 14])
+        XCTAssertEqual(r.peakCell, [6, 9])
+        // x: 9*1920/14 = 1234.3, 10*1920/14 = 1371.4; y: 6*1080/14 = 462.9, 7*1080/14 = 540.
+        XCTAssertEqual(r.bbox, [1234, 462, 1371, 540])
+    }
+
+    func testLastCellEndsAtTheSourceEdge() {
+        var m = [Float](repeating: 0, count: 196)
+        m[195] = 1
+        XCTAssertEqual(Region.locate(errors: m, grid: 14, width: 1280, height: 720, fraction: 0.5).bbox, [1188, 668, 1280, 720])
+    }
+
+    func testConnectedHotCellsMergeAndDistantOnesDoNot() {
+        var m = [Float](repeating: 0.1, count: 196)
+        m[6 * 14 + 9] = 1.0   // peak
+        m[6 * 14 + 10] = 0.6  // right neighbour, above half the peak
+        m[7 * 14 + 10] = 0.5  // below that one: connected through it, exactly half
+        m[5 * 14 + 8] = 0.9   // diagonal only: 4-connectivity leaves it out
+        m[0] = 0.95           // far away
+        let r = Region.locate(errors: m, grid: 14, width: 1400, height: 700, fraction: 0.5)
+        XCTAssertEqual(r.peakCell, [6, 9])
+        XCTAssertEqual(r.bbox, [900, 300, 1100, 400], "cols 9-10, rows 6-7 of 100x50 cells")
+        XCTAssertEqual(Region.locate(errors: m, grid: 14, width: 1400, height: 700, fraction: 1).bbox, [900, 300, 1000, 350])
+    }
+}
+
+final class TimestampTests: XCTestCase {
+    func testRFC3339WithMilliseconds() {
+        let d = Date(timeIntervalSince1970: 1_795_428_900.1239)
+        XCTAssertEqual(Timestamp.rfc3339(d), "2026-11-23T10:15:00.123Z")
+        XCTAssertEqual(Timestamp.basic(d), "20261123T101500.123Z")
+        XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: 0.9999)), "1970-01-01T00:00:00.999Z")
+    }
+}

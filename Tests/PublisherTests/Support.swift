@@ -1,0 +1,193 @@
+import Decisions
+import Foundation
+import XCTest
+@testable import Publisher
+
+/// A child process whose output is collected as it arrives, so a test can wait for lines while it works.
+final class Subprocess: @unchecked Sendable {
+    let process = Process()
+    private let input = Pipe()
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let o = Pipe(), e = Pipe()
+        process.standardOutput = o
+        process.standardError = e
+        process.standardInput = input
+        o.fileHandleForReading.readabilityHandler = { [weak self] h in self?.append(h.availableData, toErr: false) }
+        e.fileHandleForReading.readabilityHandler = { [weak self] h in self?.append(h.availableData, toErr: true) }
+        try process.run()
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+
+    private func append(_ d: Data, toErr: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        if toErr { err.append(d) } else { out.append(d) }
+    }
+
+    /// Complete stdout lines so far.
+    var lines: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    var stderr: String {
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: err, as: UTF8.self)
+    }
+
+    func send(_ line: String) { input.fileHandleForWriting.write(Data((line + "\n").utf8)) }
+
+    /// Polls until `done` holds for the stdout lines; fails with the child's stderr after `timeout` seconds.
+    @discardableResult
+    func waitFor(_ what: String, timeout: Double = 15, file: StaticString = #filePath, line: UInt = #line,
+                 _ done: ([String]) -> Bool) async -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let l = lines
+            if done(l) { return l }
+            if !process.isRunning { break }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        let l = lines
+        if !done(l) {
+            XCTFail("timed out waiting for \(what); \(l.count) lines; stderr: \(stderr)", file: file, line: line)
+        }
+        return l
+    }
+
+    /// Waits for the process to exit, up to `timeout` seconds; returns its status or nil if it is still running.
+    func waitForExit(timeout: Double) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+}
+
+/// A real pyzmq SUB socket in a Python child process (Debian's python3-zmq), printing one JSON line per message:
+/// {"topic", "parts", "jpeg" (frame 2 length or null), "message" (frame 1 parsed)}.
+/// With `stalled`, it uses tiny receive buffers and reads nothing until it gets a line on stdin.
+enum PythonSubscriber {
+    static let script = #"""
+import json, sys, zmq
+endpoint, prefixes, stalled = sys.argv[1], sys.argv[2].split(","), sys.argv[3] == "stalled"
+sub = zmq.Context.instance().socket(zmq.SUB)
+if stalled:
+    sub.setsockopt(zmq.RCVHWM, 10)
+    sub.setsockopt(zmq.RCVBUF, 4096)
+sub.connect(endpoint)
+for p in prefixes:
+    sub.setsockopt(zmq.SUBSCRIBE, p.encode())
+if stalled:
+    sys.stdin.readline()
+while True:
+    topic, payload, *rest = sub.recv_multipart()
+    print(json.dumps({"topic": topic.decode(), "parts": 2 + len(rest), "jpeg": len(rest[0]) if rest else None,
+                      "message": json.loads(payload)}), flush=True)
+"""#
+
+    static func start(endpoint: String, prefixes: [String], stalled: Bool = false) throws -> Subprocess {
+        try Subprocess("/usr/bin/python3", ["-c", script, endpoint, prefixes.joined(separator: ","), stalled ? "stalled" : "reading"])
+    }
+}
+
+/// One line printed by PythonSubscriber.
+struct Received {
+    let topic: String
+    let parts: Int
+    let jpeg: Int?
+    let message: [String: Any]
+
+    init(_ line: String) throws {
+        let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+        topic = try XCTUnwrap(o["topic"] as? String)
+        parts = try XCTUnwrap(o["parts"] as? Int)
+        jpeg = o["jpeg"] as? Int
+        message = try XCTUnwrap(o["message"] as? [String: Any])
+    }
+
+    var seq: Int { message["seq"] as? Int ?? -1 }
+}
+
+extension EventPublisher {
+    /// Binds a publisher on a free loopback port.
+    static func loopback(_ configure: (inout PublisherSettings) -> Void = { _ in }) throws -> EventPublisher {
+        var s = PublisherSettings()
+        s.endpoint = "tcp://127.0.0.1:*"
+        configure(&s)
+        return try EventPublisher(settings: s, host: "test-host")
+    }
+
+    /// Waits until `count` subscriptions have arrived, so nothing published afterwards is lost to a slow joiner.
+    func waitForSubscriptions(_ count: Int, timeout: Double = 15) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while subscriptionCount() < count {
+            guard Date() < deadline else {
+                throw PublisherError.socketFailed(endpoint: endpoint, operation: "waiting for \(count) subscriptions",
+                                                  reason: "only \(subscriptionCount()) after \(timeout) s")
+            }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+    }
+}
+
+/// Episode messages made by a real decision stage from a scripted score sequence.
+enum Episodes {
+    static let model = ModelInfo(version: "20261122T030000Z-3c9e1a", teacher: "vit_tiny_patch16_224.augreg_in21k_ft_in1k")
+    static let latency = Latency(decode: 6.1, infer: 41)
+
+    static func decisions(pipeline: String = "line3", scores: [Double]) throws -> [EpisodeDecision] {
+        var settings = DecisionSettings()
+        settings.framesToStart = 2
+        settings.framesToEnd = 2
+        settings.updateIntervalSeconds = 0
+        var stage = try DecisionStage(pipeline: pipeline, settings: settings)
+        var map = [Float](repeating: 0.1, count: 196)
+        map[6 * 14 + 9] = 2
+        return scores.enumerated().compactMap { i, s in
+            stage.process(ScoredFrame(score: s, rawScore: s * 20, index: 98_000 + i, pts: Double(i) / 25,
+                                      captureTime: Date(), patchErrors: map, grid: 14, sourceWidth: 1920, sourceHeight: 1080))
+        }
+    }
+
+    /// new, update, end.
+    static func full(pipeline: String = "line3") throws -> [EpisodeDecision] {
+        let d = try decisions(pipeline: pipeline, scores: [0.6, 0.7, 0.9, 0.1, 0.1])
+        precondition(d.map(\.type) == [.new, .update, .end])
+        return d
+    }
+
+    static let status = PipelineStatus(state: .detecting, source: SourceStatus(state: .up, url: "rtsp://***@cam/stream"),
+                                       counters: Counters(framesDecoded: 10, framesScored: 5), model: model, sensitivity: 0.5)
+}
+
+/// Runs `body`, returning nil if it has not finished after `seconds` (an upper bound for "does not block").
+/// The body runs in a detached task, so a body that really blocks fails the test instead of hanging it.
+func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    let box = ResultBox<T>()
+    Task.detached { box.set(await Result(catching: body)) }
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if let r = box.get() { return try r.get() }
+        try await Task.sleep(nanoseconds: 5_000_000)
+    }
+    return try box.get()?.get()
+}
+
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, Error>?
+    func set(_ r: Result<T, Error>) { lock.lock(); result = r; lock.unlock() }
+    func get() -> Result<T, Error>? { lock.lock(); defer { lock.unlock() }; return result }
+}
+
+extension Result where Failure == Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
