@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian packages named in `providers`).
@@ -42,7 +43,8 @@ let package = Package(
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions"]),
 
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
-        .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config"]),
+        .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config",
+                                                .product(name: "Logging", package: "swift-log")]),
 
         // Process-level service plumbing: the systemd notify protocol.
         .target(name: "Service"),
@@ -51,6 +53,7 @@ let package = Package(
             "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         // Benchmarks (run by benchmarks/run.sh, never by the tests).

@@ -89,6 +89,8 @@ public struct TrainingReport: Sendable {
     public let epochLosses: [Float]
     public let steps: Int
     public let seconds: Double
+    /// False when `shouldStop` ended training early.
+    public let completed: Bool
 }
 
 /// Guided masked knowledge distillation (§2.3–2.6): per step, a fresh guided mask per frame, the student on
@@ -136,7 +138,9 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
     }
 
     /// `settings.epochs` epochs over all frames of `targets`, shuffled each epoch, in batches of `settings.batchSize`.
-    public func train(_ targets: TeacherTargets, progress: ((TrainingProgress) -> Void)? = nil) -> TrainingReport {
+    /// `shouldStop` is asked after every step; when it says yes, training ends early (`completed` is false).
+    public func train(_ targets: TeacherTargets, progress: ((TrainingProgress) -> Void)? = nil,
+                      shouldStop: (() -> Bool)? = nil) -> TrainingReport {
         precondition(targets.count > 0, "no training frames")
         let start = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
@@ -155,10 +159,13 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
                 progress?(TrainingProgress(epoch: epoch, epochs: settings.epochs, frames: done,
                                            framesPerEpoch: order.count, loss: Float(sum / Double(count)),
                                            elapsed: elapsed()))
+                if shouldStop?() == true {
+                    return TrainingReport(epochLosses: losses, steps: steps, seconds: elapsed(), completed: false)
+                }
             }
             losses.append(Float(sum / Double(count)))
         }
-        return TrainingReport(epochLosses: losses, steps: steps, seconds: elapsed())
+        return TrainingReport(epochLosses: losses, steps: steps, seconds: elapsed(), completed: true)
     }
 
     /// One optimiser step on the given frames (indices into `targets`) with freshly drawn guided masks.

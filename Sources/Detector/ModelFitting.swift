@@ -13,12 +13,14 @@ public enum FitProgress: Sendable {
 /// hold out a share of the frames (in runs of `blockLength` consecutive frames, so neighbours of a held-out frame
 /// do not leak into training); run the teacher once per frame; train the student by masked distillation on the
 /// training frames; fit the Gaussian on their CLS features; score the held-out frames through the same path as
-/// run time; calibrate on those scores.
+/// run time; calibrate on those scores. `shouldStop` (asked between batches and training steps) ends the fit with
+/// `CancellationError`: it runs on a plain thread, where task cancellation cannot reach.
 public enum ModelFitting {
     public static func fit(rgb: [UInt8], count: Int, teacher: ViTRunner, teacherIdentity: TeacherIdentity,
                            settings: DetectorSettings, components: Set<ScoreComponent> = [.mkd, .gaussian],
                            blockLength: Int = 1, workers: Int = 2,
-                           progress: (@Sendable (FitProgress) -> Void)? = nil) throws -> ModelBundle {
+                           progress: (@Sendable (FitProgress) -> Void)? = nil,
+                           shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> ModelBundle {
         let c = teacher.vit.config
         let imageBytes = c.imageSize * c.imageSize * 3
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
@@ -35,7 +37,7 @@ public enum ModelFitting {
         let batch = 8
         try train.withUnsafeBufferPointer { buf in
             for start in stride(from: 0, to: split.train.count, by: batch) {
-                try Task.checkCancellation()
+                if shouldStop() { throw CancellationError() }
                 let n = min(batch, split.train.count - start)
                 let frames = buf.baseAddress! + start * imageBytes
                 let out = teacher.forward(rgb: frames, batch: n)
@@ -50,8 +52,8 @@ public enum ModelFitting {
         if components.contains(.mkd) {
             let s = Student(config: Student.config(teacher: c, depth: settings.studentDepth), seed: settings.seed)
             let trainer = MaskedDistillationTrainer(student: s, settings: settings, workers: workers)
-            let report = trainer.train(targets) { progress?(.training($0)) }
-            try Task.checkCancellation()
+            let report = trainer.train(targets, progress: { progress?(.training($0)) }, shouldStop: shouldStop)
+            guard report.completed else { throw CancellationError() }
             student = s
             loss = report.epochLosses.map(Double.init)
         }

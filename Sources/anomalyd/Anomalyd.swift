@@ -5,7 +5,7 @@ struct Anomalyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anomalyd",
         abstract: "Watches camera streams and publishes anomaly events.",
-        subcommands: [CheckCommand.self, SubscribeCommand.self,
+        subcommands: [RunCommand.self, CheckCommand.self, SubscribeCommand.self,
                       TrainCommand.self, ScoreCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self]
     )

@@ -1,0 +1,285 @@
+import Config
+import Decisions
+import Detector
+import Engine
+import Foundation
+import Ingest
+import Logging
+import Publisher
+
+/// What the engine stage hands the decision stage for each frame.
+struct ScoredItem: Sendable {
+    let frame: Frame
+    let score: FrameScore
+    let inferMilliseconds: Double
+    let model: ModelInfo
+}
+
+public enum PipelineError: Error, CustomStringConvertible {
+    case tooFewLearningFrames(pipeline: String, got: Int, needed: Int)
+
+    public var description: String {
+        switch self {
+        case .tooFewLearningFrames(let p, let got, let needed):
+            return "pipeline \(p): the source ended after \(got) frames; learning needs at least \(needed)"
+        }
+    }
+}
+
+/// One camera: source -> frames -> batches -> scores -> decisions -> events, each stage its own task, joined by
+/// bounded queues with stated overflow policies. A pipeline without a model first learns one from its own frames.
+public final class CameraPipeline: @unchecked Sendable {
+    public let config: PipelineConfig
+    public let counters = PipelineCounters()
+    let vit: ViT
+    let publisher: EventPublisher
+    let teacherName: String
+    let workers: Int
+    let logger: Logger
+    /// Learning needs a calibration hold-out; with fewer frames a model is not worth having.
+    static let minimumLearningFrames = 40
+
+    private let lock = NSLock()
+    private var state: PipelineState = .starting
+    private var detail: String?
+    private var model: AnomalyModel?
+    private var source: FrameSource?
+    private var queues: (frames: BoundedQueue<Frame>, scored: BoundedQueue<ScoredItem>)?
+
+    public init(config: PipelineConfig, vit: ViT, publisher: EventPublisher, teacherName: String, workers: Int,
+                logger: Logger) {
+        self.config = config
+        self.vit = vit
+        self.publisher = publisher
+        self.teacherName = teacherName
+        self.workers = workers
+        var logger = logger
+        logger[metadataKey: "pipeline"] = "\(config.name)"
+        self.logger = logger
+    }
+
+    /// Runs until the source ends (a file that does not loop) or the task is cancelled; throws when the source
+    /// fails or learning cannot complete.
+    public func run() async throws {
+        try await publisher.register(pipeline: config.name)
+        let store = ModelStore(path: config.modelPath, teacherPath: config.teacher, logger: logger)
+        if let bundle = store.load() {
+            install(bundle)
+        } else {
+            set(.learning, "collecting \(config.learningFrames) normal frames")
+        }
+        let source = try FrameSource(config.source, options: config.sourceOptions)
+        let frames = BoundedQueue<Frame>(name: "frames", capacity: max(8, 2 * config.batchMaxFrames),
+                                         policy: source.kind.isLive ? .dropOldest : .block)
+        let scored = BoundedQueue<ScoredItem>(name: "scored", capacity: 64, policy: .block)
+        lock.withLock {
+            self.source = source
+            queues = (frames, scored)
+        }
+        logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(currentState.0.rawValue)"])
+        let status = Task { await self.reportStatusPeriodically() }
+        defer { status.cancel() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { frames.finish() }
+                try await self.ingest(source, into: frames)
+            }
+            group.addTask {
+                defer { scored.finish() }
+                try await self.infer(from: frames, into: scored, store: store)
+            }
+            group.addTask { try await self.decide(from: scored) }
+            try await group.waitForAll()
+        }
+        set(.stopping, "source ended")
+        await reportStatus()
+        logger.info("pipeline finished: source ended", metadata: ["frames": "\(counters.snapshot.framesIn)"])
+    }
+
+    // MARK: Stages
+
+    private func ingest(_ source: FrameSource, into frames: BoundedQueue<Frame>) async throws {
+        for try await frame in source {
+            counters.frameIn()
+            guard await frames.push(frame) else { return }
+        }
+    }
+
+    private func infer(from frames: BoundedQueue<Frame>, into scored: BoundedQueue<ScoredItem>, store: ModelStore) async throws {
+        let batcher = Batcher<Frame>(maxCount: config.batchMaxFrames, maxWait: .milliseconds(Int(config.batchMaxWaitMs)))
+        let runner = ViTRunner(vit: vit, workers: workers, maxBatch: config.batchMaxFrames)
+        var learning: [UInt8] = []
+        var learned = 0
+        let learningStarted = Date()
+        while let batch = await batcher.next(from: frames) {
+            if let model = currentModel {
+                let rgb = batch.flatMap(\.pixels)
+                let started = Date()
+                let scores = try await offload {
+                    try rgb.withUnsafeBufferPointer { buf in
+                        try model.score(teacher: runner.forward(rgb: buf.baseAddress!, batch: batch.count), rgb: buf.baseAddress!)
+                    }
+                }
+                let seconds = Date().timeIntervalSince(started)
+                counters.scored(batch.count, engineSeconds: seconds)
+                let info = ModelInfo(version: model.version, teacher: teacherName)
+                for (frame, score) in zip(batch, scores) {
+                    await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info))
+                }
+                continue
+            }
+            for frame in batch { learning += frame.pixels }
+            learned += batch.count
+            counters.learned(batch.count)
+            set(.learning, "collecting normal frames: \(learned)/\(config.learningFrames)")
+            let timeUp = config.learningSeconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
+            if learned >= config.learningFrames || (timeUp && learned >= Self.minimumLearningFrames) {
+                try await learn(rgb: learning, count: learned, store: store)
+                learning = []
+                learned = 0
+            }
+        }
+        // A recording shorter than the learning phase: learn from what there was, if it is enough.
+        if currentModel == nil, learned > 0 {
+            guard learned >= Self.minimumLearningFrames else {
+                throw PipelineError.tooFewLearningFrames(pipeline: config.name, got: learned, needed: Self.minimumLearningFrames)
+            }
+            try await learn(rgb: learning, count: learned, store: store)
+        }
+    }
+
+    private func decide(from scored: BoundedQueue<ScoredItem>) async throws {
+        var stage = try DecisionStage(pipeline: config.name, settings: config.decisionSettings)
+        let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
+        var last: ScoredItem?
+        while let item = await scored.pop() {
+            let f = item.frame, s = item.score
+            let decision = stage.process(ScoredFrame(
+                score: s.verdict.normalized, rawScore: s.verdict.raw, index: f.index, pts: f.pts, captureTime: f.captureTime,
+                patchErrors: s.map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight))
+            counters.decided(frameAge: Date().timeIntervalSince(f.captureTime))
+            last = item
+            if let decision { await publish(decision, item, jpeg) }
+        }
+        // The stream is over (or the daemon is stopping): an open episode ends now.
+        if let decision = stage.stop(at: Date()), let last { await publish(decision, last, jpeg) }
+    }
+
+    private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?) async {
+        counters.event(decision.type.rawValue)
+        let evidence = decision.type == .end ? nil : try? jpeg?.encode(item.frame)
+        let latency = Latency(decode: 0, infer: item.inferMilliseconds)
+        do {
+            // A refused send is counted by the publisher (publish_dropped_total); the pipeline goes on.
+            try await publisher.publish(decision, pipeline: config.name, model: item.model, latency: latency, evidence: evidence)
+            logger.notice("anomaly \(decision.type.rawValue)", metadata: [
+                "id": "\(decision.id)", "score": "\(String(format: "%.3f", decision.score))",
+                "pts": "\(String(format: "%.2f", decision.frame.ptsSeconds))"])
+        } catch {
+            logger.error("cannot publish event", metadata: ["id": "\(decision.id)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Learning
+
+    private func learn(rgb: [UInt8], count: Int, store: ModelStore) async throws {
+        set(.learning, "training on \(count) frames")
+        logger.info("learning: training on normal frames", metadata: ["frames": "\(count)"])
+        let identity = try TeacherIdentity(path: config.teacher)
+        let runner = ViTRunner(vit: vit, workers: workers, maxBatch: 8)
+        let settings = config.detectorSettings
+        let stop = StopFlag()
+        let counters = self.counters
+        let bundle = try await withTaskCancellationHandler {
+            try await offload(qos: .utility) { [config] in
+                try ModelFitting.fit(
+                    rgb: rgb, count: count, teacher: runner, teacherIdentity: identity, settings: settings,
+                    blockLength: max(1, Int(config.sampleFps * 2)), workers: self.workers,
+                    progress: { p in
+                        counters.progress()
+                        if case .training(let t) = p, t.frames == t.framesPerEpoch {
+                            self.set(.learning, String(format: "training: epoch %d/%d, loss %.5f", t.epoch + 1, t.epochs, t.loss))
+                        }
+                    },
+                    shouldStop: stop.isSet)
+            }
+        } onCancel: {
+            stop.set()
+        }
+        try store.save(bundle)
+        install(bundle)
+        logger.notice("learning done: detecting", metadata: [
+            "model": "\(bundle.metadata.modelVersion)", "train_frames": "\(bundle.metadata.frames.train)",
+            "holdout_frames": "\(bundle.metadata.frames.holdout)"])
+    }
+
+    private func install(_ bundle: ModelBundle) {
+        let m = AnomalyModel(bundle: bundle, workers: workers, maxBatch: config.batchMaxFrames)
+        lock.withLock { model = m }
+        set(.detecting, nil)
+    }
+
+    // MARK: Status
+
+    private var currentModel: AnomalyModel? { lock.withLock { model } }
+    private var currentState: (PipelineState, String?) { lock.withLock { (state, detail) } }
+
+    private func set(_ s: PipelineState, _ d: String?) {
+        lock.withLock {
+            state = s
+            detail = d
+        }
+    }
+
+    /// The pipeline's status as subscribers see it; the source's own state can override ours (reconnecting).
+    public func status() -> PipelineStatus {
+        let (source, queues, model, state, detail) = lock.withLock { (self.source, self.queues, self.model, self.state, self.detail) }
+        let stats = source?.stats
+        let c = counters.snapshot
+        let sourceState: Publisher.SourceState
+        var shownState = state
+        switch stats?.state {
+        case .streaming?: sourceState = .up
+        case .connecting?, nil: sourceState = .connecting
+        case .stalled?, .reconnecting?:
+            sourceState = .down
+            if state == .detecting || state == .learning { shownState = .reconnecting }
+        case .ended?, .failed?: sourceState = .down
+        }
+        let queueDrops = (queues?.frames.dropped ?? 0) + (queues?.scored.dropped ?? 0)
+        let dropped = (stats?.droppedTotal ?? 0) + queueDrops + c.dropped.values.reduce(0, +)
+        return PipelineStatus(
+            state: shownState, detail: detail,
+            source: SourceStatus(state: sourceState, url: config.displaySource, reconnects: UInt64(stats?.reconnectsTotal ?? 0),
+                                 lastFrameTime: stats?.lastFrameTime),
+            counters: Counters(framesDecoded: UInt64(stats?.framesDecoded ?? 0), framesScored: UInt64(c.framesScored),
+                               framesDropped: UInt64(dropped), events: UInt64(c.events.values.reduce(0, +))),
+            model: model.map { ModelInfo(version: $0.version, teacher: teacherName) },
+            sensitivity: config.decisionSettings.sensitivity)
+    }
+
+    private func reportStatus() async {
+        do {
+            try await publisher.report(status(), pipeline: config.name)
+        } catch {
+            logger.warning("cannot publish status", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The publisher sends a status at once when it changes materially and re-sends it on its own timer;
+    /// checking every second keeps changes prompt.
+    private func reportStatusPeriodically() async {
+        while !Task.isCancelled {
+            await reportStatus()
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+/// A flag a cancellation handler sets and offloaded work polls.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    @Sendable func isSet() -> Bool { lock.withLock { value } }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Checkpoint
+import Config
+import Engine
+import Foundation
+import Kernels
+import Logging
+import Pipeline
+import Service
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the pipelines of a configuration file and publish their events.")
+
+    @Option(help: "Configuration file (pipelines/*.yaml).")
+    var config: String
+
+    @Option(help: "Run only this pipeline (one per process, as the systemd template unit does).")
+    var pipeline: String?
+
+    @Option(help: "Worker threads for the engine (each runs single-threaded BLAS).")
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() async throws {
+        let logger = Logger(label: "anomalyd")
+        let daemonConfig = try loadConfigOrExit(config)
+        BLAS.setThreads(1)
+        let supervisor: Supervisor
+        do {
+            supervisor = try Supervisor(config: daemonConfig, pipelines: pipeline, workers: max(1, workers), logger: logger) { path in
+                ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: path)))
+            }
+        } catch let e as ConfigError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            throw ExitCode(ConfigError.exitCode)
+        }
+        let notifier = SystemdNotifier()
+        let names = supervisor.config.pipelines.map(\.name).joined(separator: ", ")
+        logger.notice("anomalyd running", metadata: ["publisher": "\(daemonConfig.publisher.endpoint)", "pipelines": "\(names)"])
+        // Ready once the configuration is valid, the teachers are loaded and the publisher is bound (not after a
+        // first frame: a camera may be down).
+        notifier.ready(status: "publishing on \(daemonConfig.publisher.endpoint); pipelines: \(names)")
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: DaemonService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        notifier.stopping()
+    }
+}
+
+/// The supervisor as a service: a graceful shutdown (SIGTERM, SIGINT) cancels the pipelines, which end their open
+/// episodes and close the publisher.
+struct DaemonService: Service {
+    let supervisor: Supervisor
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await supervisor.run() }
+    }
+}
