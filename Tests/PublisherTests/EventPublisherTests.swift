@@ -170,23 +170,24 @@ final class EventPublisherTests: XCTestCase {
         try await pub.waitForSubscriptions(1)
         let update = try Episodes.full()[1]
         let jpeg = Data(repeating: 1, count: 16_384)
-        var attempts = 0
-        while await pub.publishDropped(pipeline: "line3") == 0 && attempts < 100_000 {
+        // Keep offering messages well past the first drop so the socket buffers fill too, not only the HWM queue.
+        for _ in 0..<10_000 {
             try await pub.publish(update, pipeline: "line3", model: Episodes.model, latency: Episodes.latency, evidence: jpeg)
-            attempts += 1
         }
         let dropped = await pub.publishDropped(pipeline: "line3")
         XCTAssertGreaterThan(dropped, 0, "the queue must be full, so messages are pending at close")
-        // Linger 0.3 s; the rest of the bound is scheduling slack, not a speed claim.
+        // Linger 0.3 s; the rest of the bound is scheduling slack, not a speed claim. The subscriber stays
+        // connected (and stalled) throughout, so the queued messages really are pending.
         let closed: Void? = try await withTimeout(0.3 + 5) { await pub.close() }
-        XCTAssertNotNil(closed, "close() with pending messages did not return within the linger bound")
+        // Stop here if it hung: the actor is still blocked in close(), so any further call would hang too.
+        guard closed != nil else { return XCTFail("close() with pending messages did not return within the linger bound") }
         do {
             try await pub.publish(update, pipeline: "line3", model: Episodes.model, latency: Episodes.latency)
             XCTFail("publishing after close must fail")
         } catch let e as PublisherError {
             XCTAssertEqual(e, .closed(endpoint: pub.endpoint))
         }
-        _ = sub
+        XCTAssertTrue(sub.process.isRunning, "the stalled subscriber stayed connected while closing")
     }
 
     func testBindingAnEndpointInUseNamesItAndSaysWhy() async throws {
