@@ -22,6 +22,9 @@ final class EventPublisherTests: XCTestCase {
         }
         let r = try await sub.waitFor("5 messages") { $0.count >= 5 }.map(Received.init)
         await pub.close()
+        XCTAssertTrue(r[1].raw.hasPrefix(#"{"end_time":null,"frame":{"height":1080,"#), "compact, sorted keys: \(r[1].raw)")
+        XCTAssertTrue(r[1].raw.contains(#""schema":"anomalyd.event/1""#), "slashes not escaped: \(r[1].raw)")
+        XCTAssertFalse(r[1].raw.contains("\n"), "one JSON object per line")
 
         XCTAssertEqual(r.map(\.topic), ["anomaly/line3/status", "anomaly/line3/event", "anomaly/line3/heartbeat",
                                         "anomaly/line3/event", "anomaly/line3/event"])
@@ -140,7 +143,7 @@ final class EventPublisherTests: XCTestCase {
         XCTAssertEqual(events.first?.jpeg, jpeg.count)
         let marker = try XCTUnwrap(received.last)
         XCTAssertEqual(marker.seq - received.count, totalDropped, "the seq gaps are exactly the drops")
-        XCTAssertEqual((marker.message["counters"] as? [String: Any])?["publish_dropped"] as? Int, totalDropped - 0,
+        XCTAssertEqual((marker.message["counters"] as? [String: Any])?["publish_dropped"] as? Int, totalDropped,
                        "status reports the drop counter as of its send")
     }
 
