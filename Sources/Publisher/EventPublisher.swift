@@ -27,7 +27,13 @@ public actor EventPublisher {
     private var pipelines: [String: PipelineRecord] = [:]
     private var subscriptions = 0
     private var timer: Task<Void, Never>?
-    private let encoder = JSONEncoder()
+    private let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        // Keys in a stable (sorted) order and "anomalyd.event/1" rather than "anomalyd.event\/1": the same
+        // JSON either way, but readable, greppable and diffable in logs.
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
 
     private struct PipelineRecord {
         var seq: UInt64 = 0

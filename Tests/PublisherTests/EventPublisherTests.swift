@@ -22,6 +22,9 @@ final class EventPublisherTests: XCTestCase {
         }
         let r = try await sub.waitFor("5 messages") { $0.count >= 5 }.map(Received.init)
         await pub.close()
+        XCTAssertTrue(r[1].raw.hasPrefix(#"{"end_time":null,"frame":{"height":1080,"#), "compact, sorted keys: \(r[1].raw)")
+        XCTAssertTrue(r[1].raw.contains(#""schema":"anomalyd.event/1""#), "slashes not escaped: \(r[1].raw)")
+        XCTAssertFalse(r[1].raw.contains("\n"), "one JSON object per line")
 
         XCTAssertEqual(r.map(\.topic), ["anomaly/line3/status", "anomaly/line3/event", "anomaly/line3/heartbeat",
                                         "anomaly/line3/event", "anomaly/line3/event"])
@@ -140,7 +143,7 @@ final class EventPublisherTests: XCTestCase {
         XCTAssertEqual(events.first?.jpeg, jpeg.count)
         let marker = try XCTUnwrap(received.last)
         XCTAssertEqual(marker.seq - received.count, totalDropped, "the seq gaps are exactly the drops")
-        XCTAssertEqual((marker.message["counters"] as? [String: Any])?["publish_dropped"] as? Int, totalDropped - 0,
+        XCTAssertEqual((marker.message["counters"] as? [String: Any])?["publish_dropped"] as? Int, totalDropped,
                        "status reports the drop counter as of its send")
     }
 
@@ -170,23 +173,24 @@ final class EventPublisherTests: XCTestCase {
         try await pub.waitForSubscriptions(1)
         let update = try Episodes.full()[1]
         let jpeg = Data(repeating: 1, count: 16_384)
-        var attempts = 0
-        while await pub.publishDropped(pipeline: "line3") == 0 && attempts < 100_000 {
+        // Keep offering messages well past the first drop so the socket buffers fill too, not only the HWM queue.
+        for _ in 0..<10_000 {
             try await pub.publish(update, pipeline: "line3", model: Episodes.model, latency: Episodes.latency, evidence: jpeg)
-            attempts += 1
         }
         let dropped = await pub.publishDropped(pipeline: "line3")
         XCTAssertGreaterThan(dropped, 0, "the queue must be full, so messages are pending at close")
-        // Linger 0.3 s; the rest of the bound is scheduling slack, not a speed claim.
+        // Linger 0.3 s; the rest of the bound is scheduling slack, not a speed claim. The subscriber stays
+        // connected (and stalled) throughout, so the queued messages really are pending.
         let closed: Void? = try await withTimeout(0.3 + 5) { await pub.close() }
-        XCTAssertNotNil(closed, "close() with pending messages did not return within the linger bound")
+        // Stop here if it hung: the actor is still blocked in close(), so any further call would hang too.
+        guard closed != nil else { return XCTFail("close() with pending messages did not return within the linger bound") }
         do {
             try await pub.publish(update, pipeline: "line3", model: Episodes.model, latency: Episodes.latency)
             XCTFail("publishing after close must fail")
         } catch let e as PublisherError {
             XCTAssertEqual(e, .closed(endpoint: pub.endpoint))
         }
-        _ = sub
+        XCTAssertTrue(sub.process.isRunning, "the stalled subscriber stayed connected while closing")
     }
 
     func testBindingAnEndpointInUseNamesItAndSaysWhy() async throws {

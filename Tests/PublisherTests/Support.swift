@@ -70,7 +70,7 @@ final class Subprocess: @unchecked Sendable {
 }
 
 /// A real pyzmq SUB socket in a Python child process (Debian's python3-zmq), printing one JSON line per message:
-/// {"topic", "parts", "jpeg" (frame 2 length or null), "message" (frame 1 parsed)}.
+/// {"topic", "parts", "jpeg" (frame 2 length or null), "raw" (frame 1 as text), "message" (frame 1 parsed)}.
 /// With `stalled`, it uses tiny receive buffers and reads nothing until it gets a line on stdin.
 enum PythonSubscriber {
     static let script = #"""
@@ -88,7 +88,7 @@ if stalled:
 while True:
     topic, payload, *rest = sub.recv_multipart()
     print(json.dumps({"topic": topic.decode(), "parts": 2 + len(rest), "jpeg": len(rest[0]) if rest else None,
-                      "message": json.loads(payload)}), flush=True)
+                      "raw": payload.decode(), "message": json.loads(payload)}), flush=True)
 """#
 
     static func start(endpoint: String, prefixes: [String], stalled: Bool = false) throws -> Subprocess {
@@ -101,6 +101,7 @@ struct Received {
     let topic: String
     let parts: Int
     let jpeg: Int?
+    let raw: String
     let message: [String: Any]
 
     init(_ line: String) throws {
@@ -108,6 +109,7 @@ struct Received {
         topic = try XCTUnwrap(o["topic"] as? String)
         parts = try XCTUnwrap(o["parts"] as? Int)
         jpeg = o["jpeg"] as? Int
+        raw = try XCTUnwrap(o["raw"] as? String)
         message = try XCTUnwrap(o["message"] as? [String: Any])
     }
 
