@@ -39,6 +39,7 @@ def main():
     speed = a.speed * W                      # px/s
     spacing = a.spacing * W
     size = int(0.17 * H)                     # object size in px
+    stripe_period = 0.094 * W                # scene geometry scales with the resolution
     belt_top, belt_bottom = int(0.25 * H), int(0.75 * H)
     cy = (belt_top + belt_bottom) // 2
     novel_times = [float(t) for t in a.novel.split(",") if t.strip()]
@@ -65,8 +66,8 @@ def main():
         t = f / fps + preroll
         img = base.copy()
         # Belt with stripes moving at belt speed, so the background is never static.
-        offset = (t * speed) % 60
-        stripes = ((xx[belt_top:belt_bottom] + (-offset)) % 60) < 8
+        offset = (t * speed) % stripe_period
+        stripes = ((xx[belt_top:belt_bottom] + (-offset)) % stripe_period) < stripe_period * 0.14
         img[belt_top:belt_bottom] = BELT
         img[belt_top:belt_bottom][stripes] = STRIPE
         # Boxes: leading edge at x = t*speed - k*spacing.

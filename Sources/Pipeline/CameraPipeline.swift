@@ -194,7 +194,7 @@ public final class CameraPipeline: @unchecked Sendable {
             try await offload(qos: .utility) { [config] in
                 try ModelFitting.fit(
                     rgb: rgb, count: count, teacher: runner, teacherIdentity: identity, settings: settings,
-                    blockLength: max(1, Int(config.sampleFps * 2)), workers: self.workers,
+                    blockLength: max(1, Int(config.sampleFps)), workers: self.workers,
                     progress: { p in
                         counters.progress()
                         if case .training(let t) = p, t.frames == t.framesPerEpoch {
@@ -247,7 +247,9 @@ public final class CameraPipeline: @unchecked Sendable {
         case .ended?, .failed?: sourceState = .down
         }
         let queueDrops = (queues?.frames.dropped ?? 0) + (queues?.scored.dropped ?? 0)
-        let dropped = (stats?.droppedTotal ?? 0) + queueDrops + c.dropped.values.reduce(0, +)
+        // Frames skipped to honour sample_fps are by design, not losses: they are not counted as dropped here.
+        let sourceDrops = (stats?.droppedTotal ?? 0) - (stats?.dropped[.sampling] ?? 0)
+        let dropped = sourceDrops + queueDrops + c.dropped.values.reduce(0, +)
         return PipelineStatus(
             state: shownState, detail: detail,
             source: SourceStatus(state: sourceState, url: config.displaySource, reconnects: UInt64(stats?.reconnectsTotal ?? 0),

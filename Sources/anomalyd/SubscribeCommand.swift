@@ -16,7 +16,13 @@ struct SubscribeCommand: ParsableCommand {
     @Option(help: "Only this pipeline (subscribes to anomaly/<pipeline>/); every pipeline if omitted.")
     var pipeline: String?
 
+    @Option(name: .customLong("kind"), help: "Print only these message kinds (event, status, heartbeat, model); all if omitted. Gaps are still tracked over every message.")
+    var kinds: [String] = []
+
     func validate() throws {
+        if let bad = kinds.first(where: { TopicKind(rawValue: $0) == nil }) {
+            throw ValidationError("invalid --kind '\(bad)': expected one of \(TopicKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         if let pipeline, !Topic.isValidPipelineName(pipeline) {
             throw ValidationError("invalid --pipeline '\(pipeline)': use lowercase letters, digits, '_' and '-'")
         }
@@ -38,7 +44,8 @@ struct SubscribeCommand: ParsableCommand {
                 warn("warning: a \(parts.count)-part message, expected [topic, JSON(, JPEG)]")
                 continue
             }
-            FileHandle.standardOutput.write(parts[1] + Data("\n".utf8))
+            let kind = String(decoding: parts[0], as: UTF8.self).split(separator: "/").last.map(String.init) ?? ""
+            if kinds.isEmpty || kinds.contains(kind) { FileHandle.standardOutput.write(parts[1] + Data("\n".utf8)) }
             guard let header = try? decoder.decode(Header.self, from: parts[1]) else {
                 warn("warning: message on \(String(decoding: parts[0], as: UTF8.self)) has no pipeline and seq")
                 continue
