@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""A real RTSP server for ingest tests: gst-rtsp-server streaming a live H.264 test pattern.
+"""A real RTSP server for tests: gst-rtsp-server streaming a live H.264 test pattern, or an H.264 MP4 file.
 
 Run with Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0). Prints "READY <port>" once it
 listens; runs until killed.
 
     /usr/bin/python3 scripts/rtsp_server.py --port 8554 [--path /test] [--fps 30] [--user U --password P]
+                                            [--file VIDEO.mp4]   (played once per server start, at its frame rate)
 """
 import argparse
 import sys
@@ -24,6 +25,7 @@ def main():
     parser.add_argument("--size", default="320x240")
     parser.add_argument("--user")
     parser.add_argument("--password")
+    parser.add_argument("--file", help="serve this H.264 MP4 instead of the test pattern")
     args = parser.parse_args()
     width, height = args.size.split("x")
 
@@ -33,10 +35,14 @@ def main():
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
     # key-int-max keeps a reconnecting client's wait for the next keyframe short.
-    factory.set_launch(
-        f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},"
-        f"framerate={args.fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
-        "! rtph264pay name=pay0 pt=96 config-interval=1 )")
+    if args.file:
+        factory.set_launch(
+            f"( filesrc location={args.file} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )")
+    else:
+        factory.set_launch(
+            f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},"
+            f"framerate={args.fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
+            "! rtph264pay name=pay0 pt=96 config-interval=1 )")
     factory.set_shared(True)
     if args.user:
         auth = GstRtspServer.RTSPAuth()
