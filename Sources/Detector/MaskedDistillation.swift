@@ -168,7 +168,7 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
         let keep = drawMasks(frames: frames, targets: targets)
         let loss = lossAndGradient(frames: frames, keep: keep, targets: targets)
         optimizer.update(parameters: student.parameters.storage.data, gradients: grads[0].storage.data,
-                         m: moment1.storage.data, v: moment2.storage.data)
+                         m: moment1.storage.data, v: moment2.storage.data, threads: workers)
         return loss
     }
 
@@ -236,10 +236,14 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
         }
         }
         }
-        let total = grads[0].storage
-        for w in 1..<parts {
-            let other = grads[w].storage.data
-            for i in 0..<total.count { total.data[i] += other[i] }
+        // Sum the workers' gradients into grads[0], each thread taking a slice.
+        if parts > 1 {
+            let total = grads[0].storage.data, count = grads[0].storage.count
+            let others = (1..<parts).map { grads[$0].storage.data }
+            DispatchQueue.concurrentPerform(iterations: workers) { part in
+                let lo = count * part / workers, hi = count * (part + 1) / workers
+                for other in others { for i in lo..<hi { total[i] += other[i] } }
+            }
         }
         return partLoss.reduce(0, +)
     }
