@@ -2,7 +2,9 @@
 // loss, backward, AdamW, for a batch of cached teacher targets. Compares the ways of using two cores:
 // two data-parallel workers with single-threaded BLAS, one worker with two BLAS threads, and one core alone.
 // One JSON line per configuration; frames_per_s counts frame-epochs (one frame through one step).
-// Usage: train-bench [--teacher PATH] [--seconds S] [--depth N] [--batch B] [--modes data-parallel,blas-threads,one-core]
+// The "score" mode times the daemon's MKD scoring (student on all tokens against a cached teacher output).
+// Usage: train-bench [--teacher PATH] [--seconds S] [--depth N] [--batch B]
+//                    [--modes data-parallel,blas-threads,one-core,score]
 import Checkpoint
 import Detector
 import Dispatch
@@ -14,7 +16,7 @@ var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
 var seconds = 20.0
 var depth: Int?
 var batch = 8
-var modes = ["data-parallel", "blas-threads", "one-core"]
+var modes = ["data-parallel", "blas-threads", "one-core", "score"]
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -90,6 +92,24 @@ for (mode, workers, threads) in [("data-parallel", 2, 1), ("blas-threads", 1, 2)
     if threads * workers == 2 { best = max(best, fps) }
     print(String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"blas_core\":\"%@\",\"threads\":%d,\"batch\":%d,\"depth\":%d,\"tokens\":%d,\"frames_per_s\":%.2f,\"cpu_ms_per_frame\":%.1f}",
                  mode, blasCore, workers * threads, batch, studentConfig.depth, kept + 1, fps, cpuMs))
+    fflush(stdout)
+}
+if modes.contains("score") {
+    BLAS.setThreads(1)
+    let scorer = MaskedDistillationScorer(student: Student(config: studentConfig, seed: 0), workers: 2, maxBatch: batch)
+    let teacherOut = images.withUnsafeBufferPointer { runner.forward(rgb: $0.baseAddress!, batch: batch) }
+    var done = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    var elapsed = 0.0
+    images.withUnsafeBufferPointer { buf in
+        repeat {
+            _ = scorer.score(teacher: teacherOut, rgb: buf.baseAddress!)
+            done += batch
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < seconds
+    }
+    print(String(format: "{\"impl\":\"swift\",\"mode\":\"score\",\"blas_core\":\"%@\",\"threads\":2,\"batch\":%d,\"depth\":%d,\"tokens\":%d,\"scored_frames_per_s\":%.2f}",
+                 blasCore, batch, studentConfig.depth, c.tokens, Double(done) / elapsed))
     fflush(stdout)
 }
 // Wall time of a default training run (settings.epochs over 2000 frames) at the best two-core rate.
