@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(name: "engine-bench", dependencies: ["Engine", "Checkpoint", "Kernels"],
                           path: "benchmarks/engine", swiftSettings: numericSettings),
         .executableTarget(name: "train-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
-                          path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh"],
+                          path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh", "RESULTS.md"],
                           swiftSettings: numericSettings),
 
         // Plain double-precision reference implementations the numeric tests compare against.

@@ -5,8 +5,9 @@ import Kernels
 
 /// What the frozen teacher says about each training frame, computed once (ALGORITHM.md "Decisions": no
 /// augmentation, so every epoch reuses it): the L2-normalised final-LN patch tokens [N, D], stored as Float16
-/// (2000 ViT-Ti frames take 150 MB instead of 300), the CLS-attention importances [N], and the frame's RGB bytes,
-/// which the student needs for its own patches.
+/// (2000 ViT-Ti frames take 150 MB instead of 300; the rounding, ~3e-5 per unit-vector component, is far below
+/// the loss), the CLS-attention importances [N], and the frame's RGB bytes (150 KB at 224²), which the student
+/// needs for its own patches.
 public struct TeacherTargets: Sendable {
     public let patches: Int
     public let width: Int
@@ -175,7 +176,7 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
         let keep = drawMasks(frames: frames, targets: targets)
         let loss = lossAndGradient(frames: frames, keep: keep, targets: targets)
         optimizer.update(parameters: student.parameters.storage.data, gradients: grads[0].storage.data,
-                         m: moment1.storage.data, v: moment2.storage.data)
+                         m: moment1.storage.data, v: moment2.storage.data, threads: workers)
         return loss
     }
 
@@ -243,10 +244,14 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
         }
         }
         }
-        let total = grads[0].storage
-        for w in 1..<parts {
-            let other = grads[w].storage.data
-            for i in 0..<total.count { total.data[i] += other[i] }
+        // Sum the workers' gradients into grads[0], each thread taking a slice.
+        if parts > 1 {
+            let total = grads[0].storage.data, count = grads[0].storage.count
+            let others = (1..<parts).map { grads[$0].storage.data }
+            DispatchQueue.concurrentPerform(iterations: workers) { part in
+                let lo = count * part / workers, hi = count * (part + 1) / workers
+                for other in others { for i in lo..<hi { total[i] += other[i] } }
+            }
         }
         return partLoss.reduce(0, +)
     }

@@ -95,17 +95,21 @@ public final class Student: @unchecked Sendable {
         return groups
     }
 
-    /// Writes the student as a timm-named F32 safetensors file (atomically). The head count goes in the metadata
-    /// because the engine's loader would otherwise assume width/64.
-    public func save(to path: String, metadata: [String: String] = [:]) throws {
+    /// Every parameter under its timm name, in layout order (what `save` writes; for bundling elsewhere).
+    public var namedTensors: [(name: String, shape: [Int], values: [Float])] {
         let p = parameters
-        let tensors = p.layout.entries.map { e in
+        return p.layout.entries.map { e in
             (name: e.name, shape: e.shape,
              values: Array(UnsafeBufferPointer(start: p.ptr(e.offset), count: e.shape.reduce(1, *))))
         }
+    }
+
+    /// Writes the student as a timm-named F32 safetensors file (atomically). The head count goes in the metadata
+    /// because the engine's loader would otherwise assume width/64.
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
         var meta = metadata
         meta["heads"] = String(config.heads)
-        try SafetensorsWriter.write(tensors, metadata: meta, to: path)
+        try SafetensorsWriter.write(namedTensors, metadata: meta, to: path)
     }
 
     /// Loads a student written by `save`.

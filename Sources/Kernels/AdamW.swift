@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// AdamW with PyTorch's semantics (torch.optim.AdamW, amsgrad off), over one flat parameter allocation:
@@ -31,8 +32,10 @@ public struct AdamW: Sendable {
     }
 
     /// One update of `p` from gradient `g`, with first and second moments `m`, `v` (same indexing, zero at start).
+    /// `threads` > 1 splits every range into that many slices updated concurrently (the update is memory-bound
+    /// and elementwise, so the result is identical).
     public mutating func update(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
-                                m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>) {
+                                m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, threads: Int = 1) {
         step += 1
         let t = Double(step)
         let bc1 = 1 - pow(Double(beta1), t), bc2 = 1 - pow(Double(beta2), t)
@@ -40,16 +43,22 @@ public struct AdamW: Sendable {
         let stepSize = Float(Double(learningRate) / bc1)
         let invSqrtBC2 = Float(1 / bc2.squareRoot())
         let (b1, b2, e) = (beta1, beta2, eps)
-        for group in groups {
-            let shrink: Float = group.decay ? 1 - learningRate * weightDecay : 1
-            // A plain loop: LLVM vectorises it (sqrt included) under -Ounchecked.
-            for i in group.range {
-                let gi = g[i]
-                let mi = b1 * m[i] + (1 - b1) * gi
-                let vi = b2 * v[i] + (1 - b2) * gi * gi
-                m[i] = mi
-                v[i] = vi
-                p[i] = p[i] * shrink - stepSize * mi / (vi.squareRoot() * invSqrtBC2 + e)
+        let decayShrink = 1 - learningRate * weightDecay
+        let groups = self.groups
+        DispatchQueue.concurrentPerform(iterations: max(threads, 1)) { part in
+            for group in groups {
+                let shrink: Float = group.decay ? decayShrink : 1
+                let r = group.range, n = r.count, parts = max(threads, 1)
+                let lo = r.lowerBound + n * part / parts, hi = r.lowerBound + n * (part + 1) / parts
+                // A plain loop: LLVM vectorises it (sqrt included) under -Ounchecked.
+                for i in lo..<hi {
+                    let gi = g[i]
+                    let mi = b1 * m[i] + (1 - b1) * gi
+                    let vi = b2 * v[i] + (1 - b2) * gi * gi
+                    m[i] = mi
+                    v[i] = vi
+                    p[i] = p[i] * shrink - stepSize * mi / (vi.squareRoot() * invSqrtBC2 + e)
+                }
             }
         }
     }

@@ -283,4 +283,63 @@ final class StudentTests: XCTestCase {
         XCTAssertGreaterThan(scale, 0)
         XCTAssertLessThan(maxAbsDiff(g2, g1.map(Double.init)) / scale, 1e-5)
     }
+
+    /// With the student's own parameters as the teacher, every token matches: scores and maps are zero. With
+    /// another teacher, each map entry is the mean over D of the squared difference of normalised tokens.
+    func testScorerComparesNormalisedTokensPerPatch() {
+        let s = Self.perturbedStudent(), c = Self.config
+        var rng = RNG(6)
+        let batch = 3
+        let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
+        let scorer = MaskedDistillationScorer(student: s, workers: 2, maxBatch: batch)
+        let ws = ViTWorkspace(config: c, capacity: batch)
+        let same = ViT(parameters: s.parameters).forward(rgb: rgb, batch: batch, workspace: ws)
+        let zero = scorer.score(teacher: same, rgb: rgb)
+        XCTAssertEqual(zero.maps.count, batch * c.patches)
+        XCTAssertLessThan(zero.maps.max()!, 1e-10)
+
+        let other = Self.perturbedStudent(seed: 77)
+        let teacher = ViT(parameters: other.parameters).forward(rgb: rgb, batch: batch, workspace: ws)
+        let scores = scorer.score(teacher: teacher, rgb: rgb)
+        func unit(_ v: ArraySlice<Float>) -> [Double] {
+            let n = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            return v.map { Double($0) / n }
+        }
+        let d = c.width, t = c.tokens
+        for b in 0..<batch {
+            var sum = 0.0
+            for j in 0..<c.patches {
+                let row = (b * t + 1 + j) * d
+                let a = unit(same.finalTokens[row..<(row + d)]), e = unit(teacher.finalTokens[row..<(row + d)])
+                let expected = zip(a, e).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(d)
+                XCTAssertEqual(Double(scores.maps[b * c.patches + j]), expected, accuracy: 1e-6 * max(expected, 1e-3))
+                sum += expected
+            }
+            XCTAssertEqual(Double(scores.scores[b]), sum / Double(c.patches), accuracy: 1e-6)
+            XCTAssertGreaterThan(scores.scores[b], 1e-4)
+        }
+    }
+
+    /// Same seed, same settings: the same loss curve and the same parameters, whatever the worker count.
+    func testTrainingIsReproducible() {
+        var settings = DetectorSettings()
+        settings.batchSize = 4
+        settings.epochs = 2
+        settings.learningRate = 1e-3
+        settings.seed = 11
+        let targets = Self.syntheticTargets(frames: 10, seed: 12)
+        func run(workers: Int) -> ([Float], [Float]) {
+            let s = Student(config: Self.config, seed: settings.seed)
+            let report = MaskedDistillationTrainer(student: s, settings: settings, workers: workers).train(targets)
+            XCTAssertEqual(report.steps, 2 * 3)   // ⌈10/4⌉ steps per epoch
+            return (report.epochLosses, s.parameters.storage.array)
+        }
+        let (l1, p1) = run(workers: 1), (l1b, p1b) = run(workers: 1), (l2, p2) = run(workers: 2)
+        XCTAssertEqual(l1, l1b)
+        XCTAssertEqual(p1, p1b)
+        XCTAssertNotEqual(p1, Student(config: Self.config, seed: settings.seed).parameters.storage.array)
+        // Two workers sum the same gradients in another order: equal up to rounding.
+        for (a, b) in zip(l1, l2) { XCTAssertEqual(a, b, accuracy: 1e-5 * a) }
+        XCTAssertLessThan(maxAbsDiff(p2, p1.map(Double.init)), 1e-4)
+    }
 }

@@ -202,4 +202,24 @@ final class BackwardTests: XCTestCase {
         XCTAssertEqual(p[1], 7)
         XCTAssertEqual(m[1], 0)
     }
+
+    /// The threaded update slices the ranges; elementwise, so it must match the single-threaded one exactly.
+    func testAdamWThreadedUpdateIsIdentical() {
+        var rng = RNG(29)
+        let n = 1001
+        let groups: [AdamW.Group] = [.init(range: 0..<400, decay: true), .init(range: 410..<n, decay: false)]
+        var one = AdamW(groups: groups, learningRate: 1e-3, beta2: 0.95, weightDecay: 0.05), three = one
+        var p1 = rng.floats(n), m1 = [Float](repeating: 0, count: n), v1 = m1
+        var p3 = p1, m3 = m1, v3 = v1
+        let initial = p1
+        for _ in 0..<3 {
+            let g = rng.floats(n)
+            one.update(parameters: &p1, gradients: g, m: &m1, v: &v1)
+            three.update(parameters: &p3, gradients: g, m: &m3, v: &v3, threads: 3)
+        }
+        XCTAssertEqual(p3, p1)
+        XCTAssertEqual(v3, v1)
+        XCTAssertEqual(Array(p3[400..<410]), Array(initial[400..<410]))   // between the groups: frozen
+        XCTAssertFalse(zip(p3, initial).enumerated().contains { $0.offset < 400 && $0.element.0 == $0.element.1 })
+    }
 }
