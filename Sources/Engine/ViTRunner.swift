@@ -28,7 +28,11 @@ public final class ViTRunner: @unchecked Sendable {
         }
         let results = UnsafeMutableBufferPointer<ViTOutput?>.allocate(capacity: parts)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer {
+            // The outputs own arrays: deinitialise before freeing, or every batch's tokens leak.
+            _ = results.deinitialize()
+            results.deallocate()
+        }
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let start = i * chunk
             let count = min(chunk, batch - start)

@@ -17,8 +17,10 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public let policy: OverflowPolicy
 
     private let lock = NSLock()
-    private var buffer: [Element] = []
+    // A ring of optionals: a popped slot is cleared at once, so the queue never keeps consumed frames alive.
+    private var ring: [Element?]
     private var head = 0
+    private var count = 0
     private var consumer: (id: UInt64, continuation: CheckedContinuation<Pop, Never>)?
     private var producers: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     private var nextWaiterID: UInt64 = 0
@@ -30,9 +32,10 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         self.name = name
         self.capacity = capacity
         self.policy = policy
+        ring = Array(repeating: nil, count: capacity)
     }
 
-    public var depth: Int { lock.withLock { buffer.count - head } }
+    public var depth: Int { lock.withLock { count } }
     public var dropped: Int { lock.withLock { droppedCount } }
 
     /// Adds an element. Returns false when the queue is finished or the task cancelled (the element is discarded).
@@ -84,13 +87,15 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             c.continuation.resume(returning: .element(element))
             return true
         }
-        if buffer.count - head < capacity || policy == .dropOldest {
-            if buffer.count - head >= capacity {
-                head += 1
+        if count < capacity || policy == .dropOldest {
+            if count == capacity {
+                ring[head] = nil
+                head = (head + 1) % capacity
+                count -= 1
                 droppedCount += 1
             }
-            buffer.append(element)
-            compact()
+            ring[(head + count) % capacity] = element
+            count += 1
             lock.unlock()
             return true
         }
@@ -113,17 +118,17 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
 
     /// Takes the oldest element and the producer its slot frees, if any. Caller holds the lock.
     private func takeLocked() -> (Element, CheckedContinuation<Void, Never>?)? {
-        guard head < buffer.count else { return nil }
-        let e = buffer[head]
-        head += 1
-        compact()
+        guard count > 0, let e = ring[head] else { return nil }
+        ring[head] = nil
+        head = (head + 1) % capacity
+        count -= 1
         return (e, producers.isEmpty ? nil : producers.removeFirst().continuation)
     }
 
     // Registration re-checks under the lock: space, an element, the end or a cancellation may have come meanwhile.
     private func waitForSpace(_ id: UInt64, _ c: CheckedContinuation<Void, Never>) {
         lock.lock()
-        if finished || Task.isCancelled || buffer.count - head < capacity || consumer != nil {
+        if finished || Task.isCancelled || count < capacity || consumer != nil {
             lock.unlock()
             c.resume()
             return
@@ -178,13 +183,5 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         let p = producers.remove(at: i)
         lock.unlock()
         p.continuation.resume()
-    }
-
-    /// Reclaims consumed slots once they dominate the array (amortised O(1) pops).
-    private func compact() {
-        if head > 64 && head * 2 > buffer.count {
-            buffer.removeFirst(head)
-            head = 0
-        }
     }
 }

@@ -61,6 +61,7 @@ public final class CameraPipeline: @unchecked Sendable {
     /// Runs until the source ends (a file that does not loop) or the task is cancelled; throws when the source
     /// fails or learning cannot complete.
     public func run() async throws {
+        let started = Date()
         try await publisher.register(pipeline: config.name)
         let store = ModelStore(path: config.modelPath, teacherPath: config.teacher, logger: logger)
         if let bundle = store.load() {
@@ -93,7 +94,16 @@ public final class CameraPipeline: @unchecked Sendable {
         }
         set(.stopping, "source ended")
         await reportStatus()
-        logger.info("pipeline finished: source ended", metadata: ["frames": "\(counters.snapshot.framesIn)"])
+        let c = counters.snapshot
+        let ages = c.frameAgeSeconds.sorted()
+        func percentile(_ p: Double) -> String {
+            ages.isEmpty ? "-" : String(format: "%.1f", 1000 * ages[min(ages.count - 1, Int(p * Double(ages.count)))])
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        logger.notice("pipeline finished: source ended", metadata: [
+            "frames_in": "\(c.framesIn)", "frames_scored": "\(c.framesScored)", "seconds": "\(String(format: "%.1f", elapsed))",
+            "scored_per_s": "\(String(format: "%.2f", Double(c.framesScored) / max(elapsed, 1e-9)))",
+            "frame_age_ms_p50": "\(percentile(0.5))", "frame_age_ms_p99": "\(percentile(0.99))"])
     }
 
     // MARK: Stages

@@ -86,6 +86,8 @@ struct TrainCommand: AsyncParsableCommand {
                     progress.update("calibrating on held-out frames", force: true)
                 }
             }
+        try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." :
+                                                    (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try bundle.save(to: out)
         let m = bundle.metadata
         progress.finish(String(format: "wrote %@: model %@, %d training + %d held-out frames, final loss %.5f, %.0f s",
