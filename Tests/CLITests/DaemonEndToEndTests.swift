@@ -6,53 +6,6 @@ import XCTest
 /// server is restarted once the model is ready; the replay that follows (same video from the start) is what the
 /// detection is judged on, and the restart must cost a reconnect, not the pipeline.
 final class DaemonEndToEndTests: XCTestCase {
-    final class Child {
-        let process = Process()
-        let output = Pipe()
-        init(_ executable: String, _ args: [String], environment: [String: String]? = nil) throws {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = args
-            process.currentDirectoryURL = CLI.root
-            if let environment { process.environment = environment }
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-        }
-        /// Reads the child's output until a line starts with `prefix` (or it exits).
-        func waitFor(_ prefix: String) -> Bool {
-            var seen = ""
-            while process.isRunning || output.fileHandleForReading.availableData.count > 0 {
-                let data = output.fileHandleForReading.availableData
-                if data.isEmpty { usleep(50_000); continue }
-                seen += String(decoding: data, as: UTF8.self)
-                if seen.split(separator: "\n").contains(where: { $0.hasPrefix(prefix) }) { return true }
-            }
-            return false
-        }
-        func stop(_ signal: Int32 = SIGTERM) {
-            if process.isRunning { kill(process.processIdentifier, signal) }
-            process.waitUntilExit()
-        }
-    }
-
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    func messages(_ path: String) -> [[String: Any]] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-    }
-
     func testLearnsThenDetectsNovelObjectsOverRTSP() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -66,10 +19,10 @@ final class DaemonEndToEndTests: XCTestCase {
         let truth = (try JSONSerialization.jsonObject(with: Data(render.stdout.utf8)) as! [String: Any])["novel"] as! [[String: Any]]
         let spans = truth.map { ($0["start"] as! Double, $0["end"] as! Double) }
 
-        let rtspPort = Self.freePort(), zmqPort = Self.freePort()
+        let rtspPort = CLI.freePort(), zmqPort = CLI.freePort()
         let serverArgs = [CLI.root.appendingPathComponent("scripts/rtsp_server.py").path, "--port", "\(rtspPort)",
                           "--path", "/belt", "--file", video]
-        var server = try Child("/usr/bin/python3", serverArgs)
+        var server = try CLI.Child("/usr/bin/python3", serverArgs)
         XCTAssertTrue(server.waitFor("READY"), "RTSP server did not start")
         let config = dir.appendingPathComponent("e2e.yaml").path
         try """
@@ -88,14 +41,14 @@ final class DaemonEndToEndTests: XCTestCase {
         """.write(toFile: config, atomically: true, encoding: .utf8)
 
         let collected = dir.appendingPathComponent("messages.jsonl").path
-        let subscriber = try Child("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path,
+        let subscriber = try CLI.Child("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path,
                                                          "tcp://127.0.0.1:\(zmqPort)", collected])
         XCTAssertTrue(subscriber.waitFor("READY"))
         // The server ignores credentials it does not ask for; the point is that they come from the environment.
         var env = ProcessInfo.processInfo.environment
         env["CAM_USER"] = "viewer"
         env["CAM_PASS"] = "s3cret"
-        let daemon = try Child(CLI.binary, ["run", "--config", config], environment: env)
+        let daemon = try CLI.Child(CLI.binary, ["run", "--config", config], environment: env)
         defer {
             daemon.stop()
             subscriber.stop()
@@ -105,14 +58,14 @@ final class DaemonEndToEndTests: XCTestCase {
         // Wait for the model, then restart the RTSP server: the stream starts over from the first frame.
         let deadline = Date().addingTimeInterval(120)
         func state() -> String? {
-            messages(collected).last { ($0["topic"] as? String) == "anomaly/belt/status" }
+            CLI.messages(collected).last { ($0["topic"] as? String) == "anomaly/belt/status" }
                 .flatMap { ($0["message"] as? [String: Any])?["state"] as? String }
         }
         while state() != "detecting" && Date() < deadline && daemon.process.isRunning { usleep(200_000) }
         XCTAssertEqual(state(), "detecting", "the daemon did not finish learning")
-        let beforeRestart = messages(collected).count
+        let beforeRestart = CLI.messages(collected).count
         server.stop(SIGKILL)
-        server = try Child("/usr/bin/python3", serverArgs)
+        server = try CLI.Child("/usr/bin/python3", serverArgs)
         XCTAssertTrue(server.waitFor("READY"), "RTSP server did not restart")
 
         // The replay: 36 s of video, plus a margin for the reconnect.
@@ -123,7 +76,7 @@ final class DaemonEndToEndTests: XCTestCase {
         Thread.sleep(forTimeInterval: 0.5)
         subscriber.stop()
 
-        let all = messages(collected)
+        let all = CLI.messages(collected)
         // seq has no gaps. (The very first messages may precede the subscription's arrival at the publisher:
         // ZeroMQ's slow joiner. That is not a gap in what the subscriber receives.)
         let seqs = all.compactMap { ($0["message"] as? [String: Any])?["seq"] as? Int }
