@@ -65,7 +65,7 @@ public final class CameraPipeline: @unchecked Sendable {
         try await publisher.register(pipeline: config.name)
         let store = ModelStore(path: config.modelPath, teacherPath: config.teacher, logger: logger)
         if let bundle = store.load() {
-            install(bundle)
+            await install(bundle)
         } else {
             set(.learning, "collecting \(config.learningFrames) normal frames")
         }
@@ -217,16 +217,19 @@ public final class CameraPipeline: @unchecked Sendable {
             stop.set()
         }
         try store.save(bundle)
-        install(bundle)
+        await install(bundle)
         logger.notice("learning done: detecting", metadata: [
             "model": "\(bundle.metadata.modelVersion)", "train_frames": "\(bundle.metadata.frames.train)",
             "holdout_frames": "\(bundle.metadata.frames.holdout)"])
     }
 
-    private func install(_ bundle: ModelBundle) {
+    /// Switches to detecting with this model, and says so at once: a state change must not wait for the periodic
+    /// status (a short recording can be over before it comes).
+    private func install(_ bundle: ModelBundle) async {
         let m = AnomalyModel(bundle: bundle, workers: workers, maxBatch: config.batchMaxFrames)
         lock.withLock { model = m }
         set(.detecting, nil)
+        await reportStatus()
     }
 
     // MARK: Status
