@@ -17,27 +17,18 @@ enum CLI {
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
-    static func run(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        p.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
-    }
+    static func run(_ args: [String]) throws -> Result { try execute(binary, args, in: root) }
 
     /// Runs /usr/bin/python3 (Debian's, which has python3-numpy) with a script.
     static func python(_ script: String, _ args: [String] = []) throws -> Result {
+        try execute("/usr/bin/python3", ["-c", script] + args, in: nil)
+    }
+
+    private static func execute(_ executable: String, _ args: [String], in directory: URL?) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script] + args
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
