@@ -11,6 +11,7 @@ PACKAGES=(
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav  # real RTSP server for tests
   python3-zmq python3-numpy                         # real ZeroMQ subscriber and reference checks in tests
+  systemd                                           # systemd-analyze verifies the unit files in the tests
 )
 
 missing=()
