@@ -47,7 +47,7 @@ let package = Package(
                                                 .product(name: "Logging", package: "swift-log")]),
 
         // Process-level service plumbing: the systemd notify protocol.
-        .target(name: "Service"),
+        .target(name: "Service", dependencies: [.product(name: "Logging", package: "swift-log")]),
 
         .executableTarget(name: "anomalyd", dependencies: [
             "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service",
@@ -72,7 +72,7 @@ let package = Package(
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Service"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Service", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),

@@ -23,6 +23,7 @@ struct RunCommand: AsyncParsableCommand {
     var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() async throws {
+        LoggingSystem.bootstrap { JournalLogHandler(label: $0) }
         let logger = Logger(label: "anomalyd")
         let daemonConfig = try loadConfigOrExit(config)
         BLAS.setThreads(1)
