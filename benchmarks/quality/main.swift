@@ -159,8 +159,39 @@ struct ClassResult {
     let losses: [Double]
 }
 
-func pct(_ x: Double?) -> String { x.map { String(format: "%.1f", 100 * $0) } ?? "–" }
 var results: [ClassResult] = []
+func mean(_ xs: [Double?]) -> Double? { xs.contains { $0 == nil } ? nil : xs.map { $0! }.reduce(0, +) / Double(xs.count) }
+func pct(_ x: Double?) -> String { x.map { String(format: "%.1f", 100 * $0) } ?? "–" }
+
+/// The markdown report of the classes done so far.
+func report() -> String {
+    var md = """
+        Settings: student depth \(settings.studentDepth ?? c.depth), \(settings.epochs) epochs, learning rate \
+        \(settings.learningRate), batch \(settings.batchSize), mask ratio \(settings.maskRatio), seed \(settings.seed), \
+        holdout \(settings.holdout), PCA variance kept \(settings.varianceKept)\(gaussianOnly ? " (Gaussian only)" : "").
+        Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS core \(BLAS.coreName), \(workers) workers \
+        with single-threaded BLAS; load average at the last class \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
+            .split(separator: " ").prefix(3).joined(separator: " ") ?? "?").
+        Teacher over the 10,000 test images: \(String(format: "%.0f", teacherSeconds)) s\(cached == nil ? "" : " (loaded from cache)").
+        MKD = the daemon's score (mean of the patch map); max, top 10% = other reductions of the same map (not fused).
+
+        | class | name | Gaussian | MKD | fused | MKD max | MKD top 10% | fit s | score s | final loss |
+        |-------|------|----------|-----|-------|---------|-------------|-------|---------|------------|
+
+        """
+    for r in results {
+        md += "| \(r.cls) | \(names[r.cls]) | \(pct(r.gaussian)) | \(pct(r.mkd)) | \(pct(r.fused)) | \(pct(r.mkdMax)) | "
+            + "\(pct(r.mkdTop)) | "
+            + String(format: "%.0f | %.0f | ", r.fitSeconds, r.scoreSeconds)
+            + (r.losses.last.map { String(format: "%.5f", $0) } ?? "–") + " |\n"
+    }
+    md += "| mean | | **\(pct(mean(results.map { $0.gaussian })))** | **\(pct(mean(results.map { $0.mkd })))** | "
+        + "**\(pct(mean(results.map { $0.fused })))** | \(pct(mean(results.map { $0.mkdMax }))) | "
+        + "\(pct(mean(results.map { $0.mkdTop }))) | "
+        + String(format: "%.0f | %.0f | |\n", results.map(\.fitSeconds).reduce(0, +), results.map(\.scoreSeconds).reduce(0, +))
+    return md
+}
+
 for cls in classes {
     let members = trainLabels.indices.filter { trainLabels[$0] == UInt8(cls) }.prefix(trainPerClass)
     var grey = [UInt8]()
@@ -218,36 +249,10 @@ for cls in classes {
                         fused: gaussianOnly ? nil : try ROC.auroc(scores: f, labels: labels),
                         fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, losses: bundle.metadata.trainingLoss)
     results.append(r)
+    // Rewritten after every class so that an interrupted run keeps the classes it finished.
+    if let markdownPath { try report().write(toFile: markdownPath, atomically: true, encoding: .utf8) }
     log(String(format: "class %d %@: gaussian %.2f mkd %@ (max %@, top10%% %@) fused %@ (fit %.0f s, score %.0f s)",
                cls, names[cls], 100 * r.gaussian, pct(r.mkd), pct(r.mkdMax), pct(r.mkdTop), pct(r.fused),
                fitSeconds, scoreSeconds))
 }
-
-func mean(_ xs: [Double?]) -> Double? { xs.contains { $0 == nil } ? nil : xs.map { $0! }.reduce(0, +) / Double(xs.count) }
-
-var md = """
-    Settings: student depth \(settings.studentDepth ?? c.depth), \(settings.epochs) epochs, learning rate \
-    \(settings.learningRate), batch \(settings.batchSize), mask ratio \(settings.maskRatio), seed \(settings.seed), \
-    holdout \(settings.holdout), PCA variance kept \(settings.varianceKept)\(gaussianOnly ? " (Gaussian only)" : "").
-    Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS core \(BLAS.coreName), \(workers) workers \
-    with single-threaded BLAS; load average at the end \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
-        .split(separator: " ").prefix(3).joined(separator: " ") ?? "?").
-    Teacher over the 10,000 test images: \(String(format: "%.0f", teacherSeconds)) s\(cached == nil ? "" : " (loaded from cache)").
-    MKD = the daemon's score (mean of the patch map); max, top 10% = other reductions of the same map (not fused).
-
-    | class | name | Gaussian | MKD | fused | MKD max | MKD top 10% | fit s | score s | final loss |
-    |-------|------|----------|-----|-------|---------|-------------|-------|---------|------------|
-
-    """
-for r in results {
-    md += "| \(r.cls) | \(names[r.cls]) | \(pct(r.gaussian)) | \(pct(r.mkd)) | \(pct(r.fused)) | \(pct(r.mkdMax)) | "
-        + "\(pct(r.mkdTop)) | "
-        + String(format: "%.0f | %.0f | ", r.fitSeconds, r.scoreSeconds)
-        + (r.losses.last.map { String(format: "%.5f", $0) } ?? "–") + " |\n"
-}
-md += "| mean | | **\(pct(mean(results.map { $0.gaussian })))** | **\(pct(mean(results.map { $0.mkd })))** | "
-    + "**\(pct(mean(results.map { $0.fused })))** | \(pct(mean(results.map { $0.mkdMax }))) | "
-    + "\(pct(mean(results.map { $0.mkdTop }))) | "
-    + String(format: "%.0f | %.0f | |\n", results.map(\.fitSeconds).reduce(0, +), results.map(\.scoreSeconds).reduce(0, +))
-print(md)
-if let markdownPath { try md.write(toFile: markdownPath, atomically: true, encoding: .utf8) }
+print(report())
