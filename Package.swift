@@ -62,6 +62,9 @@ let package = Package(
         .executableTarget(name: "train-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
                           path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh", "RESULTS.md"],
                           swiftSettings: numericSettings),
+        .executableTarget(name: "quality-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
+                          path: "benchmarks/quality", exclude: ["run.sh", "RESULTS.md", "runs"],
+                          swiftSettings: numericSettings),
 
         // Plain double-precision reference implementations the numeric tests compare against.
         .target(name: "Reference", path: "Tests/Reference"),

@@ -1,0 +1,258 @@
+// One-class Fashion-MNIST quality benchmark (the protocol of the MKD papers): for each class c, fit a model on the
+// first 1000 training images of c exactly as the daemon does (ModelFitting: 10% held out for calibration), score
+// all 10,000 test images (c normal, the other nine anomalous) and report the AUROC of the Gaussian, the MKD student
+// and the calibrated fusion. Images are 28x28 grey, upsampled bilinearly to 224x224 and replicated to RGB.
+// The teacher runs once over the test set; its final tokens (1.5 GB in Float32) stay in memory for all classes,
+// and `--cache PATH` keeps them on disk between runs (delete it when the teacher or the upsampling changes).
+// Besides the daemon's MKD score (mean of the per-patch map), the max and the top-10% mean of the map are reported.
+// Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S]
+//                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH]
+import Checkpoint
+import Detector
+import Dispatch
+import Engine
+import Foundation
+import Kernels
+
+var dataDir = "/usr/share/datasets/fashion-mnist"
+var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
+var settings = DetectorSettings()
+var classes = Array(0..<10)
+var gaussianOnly = false
+var markdownPath: String?
+var cachePath: String?
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--data": dataDir = args.next()!
+    case "--teacher": teacherPath = args.next()!
+    case "--depth": settings.studentDepth = Int(args.next()!)!
+    case "--epochs": settings.epochs = Int(args.next()!)!
+    case "--lr": settings.learningRate = Float(args.next()!)!
+    case "--seed": settings.seed = UInt64(args.next()!)!
+    case "--classes": classes = args.next()!.split(separator: ",").map { Int($0)! }
+    case "--gaussian-only": gaussianOnly = true
+    case "--markdown": markdownPath = args.next()!
+    case "--cache": cachePath = args.next()!
+    default: fatalError("unknown argument \(a)")
+    }
+}
+let names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+let trainPerClass = 1000
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+func log(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
+
+/// The decompressed bytes of a gzipped IDX file (gzip(1) rather than a zlib binding: this is a benchmark).
+func gunzip(_ path: String) throws -> [UInt8] {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    p.arguments = ["-dc", path]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    precondition(p.terminationStatus == 0, "gzip -dc \(path) failed")
+    return [UInt8](data)
+}
+
+/// IDX payload after its header (magic, then one big-endian UInt32 per dimension).
+func idx(_ name: String, dimensions: Int) throws -> [UInt8] {
+    let bytes = try gunzip("\(dataDir)/\(name)")
+    return Array(bytes[(4 + 4 * dimensions)...])
+}
+
+// PIL's bilinear resize on upscaling (torchvision Resize): half-pixel centres, a triangle of support 1, weights
+// renormalised at the borders, which for upscaling equals clamping to the edge pixel.
+let side = 28, size = 224
+let taps: [(Int, Int, Float)] = (0..<size).map { x in
+    let s = (Float(x) + 0.5) * Float(side) / Float(size) - 0.5
+    let i0 = Int(s.rounded(.down))
+    let w = s - Float(i0)
+    return (max(i0, 0), min(i0 + 1, side - 1), w)
+}
+
+/// Writes `count` 28x28 grey images as packed 224x224 RGB24.
+func upsample(_ grey: UnsafePointer<UInt8>, count: Int, into out: UnsafeMutablePointer<UInt8>) {
+    var rows = [Float](repeating: 0, count: side * size)
+    for i in 0..<count {
+        let g = grey + i * side * side
+        for y in 0..<side {
+            for x in 0..<size {
+                let (a, b, w) = taps[x]
+                rows[y * size + x] = Float(g[y * side + a]) * (1 - w) + Float(g[y * side + b]) * w
+            }
+        }
+        let o = out + i * size * size * 3
+        for y in 0..<size {
+            let (a, b, w) = taps[y]
+            for x in 0..<size {
+                let v = UInt8((rows[a * size + x] * (1 - w) + rows[b * size + x] * w).rounded())
+                o[(y * size + x) * 3] = v
+                o[(y * size + x) * 3 + 1] = v
+                o[(y * size + x) * 3 + 2] = v
+            }
+        }
+    }
+}
+
+let pixels = side * side, imageBytes = size * size * 3
+let trainImages = try idx("train-images-idx3-ubyte.gz", dimensions: 3)
+let trainLabels = try idx("train-labels-idx1-ubyte.gz", dimensions: 1)
+let testImages = try idx("t10k-images-idx3-ubyte.gz", dimensions: 3)
+let testLabels = try idx("t10k-labels-idx1-ubyte.gz", dimensions: 1)
+let testCount = testLabels.count
+precondition(trainImages.count == trainLabels.count * pixels && testImages.count == testCount * pixels)
+
+BLAS.setThreads(1)
+let workers = 2, batch = 8
+let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: teacherPath)))
+let c = vit.config
+let teacher = ViTRunner(vit: vit, workers: workers, maxBatch: batch)
+let identity = try TeacherIdentity(path: teacherPath)
+log("OpenBLAS core \(BLAS.coreName); settings \(settings)")
+
+// The teacher once over the test set. Measured: 10k forwards take ~2 min, so recomputing them per class would add
+// ~20 min to a 10-class run; the 1.5 GB of Float32 tokens fit easily in this machine's 23 GB and keep the scores
+// bit-identical to the daemon's path (Float16 would not).
+let tokensPerImage = c.tokens * c.width
+var testTokens = [Float]()
+testTokens.reserveCapacity(testCount * tokensPerImage)
+var template: ViTOutput?
+let teacherStart = now()
+let cached = cachePath.flatMap { FileManager.default.contents(atPath: $0) }
+if let cached {
+    precondition(cached.count == testCount * tokensPerImage * 4, "\(cachePath!) does not hold this test set's tokens")
+    testTokens = [Float](repeating: 0, count: testCount * tokensPerImage)
+    _ = testTokens.withUnsafeMutableBytes { cached.copyBytes(to: $0) }
+    var rgb = [UInt8](repeating: 0, count: batch * imageBytes)
+    testImages.withUnsafeBufferPointer { g in
+        rgb.withUnsafeMutableBufferPointer { upsample(g.baseAddress!, count: batch, into: $0.baseAddress!) }
+    }
+    template = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: batch) }
+} else {
+    var rgb = [UInt8](repeating: 0, count: batch * imageBytes)
+    for start in stride(from: 0, to: testCount, by: batch) {
+        let n = min(batch, testCount - start)
+        testImages.withUnsafeBufferPointer { g in
+            rgb.withUnsafeMutableBufferPointer { upsample(g.baseAddress! + start * pixels, count: n, into: $0.baseAddress!) }
+        }
+        let out = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: n) }
+        testTokens += out.finalTokens
+        if template == nil, n == batch { template = out }
+        if (start + n) % 2000 == 0 { log("teacher: \(start + n)/\(testCount) test images") }
+    }
+    if let cachePath {
+        try testTokens.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: cachePath))
+    }
+}
+let teacherSeconds = now() - teacherStart
+log(String(format: "teacher over the test set: %.0f s%@", teacherSeconds, cached == nil ? "" : " (tokens from cache)"))
+
+struct ClassResult {
+    let cls: Int
+    let gaussian: Double
+    let mkd, mkdMax, mkdTop: Double?
+    let fused: Double?
+    let fitSeconds, scoreSeconds: Double
+    let losses: [Double]
+}
+
+var results: [ClassResult] = []
+func mean(_ xs: [Double?]) -> Double? { xs.contains { $0 == nil } ? nil : xs.map { $0! }.reduce(0, +) / Double(xs.count) }
+func pct(_ x: Double?) -> String { x.map { String(format: "%.1f", 100 * $0) } ?? "–" }
+
+/// The markdown report of the classes done so far.
+func report() -> String {
+    var md = """
+        Settings: student depth \(settings.studentDepth ?? c.depth), \(settings.epochs) epochs, learning rate \
+        \(settings.learningRate), batch \(settings.batchSize), mask ratio \(settings.maskRatio), seed \(settings.seed), \
+        holdout \(settings.holdout), PCA variance kept \(settings.varianceKept)\(gaussianOnly ? " (Gaussian only)" : "").
+        Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS core \(BLAS.coreName), \(workers) workers \
+        with single-threaded BLAS; load average at the last class \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
+            .split(separator: " ").prefix(3).joined(separator: " ") ?? "?").
+        Teacher over the 10,000 test images: \(String(format: "%.0f", teacherSeconds)) s\(cached == nil ? "" : " (loaded from cache)").
+        MKD = the daemon's score (mean of the patch map); max, top 10% = other reductions of the same map (not fused).
+
+        | class | name | Gaussian | MKD | fused | MKD max | MKD top 10% | fit s | score s | final loss |
+        |-------|------|----------|-----|-------|---------|-------------|-------|---------|------------|
+
+        """
+    for r in results {
+        md += "| \(r.cls) | \(names[r.cls]) | \(pct(r.gaussian)) | \(pct(r.mkd)) | \(pct(r.fused)) | \(pct(r.mkdMax)) | "
+            + "\(pct(r.mkdTop)) | "
+            + String(format: "%.0f | %.0f | ", r.fitSeconds, r.scoreSeconds)
+            + (r.losses.last.map { String(format: "%.5f", $0) } ?? "–") + " |\n"
+    }
+    md += "| mean | | **\(pct(mean(results.map { $0.gaussian })))** | **\(pct(mean(results.map { $0.mkd })))** | "
+        + "**\(pct(mean(results.map { $0.fused })))** | \(pct(mean(results.map { $0.mkdMax }))) | "
+        + "\(pct(mean(results.map { $0.mkdTop }))) | "
+        + String(format: "%.0f | %.0f | |\n", results.map(\.fitSeconds).reduce(0, +), results.map(\.scoreSeconds).reduce(0, +))
+    return md
+}
+
+for cls in classes {
+    let members = trainLabels.indices.filter { trainLabels[$0] == UInt8(cls) }.prefix(trainPerClass)
+    var grey = [UInt8]()
+    for i in members { grey += trainImages[(i * pixels)..<((i + 1) * pixels)] }
+    var rgb = [UInt8](repeating: 0, count: members.count * imageBytes)
+    grey.withUnsafeBufferPointer { g in
+        rgb.withUnsafeMutableBufferPointer { upsample(g.baseAddress!, count: members.count, into: $0.baseAddress!) }
+    }
+    let fitStart = now()
+    let bundle = try ModelFitting.fit(
+        rgb: rgb, count: members.count, teacher: teacher, teacherIdentity: identity, settings: settings,
+        components: gaussianOnly ? [.gaussian] : [.mkd, .gaussian], workers: workers,
+        progress: { p in
+            if case .training(let t) = p, t.frames == t.framesPerEpoch {
+                log(String(format: "class %d: epoch %d/%d loss %.5f (%.0f s)", cls, t.epoch + 1, t.epochs,
+                           t.loss, t.elapsed))
+            }
+        })
+    let fitSeconds = now() - fitStart
+
+    // Scoring reuses the cached teacher tokens: the scorers read only `finalTokens` of a ViTOutput (which has no
+    // public initialiser), so a batch-8 output from the cache pass carries each batch's tokens.
+    let model = AnomalyModel(bundle: bundle, workers: workers, maxBatch: batch)
+    var g = [Double](), m = [Double](), mMax = [Double](), mTop = [Double](), f = [Double]()
+    let scoreStart = now()
+    var rgbBatch = [UInt8](repeating: 0, count: batch * imageBytes)
+    var out = template!
+    for start in stride(from: 0, to: testCount, by: batch) {
+        precondition(testCount - start >= batch, "the test set is a whole number of batches")
+        testImages.withUnsafeBufferPointer { g in
+            rgbBatch.withUnsafeMutableBufferPointer {
+                upsample(g.baseAddress! + start * pixels, count: batch, into: $0.baseAddress!)
+            }
+        }
+        out.finalTokens = Array(testTokens[(start * tokensPerImage)..<((start + batch) * tokensPerImage)])
+        let scores = try rgbBatch.withUnsafeBufferPointer { try model.score(teacher: out, rgb: $0.baseAddress!) }
+        for s in scores {
+            g.append(s.gaussian!)
+            if let mkd = s.mkd {
+                m.append(mkd)
+                let sorted = s.map.sorted(by: >)
+                mMax.append(Double(sorted[0]))
+                let top = sorted.prefix(max(1, sorted.count / 10))
+                mTop.append(Double(top.reduce(0, +)) / Double(top.count))
+            }
+            f.append(s.verdict.raw)
+        }
+    }
+    let scoreSeconds = now() - scoreStart
+    let labels = testLabels.map { Int($0) != cls }
+    let r = ClassResult(cls: cls, gaussian: try ROC.auroc(scores: g, labels: labels),
+                        mkd: gaussianOnly ? nil : try ROC.auroc(scores: m, labels: labels),
+                        mkdMax: gaussianOnly ? nil : try ROC.auroc(scores: mMax, labels: labels),
+                        mkdTop: gaussianOnly ? nil : try ROC.auroc(scores: mTop, labels: labels),
+                        fused: gaussianOnly ? nil : try ROC.auroc(scores: f, labels: labels),
+                        fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, losses: bundle.metadata.trainingLoss)
+    results.append(r)
+    // Rewritten after every class so that an interrupted run keeps the classes it finished.
+    if let markdownPath { try report().write(toFile: markdownPath, atomically: true, encoding: .utf8) }
+    log(String(format: "class %d %@: gaussian %.2f mkd %@ (max %@, top10%% %@) fused %@ (fit %.0f s, score %.0f s)",
+               cls, names[cls], 100 * r.gaussian, pct(r.mkd), pct(r.mkdMax), pct(r.mkdTop), pct(r.fused),
+               fitSeconds, scoreSeconds))
+}
+print(report())
