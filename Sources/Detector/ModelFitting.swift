@@ -26,8 +26,6 @@ public enum ModelFitting {
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
                                            blockLength: blockLength)
-        let train = gather(rgb, split.train, imageBytes)
-        let holdout = gather(rgb, split.holdout, imageBytes)
 
         // One teacher pass over the training frames: distillation targets and CLS features.
         var targets = TeacherTargets(teacher: c)
@@ -35,11 +33,12 @@ public enum ModelFitting {
         var cls = [Float]()
         cls.reserveCapacity(split.train.count * c.width)
         let batch = 8
-        try train.withUnsafeBufferPointer { buf in
-            for start in stride(from: 0, to: split.train.count, by: batch) {
-                if shouldStop() { throw CancellationError() }
-                let n = min(batch, split.train.count - start)
-                let frames = buf.baseAddress! + start * imageBytes
+        for start in stride(from: 0, to: split.train.count, by: batch) {
+            if shouldStop() { throw CancellationError() }
+            let n = min(batch, split.train.count - start)
+            let packed = gather(rgb, split.train[start..<(start + n)], imageBytes)
+            try packed.withUnsafeBufferPointer { buf in
+                let frames = buf.baseAddress!
                 let out = teacher.forward(rgb: frames, batch: n)
                 if components.contains(.mkd) { targets.append(out, rgb: frames) }
                 for b in 0..<n { cls += out.cls(b) }
@@ -67,10 +66,11 @@ public enum ModelFitting {
         progress?(.calibrating)
         let scorer = RawScorer(student: student?.parameters, gaussian: gaussian, workers: workers, maxBatch: batch)
         var held: [ScoreComponent: [Double]] = [:]
-        try holdout.withUnsafeBufferPointer { buf in
-            for start in stride(from: 0, to: split.holdout.count, by: batch) {
-                let n = min(batch, split.holdout.count - start)
-                let frames = buf.baseAddress! + start * imageBytes
+        for start in stride(from: 0, to: split.holdout.count, by: batch) {
+            let n = min(batch, split.holdout.count - start)
+            let packed = gather(rgb, split.holdout[start..<(start + n)], imageBytes)
+            try packed.withUnsafeBufferPointer { buf in
+                let frames = buf.baseAddress!
                 let (mkd, g) = try scorer.scores(teacher: teacher.forward(rgb: frames, batch: n), rgb: frames)
                 if let mkd { held[.mkd, default: []] += mkd.scores.map(Double.init) }
                 if let g { held[.gaussian, default: []] += g }
@@ -83,7 +83,8 @@ public enum ModelFitting {
                            trainingLoss: loss)
     }
 
-    static func gather(_ rgb: [UInt8], _ indices: [Int], _ imageBytes: Int) -> [UInt8] {
+    /// One batch's frames, packed: batches are gathered as they are used, so the frames are never copied whole.
+    static func gather(_ rgb: [UInt8], _ indices: ArraySlice<Int>, _ imageBytes: Int) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(indices.count * imageBytes)
         for i in indices { out += rgb[(i * imageBytes)..<((i + 1) * imageBytes)] }

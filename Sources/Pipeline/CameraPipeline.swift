@@ -131,7 +131,7 @@ public final class CameraPipeline: @unchecked Sendable {
                     }
                 }
                 let seconds = Date().timeIntervalSince(started)
-                counters.scored(batch.count, engineSeconds: seconds)
+                counters.scored(batch.count)
                 let info = ModelInfo(version: model.version, teacher: teacherName)
                 for (frame, score) in zip(batch, scores) {
                     await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info))
@@ -140,7 +140,6 @@ public final class CameraPipeline: @unchecked Sendable {
             }
             for frame in batch { learning += frame.pixels }
             learned += batch.count
-            counters.learned(batch.count)
             set(.learning, "collecting normal frames: \(learned)/\(config.learningFrames)")
             let timeUp = config.learningSeconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
             if learned >= config.learningFrames || (timeUp && learned >= Self.minimumLearningFrames) {
@@ -199,14 +198,12 @@ public final class CameraPipeline: @unchecked Sendable {
         let runner = ViTRunner(vit: vit, workers: workers, maxBatch: 8)
         let settings = config.detectorSettings
         let stop = StopFlag()
-        let counters = self.counters
         let bundle = try await withTaskCancellationHandler {
             try await offload(qos: .utility) { [config] in
                 try ModelFitting.fit(
                     rgb: rgb, count: count, teacher: runner, teacherIdentity: identity, settings: settings,
                     blockLength: max(1, Int(config.sampleFps)), workers: self.workers,
                     progress: { p in
-                        counters.progress()
                         if case .training(let t) = p, t.frames == t.framesPerEpoch {
                             self.set(.learning, String(format: "training: epoch %d/%d, loss %.5f", t.epoch + 1, t.epochs, t.loss))
                         }
@@ -262,7 +259,7 @@ public final class CameraPipeline: @unchecked Sendable {
         let queueDrops = (queues?.frames.dropped ?? 0) + (queues?.scored.dropped ?? 0)
         // Frames skipped to honour sample_fps are by design, not losses: they are not counted as dropped here.
         let sourceDrops = (stats?.droppedTotal ?? 0) - (stats?.dropped[.sampling] ?? 0)
-        let dropped = sourceDrops + queueDrops + c.dropped.values.reduce(0, +)
+        let dropped = sourceDrops + queueDrops
         return PipelineStatus(
             state: shownState, detail: detail,
             source: SourceStatus(state: sourceState, url: config.displaySource, reconnects: UInt64(stats?.reconnectsTotal ?? 0),

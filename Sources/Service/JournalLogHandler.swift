@@ -44,7 +44,7 @@ public struct JournalLogHandler: LogHandler {
         if journal {
             write("<\(Self.priority(level))>\(flat)\n")
         } else {
-            write("\(ISO8601DateFormatter().string(from: Date())) \(level) \(flat)\n")
+            write("\(Date().formatted(.iso8601)) \(level) \(flat)\n")
         }
     }
 }
