@@ -83,7 +83,9 @@ final class ProxyTests: XCTestCase {
         var received: [String: [Int]] = [:]
         while Date().timeIntervalSince(started) < 90 {
             received = pipelines(CLI.messages(authorised.1))
-            if received["cam_a", default: []].count >= 4 && received["cam_b", default: []].count >= 4 { break }
+            // At least 3 s, so the refused subscribers have long finished their handshakes.
+            if received["cam_a", default: []].count >= 4 && received["cam_b", default: []].count >= 4
+                && Date().timeIntervalSince(started) >= 3 { break }
             usleep(200_000)
         }
         let window = Date().timeIntervalSince(started)
@@ -99,9 +101,9 @@ final class ProxyTests: XCTestCase {
             XCTAssertEqual(CLI.messages(subscriber.1).count, 0, "a subscriber with \(name) received messages within \(window) s")
         }
         // The ZAP handler names who it let in and whom it refused.
-        XCTAssertTrue(proxy.log.contains("subscriber authorised client=alice"), proxy.log)
         let malloryPub = try String(contentsOfFile: mallory.pub, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(proxy.log.contains("subscriber refused") && proxy.log.contains(malloryPub), proxy.log)
+        XCTAssertTrue(proxy.logged("subscriber authorised", "client=alice"), proxy.log)
+        XCTAssertTrue(proxy.logged("subscriber refused", "key=\(malloryPub)"), proxy.log)
 
         // SIGTERM: the proxy logs what it forwarded and exits cleanly, well within its 1 s linger.
         let stopping = Date()
@@ -113,6 +115,62 @@ final class ProxyTests: XCTestCase {
             .flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
         XCTAssertGreaterThanOrEqual(forwarded, 8, proxy.log)
         print("proxy: window \(String(format: "%.1f", window)) s, stopped in \(String(format: "%.3f", stopSeconds)) s, forwarded \(forwarded) messages")
+    }
+
+    /// A site-level proxy reads from a host-level CURVE proxy as its authorised client; one with an
+    /// unauthorised (fresh) key pair gets nothing through.
+    func testSiteProxyIsCurveClientOfHostProxy() throws {
+        let host = try keygen("host"), site = try keygen("site")
+        let clients = dir.appendingPathComponent("clients")
+        try FileManager.default.createDirectory(at: clients, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: site.pub, toPath: clients.appendingPathComponent("site.pub").path)
+        // A pyzmq publisher standing in for a daemon: one pipeline, seq from 1, 20 messages a second.
+        let daemonEndpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+        let publisher = try CLI.Child("/usr/bin/python3", ["-c", """
+            import json, sys, time, zmq
+            pub = zmq.Context.instance().socket(zmq.XPUB)
+            pub.bind(sys.argv[1])
+            seq = 0
+            while True:
+                seq += 1
+                pub.send_multipart([b"anomaly/line3/heartbeat", json.dumps({"pipeline": "line3", "seq": seq}).encode()])
+                time.sleep(0.05)
+            """, daemonEndpoint])
+        defer { publisher.stop() }
+
+        let hostEndpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+        let hostProxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", daemonEndpoint, "--bind", hostEndpoint,
+                                                     "--curve-secret-key", host.key, "--authorized-keys", clients.path],
+                                        log: dir.appendingPathComponent("host.log"))
+        defer { hostProxy.stop() }
+        XCTAssertTrue(hostProxy.waitForLog("anomalyd proxy running"), hostProxy.log)
+        var outputs: [String] = []
+        var children: [LoggedChild] = []
+        defer { children.forEach { $0.stop() } }
+        for (name, clientKey) in [("site", ["--upstream-secret-key", site.key]), ("stranger", [])] {
+            let endpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+            let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", hostEndpoint, "--bind", endpoint,
+                                                     "--upstream-server-key", host.pub] + clientKey,
+                                        log: dir.appendingPathComponent("\(name).log"))
+            children.append(proxy)
+            XCTAssertTrue(proxy.waitForLog("anomalyd proxy running"), proxy.log)
+            let out = dir.appendingPathComponent("\(name).jsonl")
+            children.append(try LoggedChild(CLI.binary, ["subscribe", "--endpoint", endpoint], log: out,
+                                            stderr: dir.appendingPathComponent("\(name).err")))
+            outputs.append(out.path)
+        }
+        func seqs(_ path: String) -> [Int] {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["seq"] as? Int }
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while seqs(outputs[0]).count < 20 && Date() < deadline { usleep(100_000) }
+        let received = seqs(outputs[0])
+        XCTAssertGreaterThanOrEqual(received.count, 20, hostProxy.log)
+        XCTAssertEqual(received, Array((received.first ?? 0)..<((received.first ?? 0) + received.count)), "seq gaps over two proxies")
+        XCTAssertEqual(seqs(outputs[1]), [], "an unauthorised site proxy passes nothing on")
+        XCTAssertTrue(hostProxy.logged("subscriber authorised", "client=site"), hostProxy.log)
+        XCTAssertTrue(hostProxy.logged("subscriber refused"), hostProxy.log)
     }
 
     /// keygen writes a Z85 pair with the right modes that pyzmq accepts, and never overwrites.
@@ -199,17 +257,22 @@ final class LoggedChild {
 
     init(_ executable: String, _ args: [String], log: URL, stderr: URL? = nil) throws {
         logFile = log
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
         process.currentDirectoryURL = CLI.root
         process.standardOutput = try FileHandle(forWritingTo: log)
-        if let stderr { FileManager.default.createFile(atPath: stderr.path, contents: nil) }
+        if let stderr { _ = FileManager.default.createFile(atPath: stderr.path, contents: nil) }
         process.standardError = try stderr.map { try FileHandle(forWritingTo: $0) } ?? process.standardOutput
         try process.run()
     }
 
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Whether one log line contains every one of `texts`.
+    func logged(_ texts: String...) -> Bool {
+        log.split(separator: "\n").contains { line in texts.allSatisfy { line.contains($0) } }
+    }
 
     /// Waits for `text` in the log, while the process runs (at most `timeout` seconds).
     func waitForLog(_ text: String, timeout: Double = 30) -> Bool {
