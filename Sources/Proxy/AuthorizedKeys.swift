@@ -8,9 +8,16 @@ public struct AuthorizedKeys: Sendable {
     public let names: [String: String]
 
     public init(directory: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw ProxyError.invalidAuthorizedKeys(directory: directory, reason: "it does not exist")
+        }
+        guard isDirectory.boolValue else {
+            throw ProxyError.invalidAuthorizedKeys(directory: directory, reason: "not a directory (expected a directory of NAME.pub files)")
+        }
         let files: [String]
         do { files = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
-            throw ProxyError.invalidAuthorizedKeys(directory: directory, reason: "cannot list it: \((error as NSError).localizedDescription)")
+            throw ProxyError.invalidAuthorizedKeys(directory: directory, reason: "cannot list it: \(CurveKey.reason(error))")
         }
         var names: [String: String] = [:]
         for file in files.sorted() where file.hasSuffix(".pub") {

@@ -186,7 +186,7 @@ public final class Forwarder: @unchecked Sendable {
     private static func endpointError(_ option: String, _ endpoint: String, operation: String, code: Int32) -> ProxyError {
         var reason = zmqMessage(code)
         if code == EINVAL || code == EPROTONOSUPPORT || code == ENOCOMPATPROTO {
-            return .invalidEndpoint(option: option, endpoint: endpoint, reason: reason)
+            return .invalidEndpoint(option: option, endpoint: endpoint, reason: reason + " (expected tcp://HOST:PORT or ipc://PATH)")
         }
         if code == EADDRINUSE { reason += " (another process, or another proxy, is bound to it)" }
         return .socketFailed(endpoint: endpoint, operation: operation, reason: reason)

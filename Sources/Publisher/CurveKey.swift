@@ -41,8 +41,20 @@ public struct CurveKey: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
-    private static func reason(_ error: Error) -> String {
-        (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" } ?? error.localizedDescription
+    /// "No such file or directory" rather than Foundation's wrapped error text.
+    public static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        let posix = ns.domain == NSPOSIXErrorDomain ? ns : ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        if let posix, posix.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(posix.code))) }
+        if ns.domain == NSCocoaErrorDomain {
+            switch CocoaError.Code(rawValue: ns.code) {
+            case .fileReadNoSuchFile, .fileNoSuchFile: return "no such file"
+            case .fileReadNoPermission: return "permission denied"
+            case .fileReadInapplicableStringEncoding: return "not UTF-8 text"
+            default: break
+            }
+        }
+        return ns.localizedDescription
     }
 }
 

@@ -56,6 +56,11 @@ struct ProxyCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(ConfigError.exitCode)
         }
+        // Like ssh with a private key: a secret others can read is not secret (LoadCredential= makes it 0400).
+        if let path = curveSecretKey, let mode = try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int,
+           mode & 0o077 != 0 {
+            logger.warning("the secret key file is readable by other users; chmod 600 it", metadata: ["file": "\(path)"])
+        }
         let security = forwarder.settings.curve.map { "CURVE, server key \($0.publicKey)" } ?? "no encryption"
         logger.notice("anomalyd proxy running", metadata: [
             "bind": "\(forwarder.endpoint)", "upstreams": "\(upstreams.joined(separator: ","))", "security": "\(security)",
@@ -73,7 +78,7 @@ struct ProxyCommand: AsyncParsableCommand {
         notifier.stopping()
     }
 
-    /// The options as settings, with every key file read and checked.
+    /// The options as settings, with every key file read and checked (the forwarder validates the rest).
     private func settings() throws -> ProxySettings {
         var s = ProxySettings(upstreams: upstreams, endpoint: bind)
         s.sendHighWaterMark = sendHwm
@@ -86,7 +91,6 @@ struct ProxyCommand: AsyncParsableCommand {
         } else if upstreamSecretKey != nil {
             throw ProxyError.invalidSetting(option: "--upstream-secret-key", reason: "needs --upstream-server-key")
         }
-        try s.validate()
         return s
     }
 }

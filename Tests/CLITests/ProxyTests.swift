@@ -221,7 +221,7 @@ final class ProxyTests: XCTestCase {
         let cases: [([String], [String])] = [
             (up + ["--curve-secret-key", short], [short, "expected 40 Z85 characters, found 39"]),
             (up + ["--curve-secret-key", notZ85], [notZ85, "not Z85"]),
-            (up + ["--curve-secret-key", dir.appendingPathComponent("missing.key").path], ["missing.key"]),
+            (up + ["--curve-secret-key", dir.appendingPathComponent("missing.key").path], ["missing.key", "no such file"]),
             (up + ["--curve-secret-key", good.key, "--authorized-keys", emptyDir], [emptyDir, "no *.pub key files"]),
             (up + ["--curve-secret-key", good.key, "--authorized-keys", badClients], [badPub, "expected 40 Z85 characters"]),
             (up + ["--authorized-keys", clients], ["--authorized-keys", "needs --curve-secret-key"]),
