@@ -124,18 +124,21 @@ final class ProxyTests: XCTestCase {
         let clients = dir.appendingPathComponent("clients")
         try FileManager.default.createDirectory(at: clients, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: site.pub, toPath: clients.appendingPathComponent("site.pub").path)
-        // A pyzmq publisher standing in for a daemon: one pipeline, seq from 1, 20 messages a second.
+        // A pyzmq publisher standing in for a daemon: one pipeline, seq from 1, 20 messages a second, tagged with
+        // which run of the publisher sent them.
         let daemonEndpoint = "tcp://127.0.0.1:\(CLI.freePort())"
-        let publisher = try CLI.Child("/usr/bin/python3", ["-c", """
+        let publisherScript = """
             import json, sys, time, zmq
             pub = zmq.Context.instance().socket(zmq.XPUB)
             pub.bind(sys.argv[1])
             seq = 0
             while True:
                 seq += 1
-                pub.send_multipart([b"anomaly/line3/heartbeat", json.dumps({"pipeline": "line3", "seq": seq}).encode()])
+                pub.send_multipart([b"anomaly/line3/heartbeat",
+                                    json.dumps({"pipeline": "line3", "seq": seq, "run": sys.argv[2]}).encode()])
                 time.sleep(0.05)
-            """, daemonEndpoint])
+            """
+        let publisher = try CLI.Child("/usr/bin/python3", ["-c", publisherScript, daemonEndpoint, "first"])
         defer { publisher.stop() }
 
         let hostEndpoint = "tcp://127.0.0.1:\(CLI.freePort())"
@@ -171,6 +174,50 @@ final class ProxyTests: XCTestCase {
         XCTAssertEqual(seqs(outputs[1]), [], "an unauthorised site proxy passes nothing on")
         XCTAssertTrue(hostProxy.logged("subscriber authorised", "client=site"), hostProxy.log)
         XCTAssertTrue(hostProxy.logged("subscriber refused"), hostProxy.log)
+
+        // The publisher restarts: the host proxy reconnects and resubscribes by itself.
+        publisher.stop()
+        let restarted = try CLI.Child("/usr/bin/python3", ["-c", publisherScript, daemonEndpoint, "second"])
+        defer { restarted.stop() }
+        func fromRestart() -> [Int] {
+            ((try? String(contentsOfFile: outputs[0], encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .filter { $0["run"] as? String == "second" }.compactMap { $0["seq"] as? Int }
+        }
+        let resumeDeadline = Date().addingTimeInterval(30)
+        while fromRestart().count < 5 && Date() < resumeDeadline { usleep(100_000) }
+        let after = fromRestart()
+        XCTAssertGreaterThanOrEqual(after.count, 5, "messages resume after the publisher restarts")
+        XCTAssertEqual(after, Array((after.first ?? 0)..<((after.first ?? 0) + after.count)), "seq gaps after the restart")
+    }
+
+    /// Under systemd: READY=1 once the backend is bound (a subscriber can connect at once), STOPPING=1 on SIGTERM.
+    func testNotifiesSystemdReadyOnceBoundAndStoppingOnSIGTERM() throws {
+        let socketPath = dir.appendingPathComponent("notify.sock").path
+        let systemd = try LoggedChild("/usr/bin/python3", ["-c", """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(sys.argv[1])
+            print("LISTENING", flush=True)
+            while True:
+                print(s.recv(4096).decode(), flush=True)
+            """, socketPath], log: dir.appendingPathComponent("notify.log"))
+        defer { systemd.stop() }
+        XCTAssertTrue(systemd.waitForLog("LISTENING"))
+        let port = CLI.freePort()
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = socketPath
+        let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", "tcp://127.0.0.1:\(CLI.freePort())",
+                                                 "--bind", "tcp://127.0.0.1:\(port)"],
+                                    log: dir.appendingPathComponent("proxy.log"), environment: environment)
+        defer { proxy.stop() }
+        XCTAssertTrue(systemd.waitForLog("READY=1"), systemd.log + proxy.log)
+        XCTAssertTrue(systemd.logged("STATUS=forwarding 1 upstream(s) to tcp://127.0.0.1:\(port)"), systemd.log)
+        let probe = try CLI.python("import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 2).close()", ["\(port)"])
+        XCTAssertEqual(probe.status, 0, "the backend is bound when READY=1 is sent: \(probe.stderr)")
+        proxy.stop()
+        XCTAssertEqual(proxy.process.terminationStatus, 0, proxy.log)
+        XCTAssertTrue(systemd.waitForLog("STOPPING=1"), systemd.log)
     }
 
     /// keygen writes a Z85 pair with the right modes that pyzmq accepts, and never overwrites.
@@ -255,12 +302,13 @@ final class LoggedChild {
     let process = Process()
     private let logFile: URL
 
-    init(_ executable: String, _ args: [String], log: URL, stderr: URL? = nil) throws {
+    init(_ executable: String, _ args: [String], log: URL, stderr: URL? = nil, environment: [String: String]? = nil) throws {
         logFile = log
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
         process.currentDirectoryURL = CLI.root
+        if let environment { process.environment = environment }
         process.standardOutput = try FileHandle(forWritingTo: log)
         if let stderr { _ = FileManager.default.createFile(atPath: stderr.path, contents: nil) }
         process.standardError = try stderr.map { try FileHandle(forWritingTo: $0) } ?? process.standardOutput
