@@ -49,14 +49,15 @@ public final class Forwarder: @unchecked Sendable {
 
             // ZMTP heartbeats: a peer that vanished without closing (power loss, a NAT dropping the flow) is
             // noticed within 15 s and the frontend reconnects, instead of silently missing that daemon forever.
-            for (socket, endpoint) in [(frontend, settings.upstreams.joined(separator: ",")), (backend, settings.endpoint)] {
+            let upstreams = settings.upstreams.joined(separator: ",")
+            for (socket, endpoint) in [(frontend, upstreams), (backend, settings.endpoint)] {
                 try option(socket, ZMQ_HEARTBEAT_IVL, 5000, endpoint)
                 try option(socket, ZMQ_HEARTBEAT_TIMEOUT, 15000, endpoint)
             }
             // The frontend only ever sends subscriptions; nothing worth flushing at exit.
-            try option(frontend, ZMQ_LINGER, 0, "frontend")
+            try option(frontend, ZMQ_LINGER, 0, upstreams)
+            try settings.upstreamCurve?.apply(to: frontend, endpoint: upstreams)
             for upstream in settings.upstreams {
-                try settings.upstreamCurve?.apply(to: frontend, endpoint: upstream)
                 guard zmq_connect(frontend, upstream) == 0 else {
                     throw Self.endpointError("--upstream", upstream, operation: "connect", code: zmq_errno())
                 }
