@@ -42,6 +42,10 @@ let package = Package(
         // Events, status and heartbeats over ZeroMQ.
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions"]),
 
+        // Fan-in: an XSUB/XPUB forwarder for several daemons' publishers, optionally a CURVE server with a ZAP allow-list.
+        .target(name: "Proxy", dependencies: ["CZMQ", "Publisher", .product(name: "Logging", package: "swift-log"),
+                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
         .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config",
                                                 .product(name: "Logging", package: "swift-log")]),
@@ -50,7 +54,7 @@ let package = Package(
         .target(name: "Service", dependencies: [.product(name: "Logging", package: "swift-log")]),
 
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service",
+            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service", "Proxy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

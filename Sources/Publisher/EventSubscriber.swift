@@ -9,8 +9,9 @@ public final class EventSubscriber {
     private var socket: UnsafeMutableRawPointer?
 
     /// Subscribes to each prefix (use `Topic.prefix(pipeline:)`, or "anomaly/" for everything). `receive()`
-    /// returns nil after `timeoutMilliseconds` without a message, so callers can check for shutdown.
-    public init(endpoint: String, prefixes: [String], timeoutMilliseconds: Int32 = 200) throws {
+    /// returns nil after `timeoutMilliseconds` without a message, so callers can check for shutdown. With `curve`
+    /// (a `.client`), it reads from a CURVE server such as `anomalyd proxy --curve-secret-key`.
+    public init(endpoint: String, prefixes: [String], timeoutMilliseconds: Int32 = 200, curve: CurveSecurity? = nil) throws {
         self.endpoint = endpoint
         guard let ctx = zmq_ctx_new() else { throw PublisherError.connectFailed(endpoint: endpoint, reason: zmqError()) }
         guard let sock = zmq_socket(ctx, ZMQ_SUB) else {
@@ -23,6 +24,7 @@ public final class EventSubscriber {
         // A subscriber has nothing worth flushing on exit.
         try setOption(sock, ZMQ_LINGER, 0, endpoint)
         try setOption(sock, ZMQ_RCVTIMEO, timeoutMilliseconds, endpoint)
+        try curve?.apply(to: sock, endpoint: endpoint)
         guard zmq_connect(sock, endpoint) == 0 else {
             throw PublisherError.connectFailed(endpoint: endpoint, reason: zmqError())
         }

@@ -19,6 +19,12 @@ struct SubscribeCommand: ParsableCommand {
     @Option(name: .customLong("kind"), help: "Print only these message kinds (event, status, heartbeat, model); all if omitted. Gaps are still tracked over every message.")
     var kinds: [String] = []
 
+    @Option(help: "The publisher's or proxy's public key file (PREFIX.pub), when it is a CURVE server.")
+    var curveServerKey: String?
+
+    @Option(help: "This subscriber's secret key file (PREFIX.key), when the server only lets authorised keys in; a fresh key pair if omitted.")
+    var curveSecretKey: String?
+
     func validate() throws {
         if let bad = kinds.first(where: { TopicKind(rawValue: $0) == nil }) {
             throw ValidationError("invalid --kind '\(bad)': expected one of \(TopicKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -26,11 +32,18 @@ struct SubscribeCommand: ParsableCommand {
         if let pipeline, !Topic.isValidPipelineName(pipeline) {
             throw ValidationError("invalid --pipeline '\(pipeline)': use lowercase letters, digits, '_' and '-'")
         }
+        if curveSecretKey != nil && curveServerKey == nil {
+            throw ValidationError("--curve-secret-key needs --curve-server-key (the server's public key)")
+        }
     }
 
     func run() throws {
         let prefix = pipeline.map { Topic.prefix(pipeline: $0) } ?? "anomaly/"
-        let subscriber = try EventSubscriber(endpoint: endpoint, prefixes: [prefix])
+        let curve = try curveServerKey.map { serverKey in
+            CurveSecurity.client(serverKey: try CurveKey(file: serverKey),
+                                 client: try curveSecretKey.map { try CurveKeyPair(secretKeyFile: $0) } ?? CurveKeyPair.generate())
+        }
+        let subscriber = try EventSubscriber(endpoint: endpoint, prefixes: [prefix], curve: curve)
         defer { subscriber.close() }
         // A handler (not SIG_IGN) so a blocked receive returns EINTR; the timeout covers signals taken by
         // another thread.

@@ -1,0 +1,97 @@
+import CZMQ
+import Foundation
+import Logging
+
+/// Answers libzmq's authentication requests (ZAP, ZeroMQ RFC 27) for the CURVE server sockets of one context:
+/// a client whose public key is authorised is let in, any other is refused and logged. libzmq asks it during
+/// each CURVE handshake, once the client has proved it holds the secret of the public key it presents; so a
+/// subscriber needs both the proxy's public key and an authorised key pair.
+///
+/// It serves on its own thread (a ZAP request blocks that connection's handshake, not the forwarding) and ends
+/// when the context is shut down.
+final class ZAPHandler: @unchecked Sendable {
+    /// Where libzmq sends ZAP requests; one handler per context.
+    static let endpoint = "inproc://zeromq.zap.01"
+
+    private let socket: UnsafeMutableRawPointer
+    private let authorized: AuthorizedKeys
+    private let logger: Logger
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Binds the handler; it must be bound before the CURVE server socket accepts connections.
+    init(context: UnsafeMutableRawPointer, authorized: AuthorizedKeys, logger: Logger) throws {
+        guard let socket = zmq_socket(context, ZMQ_REP) else {
+            throw ProxyError.socketFailed(endpoint: Self.endpoint, operation: "creating the ZAP socket", reason: zmqMessage())
+        }
+        guard zmq_bind(socket, Self.endpoint) == 0 else {
+            let reason = zmqMessage()
+            zmq_close(socket)
+            throw ProxyError.socketFailed(endpoint: Self.endpoint, operation: "binding the ZAP handler", reason: reason)
+        }
+        self.socket = socket
+        self.authorized = authorized
+        self.logger = logger
+        Thread.detachNewThread { self.serve() }
+    }
+
+    /// Waits for the thread to close its socket; call after zmq_ctx_shutdown.
+    func join() { finished.wait() }
+
+    private func serve() {
+        defer {
+            zmq_close(socket)
+            finished.signal()
+        }
+        while let request = receive() {
+            // Frames: version, request id, domain, address, routing id, mechanism, credentials (the client's
+            // 32-byte public key for CURVE).
+            guard request.count >= 6 else { continue }
+            let address = String(decoding: request[3], as: UTF8.self)
+            var code = "400", text = "unknown client key", user = ""
+            if request.count == 7, String(decoding: request[5], as: UTF8.self) == "CURVE", request[6].count == 32 {
+                let key = z85(request[6])
+                if let name = authorized.names[key] {
+                    (code, text, user) = ("200", "OK", name)
+                    logger.info("subscriber authorised", metadata: ["client": "\(name)", "address": "\(address)"])
+                } else {
+                    logger.warning("subscriber refused: its public key is not in --authorized-keys",
+                                   metadata: ["key": "\(key)", "address": "\(address)"])
+                }
+            } else {
+                text = "CURVE required"
+                logger.warning("connection refused: not CURVE", metadata: ["address": "\(address)"])
+            }
+            let reply = [Data("1.0".utf8), request[1], Data(code.utf8), Data(text.utf8), Data(user.utf8), Data()]
+            for (i, part) in reply.enumerated() {
+                _ = part.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, i < reply.count - 1 ? ZMQ_SNDMORE : 0) }
+            }
+        }
+    }
+
+    /// One request's frames, or nil once the context is shut down.
+    private func receive() -> [Data]? {
+        var parts: [Data] = []
+        var more = true
+        while more {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            guard zmq_msg_recv(&msg, socket, 0) >= 0 else {
+                if zmq_errno() == EINTR { continue }
+                return nil
+            }
+            parts.append(Data(bytes: zmq_msg_data(&msg), count: zmq_msg_size(&msg)))
+            more = zmq_msg_more(&msg) == 1
+        }
+        return parts
+    }
+
+    private func z85(_ key: Data) -> String {
+        var text = [CChar](repeating: 0, count: 41)
+        _ = key.withUnsafeBytes { zmq_z85_encode(&text, $0.bindMemory(to: UInt8.self).baseAddress, 32) }
+        return String(cString: text)
+    }
+}
+
+/// libzmq's message for the last error, e.g. "Address already in use".
+func zmqMessage(_ code: Int32 = zmq_errno()) -> String { String(cString: zmq_strerror(code)) }
