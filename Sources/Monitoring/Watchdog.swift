@@ -4,10 +4,11 @@ import Pipeline
 import Service
 import ServiceLifecycle
 
-/// Decides whether every pipeline is making progress. A pipeline progresses when one of its stages moved a frame
-/// recently, or when it is legitimately not moving frames: learning (training takes minutes), waiting to restart,
-/// or its source is connecting, reconnecting or has ended. A pipeline whose source is streaming but none of whose
-/// stages moved a frame for `tolerance` is wedged.
+/// Decides whether every pipeline is making progress. A pipeline progresses when frames recently went all the way
+/// through it (or its source reconnected), or when it is legitimately not moving frames: learning (training takes
+/// minutes), waiting to restart, or its source is connecting, reconnecting or has ended. A pipeline whose source is
+/// streaming but through which no frame went for `tolerance` is wedged (so `WatchdogSec=` must be well above the
+/// sampling interval).
 public struct ProgressTracker: Sendable {
     public let tolerance: Duration
     private var marks: [String: (mark: Int, at: ContinuousClock.Instant)] = [:]
@@ -19,7 +20,7 @@ public struct ProgressTracker: Sendable {
         var wedged: [String: Duration] = [:]
         var next: [String: (mark: Int, at: ContinuousClock.Instant)] = [:]
         for p in probes {
-            let mark = p.counters.progress + (p.source?.framesDecoded ?? 0) + (p.source?.reconnectsTotal ?? 0)
+            let mark = p.counters.progress + (p.source?.reconnectsTotal ?? 0)
             var at = now
             if let previous = marks[p.name], previous.mark == mark, !Self.legitimatelyIdle(p) {
                 at = previous.at
@@ -67,7 +68,10 @@ public struct WatchdogService: Service {
                 let wedged = tracker.check(supervisor.probes())
                 if wedged.isEmpty {
                     notifier.watchdog()
-                    if withheld { logger.notice("pipelines make progress again: watchdog pings resumed") }
+                    if withheld {
+                        logger.notice("pipelines make progress again: watchdog pings resumed")
+                        notifier.status("pipelines make progress again")
+                    }
                     withheld = false
                 } else if !withheld {
                     withheld = true

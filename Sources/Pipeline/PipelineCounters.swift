@@ -12,8 +12,9 @@ public final class PipelineCounters: @unchecked Sendable {
         /// Capture-to-decision age of recent frames, in seconds (for percentiles).
         public var frameAgeSeconds: [Double] = []
 
-        /// Grows whenever any stage moves a frame: what the watchdog checks for progress.
-        public var progress: Int { framesIn + framesLearned + framesScored + framesDecided }
+        /// Frames that went all the way through (into the learning set, or to a decision): what the watchdog
+        /// checks, since a stuck stage anywhere stops it while the stages before it may still fill their queues.
+        public var progress: Int { framesLearned + framesDecided }
     }
 
     private let lock = NSLock()

@@ -56,11 +56,11 @@ final class SystemdContractTests: XCTestCase {
         let readyAt = notify.datagrams[ready].at
         XCTAssertGreaterThanOrEqual(pings.count, Int(wedgedAt.timeIntervalSince(readyAt)) - 2, "about one ping a second while frames flow")
         let gaps = zip(pings.dropFirst(), pings).map { $0.timeIntervalSince($1) }
-        XCTAssertLessThan(gaps.max() ?? 99, 1.8, "no gap in the pings while learning and detecting: \(gaps)")
+        XCTAssertLessThan(gaps.max() ?? 99, 2.0, "pings closer than WATCHDOG_USEC while learning and detecting: \(gaps)")
 
-        // Wedged: pings stop within the 2 s tolerance (plus a tick), and none come after.
+        // Wedged: pings stop once nothing went through for the 2 s tolerance (plus a tick), and none come after.
         Thread.sleep(forTimeInterval: 6)
-        let late = notify.datagrams.filter { $0.text == "WATCHDOG=1\n" && $0.at > wedgedAt.addingTimeInterval(3.5) }
+        let late = notify.datagrams.filter { $0.text == "WATCHDOG=1\n" && $0.at > wedgedAt.addingTimeInterval(4) }
         XCTAssertEqual(late.count, 0, "pings continued \(late.map { $0.at.timeIntervalSince(wedgedAt) }) s after the wedge")
         XCTAssertTrue(daemon.output.contains("pipeline wedged"), daemon.output)
         XCTAssertNotNil(notify.waitFor("STATUS=wedged: cam", timeout: 0))
