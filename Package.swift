@@ -92,6 +92,7 @@ let package = Package(
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -61,10 +61,10 @@ public struct WatchdogService: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var tracker = ProgressTracker(tolerance: interval * 2)
             var withheld = false
-            while true {
+            while !Task.isCancelled {
                 let wedged = tracker.check(supervisor.probes())
                 if wedged.isEmpty {
                     notifier.watchdog()
@@ -76,12 +76,13 @@ public struct WatchdogService: Service {
                 } else if !withheld {
                     withheld = true
                     let names = wedged.keys.sorted()
-                    logger.error("pipeline wedged: no frame moved; withholding watchdog pings so systemd restarts the service",
+                    logger.error("pipeline wedged: no frame went through; withholding watchdog pings so systemd restarts the service",
                                  metadata: ["pipelines": "\(names.joined(separator: ","))",
                                             "still_s": "\(names.map { wedged[$0]!.components.seconds }.max() ?? 0)"])
                     notifier.status("wedged: \(names.joined(separator: ", "))")
                 }
-                try await Task.sleep(for: interval)
+                // Cancelled at shutdown: the loop ends, and so does the service, without an error.
+                try? await Task.sleep(for: interval)
             }
         }
     }

@@ -74,7 +74,8 @@ public final class Supervisor: @unchecked Sendable {
 
     public func run() async {
         await publisher.startTimers()
-        lock.withLock { for p in current.pipelines { start(p, after: nil) } }
+        // A SIGHUP may have come first and started some already.
+        lock.withLock { for p in current.pipelines where slots[p.name] == nil { start(p, after: nil) } }
         await withTaskGroup(of: Void.self) { group in
             // The group owns every slot's task, so cancelling the supervisor cancels them all.
             for await slot in starts {
@@ -172,7 +173,8 @@ public final class Supervisor: @unchecked Sendable {
             await self.supervise(p, vit: vit)
         })
         slots[p.name] = slot
-        startsContinuation.yield(slot)
+        // After the run has ended nothing would await the slot: it stops at once.
+        if case .terminated = startsContinuation.yield(slot) { slot.task.cancel() }
     }
 
     /// The run ends when the last pipeline has ended on its own.
