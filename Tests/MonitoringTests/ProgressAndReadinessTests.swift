@@ -8,7 +8,7 @@ import XCTest
 /// The watchdog's progress rule and the readiness rule on probes built by hand (the daemon-level tests in
 /// CLITests run them for real; these pin down each case, quickly).
 final class ProgressAndReadinessTests: XCTestCase {
-    func probe(_ state: PipelineState = .detecting, source: SourceState? = .streaming, decided: Int = 0,
+    func probe(_ state: PipelineState = .detecting, source: Ingest.SourceState? = .streaming, decided: Int = 0,
                lastFrame: Date? = Date(), reconnects: Int = 0) -> PipelineProbe {
         var counters = PipelineCounters.Snapshot()
         counters.framesDecided = decided
