@@ -40,6 +40,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ConfigError.exitCode)
         }
         let notifier = SystemdNotifier()
+        // Trapped before READY=1: from then on a SIGHUP (systemctl reload) must reload, not end the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let names = supervisor.config.pipelines.map(\.name).joined(separator: ", ")
         logger.notice("anomalyd running", metadata: ["publisher": "\(daemonConfig.publisher.endpoint)", "pipelines": "\(names)"])
