@@ -114,11 +114,12 @@ public final class Supervisor: @unchecked Sendable {
         let have = lock.withLock { teachers }
         let loaded = try Self.loadTeachers(for: new, have: have, loadTeacher)
         return lock.withLock {
+            teachers = loaded
             var summary = ReloadSummary()
             if new.publisher != current.publisher { summary.ignored.append("publisher") }
             if new.metrics != current.metrics { summary.ignored.append("metrics") }
             let wanted = Dictionary(uniqueKeysWithValues: new.pipelines.map { ($0.name, $0) })
-            for (name, slot) in slots where wanted[name] == nil {
+            for (name, slot) in slots.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
                 slot.task.cancel()
                 slots[name] = nil
                 running[name] = nil
@@ -135,7 +136,6 @@ public final class Supervisor: @unchecked Sendable {
                 start(p, after: old)
                 if old == nil { summary.added.append(p.name) } else { summary.restarted.append(p.name) }
             }
-            teachers = loaded
             var kept = new
             kept.publisher = current.publisher
             kept.metrics = current.metrics

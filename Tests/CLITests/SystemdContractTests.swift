@@ -138,8 +138,10 @@ final class SystemdContractTests: XCTestCase {
         XCTAssertGreaterThan(cam.count, afterBad, "the old pipeline keeps publishing")
         XCTAssertGreaterThan(cam.last ?? 0, cam[max(0, afterBad - 1)], "and keeps decoding frames")
 
-        // Good: add a pipeline; cam is unchanged and keeps its counters.
-        try write("  cam: {sample_fps: 5}\n  second: {sample_fps: 5}")
+        // Good: add a pipeline, with a teacher not loaded yet (another path); cam is unchanged and keeps its counters.
+        let teacher2 = dir.appendingPathComponent("teacher2.safetensors").path
+        try FileManager.default.createSymbolicLink(atPath: teacher2, withDestinationPath: CLI.teacher)
+        try write("  cam: {sample_fps: 5}\n  second: {sample_fps: 5, teacher: \(teacher2)}")
         _ = try reload(expecting: "reloaded: added: second; unchanged: cam")
         let deadline = Date().addingTimeInterval(20)
         while decoded("second").filter({ $0 > 0 }).isEmpty && Date() < deadline { usleep(200_000) }
