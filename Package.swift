@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian packages named in `providers`).
@@ -48,16 +51,26 @@ let package = Package(
 
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
         .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config",
-                                                .product(name: "Logging", package: "swift-log")]),
+                                                .product(name: "Logging", package: "swift-log"),
+                                                .product(name: "CoreMetrics", package: "swift-metrics")]),
 
         // Process-level service plumbing: the systemd notify protocol.
         .target(name: "Service", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // Prometheus /metrics, /healthz and /readyz over HTTP, and the watchdog's progress check.
+        .target(name: "Monitoring", dependencies: [
+            "Pipeline", "Publisher", "Ingest", "Service",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
 
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service", "Proxy",
+            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service", "Proxy", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
 
         // Benchmarks (run by benchmarks/run.sh, never by the tests).
@@ -83,6 +96,7 @@ let package = Package(
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -30,7 +30,7 @@ public enum PipelineError: Error, CustomStringConvertible {
 /// bounded queues with stated overflow policies. A pipeline without a model first learns one from its own frames.
 public final class CameraPipeline: @unchecked Sendable {
     public let config: PipelineConfig
-    public let counters = PipelineCounters()
+    public let counters: PipelineCounters
     let vit: ViT
     let publisher: EventPublisher
     let teacherName: String
@@ -49,6 +49,7 @@ public final class CameraPipeline: @unchecked Sendable {
     public init(config: PipelineConfig, vit: ViT, publisher: EventPublisher, teacherName: String, workers: Int,
                 logger: Logger) {
         self.config = config
+        counters = PipelineCounters(pipeline: config.name)
         self.vit = vit
         self.publisher = publisher
         self.teacherName = teacherName
@@ -123,6 +124,7 @@ public final class CameraPipeline: @unchecked Sendable {
         let learningStarted = Date()
         while let batch = await batcher.next(from: frames) {
             if let model = currentModel {
+                try await FaultInjection.current.inferStage(scored: counters.framesScored, logger: logger)
                 let rgb = batch.flatMap(\.pixels)
                 let started = Date()
                 let scores = try await offload {
@@ -131,7 +133,7 @@ public final class CameraPipeline: @unchecked Sendable {
                     }
                 }
                 let seconds = Date().timeIntervalSince(started)
-                counters.scored(batch.count)
+                counters.scored(batch.count, seconds: seconds)
                 let info = ModelInfo(version: model.version, teacher: teacherName)
                 for (frame, score) in zip(batch, scores) {
                     await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info))
@@ -140,6 +142,7 @@ public final class CameraPipeline: @unchecked Sendable {
             }
             for frame in batch { learning += frame.pixels }
             learned += batch.count
+            counters.learned(batch.count)
             set(.learning, "collecting normal frames: \(learned)/\(config.learningFrames)")
             let timeUp = config.learningSeconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
             if learned >= config.learningFrames || (timeUp && learned >= Self.minimumLearningFrames) {
@@ -163,10 +166,12 @@ public final class CameraPipeline: @unchecked Sendable {
         var last: ScoredItem?
         while let item = await scored.pop() {
             let f = item.frame, s = item.score
+            let started = Date()
             let decision = stage.process(ScoredFrame(
                 score: s.verdict.normalized, rawScore: s.verdict.raw, index: f.index, pts: f.pts, captureTime: f.captureTime,
                 patchErrors: s.map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight))
-            counters.decided(frameAge: Date().timeIntervalSince(f.captureTime))
+            counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: s.verdict.normalized,
+                             seconds: Date().timeIntervalSince(started))
             last = item
             if let decision { await publish(decision, item, jpeg) }
         }
@@ -175,7 +180,8 @@ public final class CameraPipeline: @unchecked Sendable {
     }
 
     private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?) async {
-        counters.event(decision.type.rawValue)
+        let started = Date()
+        defer { counters.event(decision.type.rawValue, publishSeconds: Date().timeIntervalSince(started)) }
         let evidence = decision.type == .end ? nil : try? jpeg?.encode(item.frame)
         let latency = Latency(decode: 0, infer: item.inferMilliseconds)
         do {
@@ -268,6 +274,15 @@ public final class CameraPipeline: @unchecked Sendable {
                                framesDropped: UInt64(dropped), events: UInt64(c.events.values.reduce(0, +))),
             model: model.map { ModelInfo(version: $0.version, teacher: teacherName) },
             sensitivity: config.decisionSettings.sensitivity)
+    }
+
+    /// What the metrics endpoint and the watchdog read: raw source stats and queues, beyond `status()`.
+    public func probe() -> PipelineProbe {
+        let (source, queues, model, state) = lock.withLock { (self.source, self.queues, self.model, self.state) }
+        return PipelineProbe(
+            name: config.name, state: state, failure: nil, source: source?.stats, counters: counters.snapshot,
+            queues: queues.map { [.init($0.frames), .init($0.scored)] } ?? [],
+            modelVersion: model?.version, threshold: 1 - config.decisionSettings.sensitivity)
     }
 
     private func reportStatus() async {

@@ -1,31 +1,63 @@
 import Foundation
 
-/// A pipeline's running totals, shared by its stages and read by status reports. Counters only go up.
+/// A pipeline's running totals, shared by its stages and read by status reports and the watchdog. Counters only
+/// go up. Each update is also emitted as a swift-metrics metric (`PipelineMetrics`).
 public final class PipelineCounters: @unchecked Sendable {
     public struct Snapshot: Sendable {
         public var framesIn = 0
+        public var framesLearned = 0
         public var framesScored = 0
+        public var framesDecided = 0
         public var events: [String: Int] = [:]
         /// Capture-to-decision age of recent frames, in seconds (for percentiles).
         public var frameAgeSeconds: [Double] = []
+
+        /// Frames that went all the way through (into the learning set, or to a decision): what the watchdog
+        /// checks, since a stuck stage anywhere stops it while the stages before it may still fill their queues.
+        public var progress: Int { framesLearned + framesDecided }
     }
 
     private let lock = NSLock()
     private var s = Snapshot()
     private static let window = 2048
+    private let metrics: PipelineMetrics
 
-    public init() {}
+    public init(pipeline: String) { metrics = PipelineMetrics(pipeline: pipeline) }
 
     public var snapshot: Snapshot { lock.withLock { s } }
+    var framesScored: Int { lock.withLock { s.framesScored } }
 
-    public func frameIn() { lock.withLock { s.framesIn += 1 } }
-    public func scored(_ n: Int) { lock.withLock { s.framesScored += n } }
-    public func event(_ type: String) { lock.withLock { s.events[type, default: 0] += 1 } }
+    public func frameIn() {
+        lock.withLock { s.framesIn += 1 }
+        metrics.ingested.increment()
+    }
 
-    public func decided(frameAge: Double) {
+    public func learned(_ n: Int) {
+        lock.withLock { s.framesLearned += n }
+        metrics.learned.increment(by: n)
+    }
+
+    public func scored(_ n: Int, seconds: Double) {
+        lock.withLock { s.framesScored += n }
+        metrics.scored.increment(by: n)
+        metrics.inferDuration.record(seconds: seconds)
+    }
+
+    public func decided(frameAge: Double, score: Double, seconds: Double) {
         lock.withLock {
+            s.framesDecided += 1
             if s.frameAgeSeconds.count == Self.window { s.frameAgeSeconds.removeFirst(Self.window / 2) }
             s.frameAgeSeconds.append(frameAge)
         }
+        metrics.decided.increment()
+        metrics.frameAge.record(seconds: frameAge)
+        metrics.score.record(score)
+        metrics.decideDuration.record(seconds: seconds)
+    }
+
+    public func event(_ type: String, publishSeconds: Double) {
+        lock.withLock { s.events[type, default: 0] += 1 }
+        metrics.event(type)
+        metrics.publishDuration.record(seconds: publishSeconds)
     }
 }

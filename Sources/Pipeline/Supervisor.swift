@@ -6,58 +6,199 @@ import Publisher
 
 /// Runs every pipeline of a configuration, each in its own task and restarted on its own when it fails (Frigate's
 /// camera processes): one failing camera never stops another. Returns when every pipeline has finished (sources
-/// that end, such as files that do not loop) or when cancelled.
+/// that end, such as files that do not loop) or when cancelled. `reload(_:)` applies a new configuration while
+/// running.
 public final class Supervisor: @unchecked Sendable {
-    public let config: DaemonConfig
     public let publisher: EventPublisher
-    let teachers: [String: ViT]
+    let only: String?
     let workers: Int
     let logger: Logger
+    let loadTeacher: @Sendable (String) throws -> ViT
     private let lock = NSLock()
+    private var current: DaemonConfig
+    private var teachers: [String: ViT]
+    private var slots: [String: Slot] = [:]
     private var running: [String: CameraPipeline] = [:]
+    /// Pipelines waiting out their restart back-off, with the error that stopped them.
+    private var failures: [String: String] = [:]
+    private let starts: AsyncStream<Slot>
+    private let startsContinuation: AsyncStream<Slot>.Continuation
+
+    /// One pipeline's supervision loop; a reload that changes the pipeline replaces its slot.
+    final class Slot: Sendable {
+        let config: PipelineConfig
+        let task: Task<Void, Never>
+        init(config: PipelineConfig, task: Task<Void, Never>) {
+            self.config = config
+            self.task = task
+        }
+    }
 
     /// Loads each distinct teacher once (pipelines share its read-only weights) and binds the publisher.
     public init(config: DaemonConfig, pipelines only: String? = nil, workers: Int, logger: Logger,
-                loadTeacher: (String) throws -> ViT) throws {
-        var c = config
-        if let only {
-            c.pipelines = config.pipelines.filter { $0.name == only }
-            guard !c.pipelines.isEmpty else {
-                throw ConfigError(file: config.file, field: "pipelines", message: "no pipeline named '\(only)'")
-            }
-        }
-        self.config = c
+                loadTeacher: @escaping @Sendable (String) throws -> ViT) throws {
+        let c = try Self.select(only, from: config)
+        self.only = only
+        self.current = c
         self.workers = workers
         self.logger = logger
-        var teachers: [String: ViT] = [:]
-        for p in c.pipelines where teachers[p.teacher] == nil { teachers[p.teacher] = try loadTeacher(p.teacher) }
-        self.teachers = teachers
+        self.loadTeacher = loadTeacher
+        self.teachers = try Self.loadTeachers(for: c, have: [:], loadTeacher)
         var settings = PublisherSettings()
         settings.endpoint = c.publisher.endpoint
         settings.heartbeatIntervalSeconds = c.publisher.heartbeatS
         settings.statusIntervalSeconds = c.publisher.statusS
         settings.sendHighWaterMark = c.publisher.sendHighWaterMark
         publisher = try EventPublisher(settings: settings)
+        (starts, startsContinuation) = AsyncStream.makeStream(of: Slot.self)
     }
+
+    /// The configuration in force (the last one loaded successfully).
+    public var config: DaemonConfig { lock.withLock { current } }
 
     /// The pipelines running now (a restarted pipeline is a new instance).
     public var pipelines: [CameraPipeline] { lock.withLock { Array(running.values) } }
 
+    /// Every running pipeline's probe, sorted by name; one waiting to restart after a failure reads `failed`.
+    public func probes() -> [PipelineProbe] {
+        let (running, failures) = lock.withLock { (self.running, self.failures) }
+        return running.keys.sorted().map { name in
+            var probe = running[name]!.probe()
+            if let failure = failures[name] {
+                probe.state = .failed
+                probe.failure = failure
+            }
+            return probe
+        }
+    }
+
     public func run() async {
         await publisher.startTimers()
+        // A SIGHUP may have come first and started some already.
+        lock.withLock { for p in current.pipelines where slots[p.name] == nil { start(p, after: nil) } }
         await withTaskGroup(of: Void.self) { group in
-            for p in config.pipelines { group.addTask { await self.supervise(p) } }
+            // The group owns every slot's task, so cancelling the supervisor cancels them all.
+            for await slot in starts {
+                group.addTask {
+                    await withTaskCancellationHandler { await slot.task.value } onCancel: { slot.task.cancel() }
+                    self.finished(slot)
+                }
+            }
         }
         await publisher.close()
     }
 
-    private func supervise(_ p: PipelineConfig) async {
+    /// What a reload changed, for the log and STATUS=.
+    public struct ReloadSummary: Sendable, Equatable, CustomStringConvertible {
+        public var added: [String] = []
+        public var removed: [String] = []
+        public var restarted: [String] = []
+        public var unchanged: [String] = []
+        /// Settings that take effect only at a restart of the process (the publisher's socket, the metrics port).
+        public var ignored: [String] = []
+
+        public var description: String {
+            var parts = [("added", added), ("removed", removed), ("restarted", restarted), ("unchanged", unchanged)]
+                .filter { !$0.1.isEmpty }.map { "\($0.0): \($0.1.joined(separator: ", "))" }
+            if !ignored.isEmpty { parts.append("needs a restart to change: \(ignored.joined(separator: ", "))") }
+            return parts.joined(separator: "; ")
+        }
+    }
+
+    /// Applies a new configuration: pipelines whose settings changed restart, new ones start, removed ones stop,
+    /// the others keep running untouched. The publisher stays bound to its endpoint (subscribers keep their
+    /// connection); a changed `publisher` or `metrics` section is reported in `ignored`. Throws (and changes
+    /// nothing) when the configuration does not select the pipeline this process runs or a teacher cannot load.
+    public func reload(_ config: DaemonConfig) throws -> ReloadSummary {
+        let new = try Self.select(only, from: config)
+        let have = lock.withLock { teachers }
+        let loaded = try Self.loadTeachers(for: new, have: have, loadTeacher)
+        return lock.withLock {
+            teachers = loaded
+            var summary = ReloadSummary()
+            if new.publisher != current.publisher { summary.ignored.append("publisher") }
+            if new.metrics != current.metrics { summary.ignored.append("metrics") }
+            let wanted = Dictionary(uniqueKeysWithValues: new.pipelines.map { ($0.name, $0) })
+            for (name, slot) in slots.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
+                slot.task.cancel()
+                slots[name] = nil
+                running[name] = nil
+                failures[name] = nil
+                summary.removed.append(name)
+            }
+            for p in new.pipelines {
+                let old = slots[p.name]
+                if old?.config == p {
+                    summary.unchanged.append(p.name)
+                    continue
+                }
+                old?.task.cancel()
+                start(p, after: old)
+                if old == nil { summary.added.append(p.name) } else { summary.restarted.append(p.name) }
+            }
+            var kept = new
+            kept.publisher = current.publisher
+            kept.metrics = current.metrics
+            current = kept
+            return summary
+        }
+    }
+
+    // MARK: Private
+
+    static func select(_ only: String?, from config: DaemonConfig) throws -> DaemonConfig {
+        guard let only else { return config }
+        var c = config
+        c.pipelines = config.pipelines.filter { $0.name == only }
+        guard !c.pipelines.isEmpty else {
+            throw ConfigError(file: config.file, field: "pipelines", message: "no pipeline named '\(only)'")
+        }
+        return c
+    }
+
+    /// The teachers the configuration needs, reusing those already loaded.
+    static func loadTeachers(for c: DaemonConfig, have: [String: ViT], _ load: (String) throws -> ViT) throws -> [String: ViT] {
+        var teachers: [String: ViT] = [:]
+        for p in c.pipelines where teachers[p.teacher] == nil { teachers[p.teacher] = try have[p.teacher] ?? load(p.teacher) }
+        return teachers
+    }
+
+    /// Starts a pipeline's slot once the slot it replaces has stopped (both would publish as the same pipeline).
+    /// Called with the lock held.
+    private func start(_ p: PipelineConfig, after previous: Slot?) {
+        let vit = teachers[p.teacher]!
+        let slot = Slot(config: p, task: Task {
+            await previous?.task.value
+            guard !Task.isCancelled else { return }
+            await self.supervise(p, vit: vit)
+        })
+        slots[p.name] = slot
+        // After the run has ended nothing would await the slot: it stops at once.
+        if case .terminated = startsContinuation.yield(slot) { slot.task.cancel() }
+    }
+
+    /// The run ends when the last pipeline has ended on its own.
+    private func finished(_ slot: Slot) {
+        lock.withLock {
+            if slots[slot.config.name] === slot {
+                slots[slot.config.name] = nil
+                running[slot.config.name] = nil
+                failures[slot.config.name] = nil
+            }
+            if slots.isEmpty { startsContinuation.finish() }
+        }
+    }
+
+    private func supervise(_ p: PipelineConfig, vit: ViT) async {
         var delay = 1.0
         while !Task.isCancelled {
-            let pipeline = CameraPipeline(config: p, vit: teachers[p.teacher]!, publisher: publisher,
+            let pipeline = CameraPipeline(config: p, vit: vit, publisher: publisher,
                                           teacherName: ((p.teacher as NSString).lastPathComponent as NSString).deletingPathExtension,
                                           workers: workers, logger: logger)
-            lock.withLock { running[p.name] = pipeline }
+            lock.withLock {
+                running[p.name] = pipeline
+                failures[p.name] = nil
+            }
             let started = Date()
             do {
                 try await pipeline.run()
@@ -72,6 +213,7 @@ public final class Supervisor: @unchecked Sendable {
                 status.state = .failed
                 status.detail = "\(error)"
                 _ = try? await publisher.report(status, pipeline: p.name)
+                lock.withLock { failures[p.name] = "\(error)" }
                 try? await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 60)
             }

@@ -5,9 +5,11 @@ import Engine
 import Foundation
 import Kernels
 import Logging
+import Monitoring
 import Pipeline
 import Service
 import ServiceLifecycle
+import UnixSignals
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +29,7 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "anomalyd")
         let daemonConfig = try loadConfigOrExit(config)
         BLAS.setThreads(1)
+        let registry = daemonConfig.metrics.listen != nil ? PrometheusBootstrap.bootstrap() : nil
         let supervisor: Supervisor
         do {
             supervisor = try Supervisor(config: daemonConfig, pipelines: pipeline, workers: max(1, workers), logger: logger) { path in
@@ -37,14 +40,27 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ConfigError.exitCode)
         }
         let notifier = SystemdNotifier()
+        // Trapped before READY=1: from then on a SIGHUP (systemctl reload) must reload, not end the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let names = supervisor.config.pipelines.map(\.name).joined(separator: ", ")
         logger.notice("anomalyd running", metadata: ["publisher": "\(daemonConfig.publisher.endpoint)", "pipelines": "\(names)"])
         // Ready once the configuration is valid, the teachers are loaded and the publisher is bound (not after a
         // first frame: a camera may be down).
         notifier.ready(status: "publishing on \(daemonConfig.publisher.endpoint); pipelines: \(names)")
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: DaemonService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: ReloadService(path: config, hangups: hangups, supervisor: supervisor, notifier: notifier, logger: logger)),
+        ]
+        if let registry, let listen = daemonConfig.metrics.listen, let address = MonitoringServer.address(listen) {
+            services.append(.init(service: MonitoringServer.application(
+                host: address.host, port: address.port, registry: registry, supervisor: supervisor, logger: logger)))
+        }
+        if let interval = notifier.watchdogInterval {
+            services.append(.init(service: WatchdogService(notifier: notifier, interval: interval, supervisor: supervisor, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: DaemonService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -8,7 +8,8 @@ final class SystemdUnitTests: XCTestCase {
         let unit = try String(contentsOf: CLI.root.appendingPathComponent("systemd/anomalyd@.service"), encoding: .utf8)
         for line in ["Type=notify", "DynamicUser=yes", "StateDirectory=anomalyd/%i", "ProtectSystem=strict", "ProtectHome=yes",
                      "NoNewPrivileges=yes", "PrivateTmp=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
-                     "Restart=on-failure", "RestartPreventExitStatus=78", "Environment=OPENBLAS_NUM_THREADS=1"] {
+                     "Restart=on-failure", "RestartPreventExitStatus=78", "Environment=OPENBLAS_NUM_THREADS=1",
+                     "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=60"] {
             XCTAssertTrue(unit.split(separator: "\n").contains { $0 == line }, "missing \(line)")
         }
         try verify(unit, as: "anomalyd@line3.service")

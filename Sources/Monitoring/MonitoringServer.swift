@@ -1,0 +1,39 @@
+import Foundation
+import Hummingbird
+import Logging
+import Pipeline
+import Prometheus
+
+/// The local HTTP endpoint of `metrics.listen`: `/metrics` (Prometheus text format), `/healthz` (the process
+/// answers) and `/readyz` (see `Readiness`). Runs as a service of the daemon's ServiceGroup.
+public enum MonitoringServer {
+    public static func application(host: String, port: Int, registry: PrometheusCollectorRegistry,
+                                   supervisor: Supervisor, logger: Logger) -> some ApplicationProtocol {
+        let gauges = ScrapeGauges(registry: registry)
+        let router = Router()
+        router.get("metrics") { _, _ -> Response in
+            let probes = supervisor.probes()
+            var dropped: [String: UInt64] = [:]
+            for p in probes { dropped[p.name] = await supervisor.publisher.publishDropped(pipeline: p.name) }
+            gauges.refresh(probes, publishDropped: dropped)
+            return text(.ok, registry.emitToString(), type: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("healthz") { _, _ in text(.ok, "ok\n") }
+        router.get("readyz") { _, _ in
+            let readiness = Readiness(supervisor.probes())
+            return text(readiness.isReady ? .ok : .serviceUnavailable, readiness.text)
+        }
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "anomalyd"),
+                           logger: logger)
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ body: String, type: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: status, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// `host:port` as validated by the configuration loader (the port after the last colon).
+    public static func address(_ listen: String) -> (host: String, port: Int)? {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else { return nil }
+        return (String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+}
