@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian packages named in `providers`).
@@ -44,7 +45,8 @@ let package = Package(
 
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
         .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config",
-                                                .product(name: "Logging", package: "swift-log")]),
+                                                .product(name: "Logging", package: "swift-log"),
+                                                .product(name: "Metrics", package: "swift-metrics")]),
 
         // Process-level service plumbing: the systemd notify protocol.
         .target(name: "Service", dependencies: [.product(name: "Logging", package: "swift-log")]),

@@ -7,6 +7,6 @@ struct Anomalyd: AsyncParsableCommand {
         abstract: "Watches camera streams and publishes anomaly events.",
         subcommands: [RunCommand.self, CheckCommand.self, SubscribeCommand.self,
                       TrainCommand.self, ScoreCommand.self, EvalCommand.self,
-                      InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self]
+                      InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self, ModelCommand.self]
     )
 }
