@@ -115,6 +115,8 @@ public final class Refitter: @unchecked Sendable {
         do {
             let bundle = try store.load(version: version)
             await install(bundle)
+            // The schedule restarts from the rollback: the older model must not be refitted away at once.
+            lock.withLock { lastAttempt = Date() }
             logger.notice("model rolled back", metadata: ["model": "\(version)", "was": "\(model.version)"])
             await announce(ModelChange(action: .rolledBack, version: version, previousVersion: model.version))
         } catch {
