@@ -11,7 +11,7 @@ final class RefitDaemonTests: XCTestCase {
         let log: String
         init(config: String, log: String) throws {
             self.log = log
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let out = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             out.seekToEndOfFile()
             process.executableURL = URL(fileURLWithPath: CLI.binary)
@@ -48,7 +48,9 @@ final class RefitDaemonTests: XCTestCase {
         let zmqPort = CLI.freePort()
         let state = dir.appendingPathComponent("state").path
         let config = dir.appendingPathComponent("refit.yaml").path
-        // Refit after 60 buffered frames, with enough epochs that the kill lands inside the refit.
+        // Refit after 60 buffered frames, with enough epochs that the kill lands inside the refit. The validation
+        // itself is RefitSceneTests' subject; here its margin is wide, since a candidate calibrated on a few dozen
+        // frames can raise a handful of false alarms on 16 held-out ones.
         try """
         publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}
         pipelines:
@@ -60,9 +62,9 @@ final class RefitDaemonTests: XCTestCase {
             sample_fps: 5
             state_dir: \(state)
             learning: {frames: 40}
-            detector: {student_depth: 1, epochs: 2}
+            detector: {student_depth: 1, epochs: 2, holdout: 0.3}
             refit: {enabled: true, every_new_frames: 60, min_frames: 60, sample_interval_s: 0, epochs: 30,
-                    false_alarm_margin: 0.2}
+                    false_alarm_margin: 0.5}
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let collected = dir.appendingPathComponent("messages.jsonl").path
         let subscriber = try CLI.Child("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path,

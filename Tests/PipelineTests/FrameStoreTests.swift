@@ -73,8 +73,8 @@ final class FrameStoreTests: XCTestCase {
         // What a crash mid-write leaves: a temporary file, or (a foreign copy) a frame file cut short.
         let leftover = directory + "/.tmp-000000000005-1800000000005.rgb"
         let cut = directory + "/000000000006-1800000000006.rgb"
-        FileManager.default.createFile(atPath: leftover, contents: Data(repeating: 1, count: 5))
-        FileManager.default.createFile(atPath: cut, contents: Data(repeating: 1, count: 7))
+        _ = FileManager.default.createFile(atPath: leftover, contents: Data(repeating: 1, count: 5))
+        _ = FileManager.default.createFile(atPath: cut, contents: Data(repeating: 1, count: 7))
         let reopened = try open()
         XCTAssertEqual(reopened.count, 4)
         XCTAssertEqual(reopened.repaired.count, 2, "\(reopened.repaired)")
