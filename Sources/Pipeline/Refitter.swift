@@ -31,6 +31,7 @@ public final class Refitter: @unchecked Sendable {
     private let lock = NSLock()
     private var lastAdmitted = Date.distantPast
     private var lastAttempt: Date?
+    private var promoting: String?
     private let bufferGauge: Gauge
     private let refits: [String: Counter]
 
@@ -92,12 +93,22 @@ public final class Refitter: @unchecked Sendable {
 
     // MARK: Schedule
 
-    /// Checks every couple of seconds whether a rollback changed the stored model (then runs it) or a refit is due.
+    /// Every couple of seconds: has a rollback changed the stored model (then run it), is a refit due? The two
+    /// checks are separate tasks, so a rollback is picked up even while a refit trains.
     func run() async {
-        while !Task.isCancelled {
-            await followStore()
-            if isDue(now: Date()) { _ = await refit() }
-            try? await Task.sleep(for: .seconds(2))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.followStore()
+                    try? await Task.sleep(for: .seconds(2))
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    if self.isDue(now: Date()) { _ = await self.refit() }
+                    try? await Task.sleep(for: .seconds(2))
+                }
+            }
         }
     }
 
@@ -111,7 +122,8 @@ public final class Refitter: @unchecked Sendable {
 
     /// `anomalyd model rollback` only moves the `current` link; the running pipeline notices here and installs it.
     private func followStore() async {
-        guard let model = live(), let version = store.currentVersion(), version != model.version else { return }
+        guard let model = live(), let version = store.currentVersion(), version != model.version,
+              version != lock.withLock({ promoting }) else { return }
         do {
             let bundle = try store.load(version: version)
             await install(bundle)
@@ -156,7 +168,16 @@ public final class Refitter: @unchecked Sendable {
                 change = ModelChange(action: .rejected, version: version, previousVersion: model.version, reason: reason,
                                      validation: validation.figures, trainFrames: train.count, durationSeconds: seconds)
                 logger.warning("refit rejected", metadata: ["candidate": "\(version)", "reason": "\(reason)"])
+            } else if live()?.version != model.version {
+                // A rollback arrived while this candidate trained from the model it replaced: the rollback wins.
+                change = ModelChange(action: .rejected, version: version, previousVersion: live()?.version,
+                                     reason: "the live model changed during the refit (rollback); candidate discarded",
+                                     validation: validation.figures, trainFrames: train.count, durationSeconds: seconds)
+                logger.warning("refit discarded: the live model changed meanwhile", metadata: ["candidate": "\(version)"])
             } else {
+                // Between the link switch and the install, the store's watcher must not take this for a rollback.
+                lock.withLock { promoting = version }
+                defer { lock.withLock { promoting = nil } }
                 try store.promote(candidate)
                 await install(candidate)
                 change = ModelChange(action: .promoted, version: version, previousVersion: model.version,

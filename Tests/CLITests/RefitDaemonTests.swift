@@ -11,7 +11,8 @@ final class RefitDaemonTests: XCTestCase {
         let log: String
         init(config: String, log: String) throws {
             self.log = log
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            // Appended to across restarts: the test counts log lines of both runs.
+            if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
             let out = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             out.seekToEndOfFile()
             process.executableURL = URL(fileURLWithPath: CLI.binary)
