@@ -68,7 +68,8 @@ YAML
 
 # Collects status and model messages with arrival times; ends at the first model message or after LIMIT seconds.
 collect() {  # OUT.jsonl LIMIT
-  /usr/bin/python3 - "$1" "$2" "$PORT" <<'PY' &
+  # Its stdout is not the caller's $(...) pipe, or the substitution would wait for it to exit.
+  /usr/bin/python3 - "$1" "$2" "$PORT" > /dev/null <<'PY' &
 import json, sys, time, zmq
 out, limit, port = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 s = zmq.Context.instance().socket(zmq.SUB)
@@ -110,8 +111,9 @@ pid=$(collect "$OUT/baseline.jsonl" "$((BASELINE_S + 15))")
 sleep 1
 "$BIN" run --config "$OUT/baseline.yaml" 2> "$OUT/baseline.log" >/dev/null & daemon=$!
 sleep "$((BASELINE_S + 10))"; kill "$daemon"; wait "$daemon" || true; wait "$pid" || true
-t0=$(head -1 "$OUT/baseline.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["t"])')
-echo "{\"run\":\"baseline\",\"scored_per_s\":$(rate "$OUT/baseline.jsonl" "$(python3 -c "print($t0 + 8)")" 1e12)}"
+t0=$(head -1 "$OUT/baseline.jsonl" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["t"])')
+# Skip the first 8 s (teacher and model loading, first batches).
+echo "{\"run\":\"baseline\",\"scored_per_s\":$(rate "$OUT/baseline.jsonl" "$(/usr/bin/python3 -c "print($t0 + 8)")" 1e12)}"
 
 # 2. With the refit: due at start (FRAMES buffered frames newer than the model).
 config refit true
