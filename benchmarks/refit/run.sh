@@ -92,6 +92,9 @@ PY
   echo $!
 }
 
+# The collector is not this shell's child (it was started inside $(...)), so `wait` cannot wait for it.
+await() { while kill -0 "$1" 2>/dev/null; do sleep 1; done; }
+
 rate() {  # JSONL FROM_T TO_T -> frames/s from the status counters inside the window
   /usr/bin/python3 - "$@" <<'PY'
 import json, sys
@@ -110,7 +113,7 @@ config baseline false
 pid=$(collect "$OUT/baseline.jsonl" "$((BASELINE_S + 15))")
 sleep 1
 "$BIN" run --config "$OUT/baseline.yaml" 2> "$OUT/baseline.log" >/dev/null & daemon=$!
-sleep "$((BASELINE_S + 10))"; kill "$daemon"; wait "$daemon" || true; wait "$pid" || true
+sleep "$((BASELINE_S + 10))"; kill "$daemon"; wait "$daemon" || true; await "$pid"
 t0=$(head -1 "$OUT/baseline.jsonl" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["t"])')
 # Skip the first 8 s (teacher and model loading, first batches).
 echo "{\"run\":\"baseline\",\"scored_per_s\":$(rate "$OUT/baseline.jsonl" "$(/usr/bin/python3 -c "print($t0 + 8)")" 1e12)}"
@@ -120,7 +123,7 @@ config refit true
 pid=$(collect "$OUT/refit.jsonl" 7200)
 sleep 1
 "$BIN" run --config "$OUT/refit.yaml" 2> "$OUT/refit.log" >/dev/null & daemon=$!
-wait "$pid" || true
+await "$pid"
 kill "$daemon"; wait "$daemon" || true
 /usr/bin/python3 - "$OUT/refit.jsonl" <<'PY' > "$OUT/refit-window.txt"
 import json, sys
