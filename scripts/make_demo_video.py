@@ -4,7 +4,10 @@ objects (orange discs, green triangles) riding the belt at known times. Writes t
 the ground truth (when each novel object is fully in view) as JSON.
 
   make_demo_video.py OUT.mp4 [--truth OUT.json] [--seconds 120] [--width 1280 --height 720] [--fps 25]
-                     [--novel 70,90,105] [--shift-colour]
+                     [--novel 70,90,105] [--drift-colour R,G,B [--drift-start S --drift-end S]]
+
+--drift-colour changes the normal boxes' colour gradually (linearly in video time from --drift-start to
+--drift-end, default the whole video) to R,G,B: a scene change the model was not trained on, for refit tests.
 
 Only numpy and the ffmpeg CLI are needed (Debian: python3-numpy, ffmpeg).
 """
@@ -33,7 +36,12 @@ def main():
     ap.add_argument("--speed", type=float, default=0.25, help="belt speed in frame widths per second")
     ap.add_argument("--spacing", type=float, default=0.34, help="distance between boxes in frame widths")
     ap.add_argument("--crf", type=int, default=23)
+    ap.add_argument("--drift-colour", help="R,G,B the normal boxes' colour drifts to")
+    ap.add_argument("--drift-start", type=float, default=0, help="video time (s) the drift begins")
+    ap.add_argument("--drift-end", type=float, help="video time (s) the drift is complete (default: the end)")
     a = ap.parse_args()
+    drift = np.array([float(v) for v in a.drift_colour.split(",")], dtype=np.float32) if a.drift_colour else None
+    drift_end = a.seconds if a.drift_end is None else a.drift_end
 
     W, H, fps = a.width, a.height, a.fps
     speed = a.speed * W                      # px/s
@@ -82,12 +90,18 @@ def main():
             rng = np.random.default_rng(k)
             dy = int(rng.integers(-H // 40, H // 40 + 1))
             shade = 1 + rng.uniform(-0.08, 0.08)
-            draw(img, novel, x0, cy + dy, size, shade, xx, yy)
+            box = BOX
+            if drift is not None:
+                # A box's colour is fixed by when it entered the view, so each object keeps one colour.
+                w = np.clip((enter_time - preroll - a.drift_start) / max(drift_end - a.drift_start, 1e-9), 0, 1)
+                box = (1 - w) * BOX + w * drift
+            draw(img, novel, x0, cy + dy, size, shade, xx, yy, box)
         ff.stdin.write(img.tobytes())
     ff.stdin.close()
     if ff.wait() != 0:
         sys.exit("make_demo_video: ffmpeg failed")
     truth = {"video": a.out, "width": W, "height": H, "fps": fps, "seconds": a.seconds,
+             "drift": None if drift is None else {"colour": drift.tolist(), "start": a.drift_start, "end": drift_end},
              "novel": [{"kind": n["kind"], "start": round(n["start"], 3), "end": round(n["end"], 3)} for n in novels]}
     if a.truth:
         with open(a.truth, "w") as fh:
@@ -95,14 +109,14 @@ def main():
     print(json.dumps(truth))
 
 
-def draw(img, novel, x0, cy, size, shade, xx, yy):
+def draw(img, novel, x0, cy, size, shade, xx, yy, box=BOX):
     H, W, _ = img.shape
     xa, xb = max(int(x0), 0), min(int(x0 + size), W)
     ya, yb = max(cy - size // 2, 0), min(cy + size // 2, H)
     if xa >= xb:
         return
     if novel is None:
-        colour = np.clip(BOX * shade, 0, 255)
+        colour = np.clip(box * shade, 0, 255)
         img[ya:yb, xa:xb] = colour.astype(np.uint8)
         # A darker label stripe: the normal part has some structure of its own.
         img[ya + size // 3:ya + size // 3 + size // 8, xa:xb] = (colour * 0.6).astype(np.uint8)

@@ -39,11 +39,12 @@ public struct PipelineSection: Decodable, Sendable, Equatable {
     public var learning: LearningSection?
     public var detector: DetectorSection?
     public var decision: DecisionSection?
+    public var refit: RefitSection?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case source, credentialsFile = "credentials_file", sampleFps = "sample_fps", resize, realtime, loop
         case rtspTransport = "rtsp_transport", stallTimeoutS = "stall_timeout_s", teacher, stateDir = "state_dir"
-        case evidenceJpeg = "evidence_jpeg", batch, learning, detector, decision
+        case evidenceJpeg = "evidence_jpeg", batch, learning, detector, decision, refit
     }
 
     public init() {}
@@ -66,6 +67,7 @@ public struct PipelineSection: Decodable, Sendable, Equatable {
         learning = try c.decodeIfPresent(LearningSection.self, forKey: .learning)
         detector = try c.decodeIfPresent(DetectorSection.self, forKey: .detector)
         decision = try c.decodeIfPresent(DecisionSection.self, forKey: .decision)
+        refit = try c.decodeIfPresent(RefitSection.self, forKey: .refit)
     }
 }
 
@@ -138,6 +140,49 @@ public struct DecisionSection: Decodable, Sendable, Equatable {
         framesToEnd = try c.decodeIfPresent(Int.self, forKey: .framesToEnd)
         maxDurationS = try c.decodeIfPresent(Double.self, forKey: .maxDurationS)
         updateIntervalS = try c.decodeIfPresent(Double.self, forKey: .updateIntervalS)
+    }
+}
+
+/// Learning while running: frames judged clearly normal fill a bounded buffer on disk, and a background refit
+/// warm-started from the live student replaces the model when the candidate passes validation.
+public struct RefitSection: Decodable, Sendable, Equatable {
+    public var enabled: Bool?
+    public var everyHours: Double?
+    public var everyNewFrames: Int?
+    public var minFrames: Int?
+    public var normalMargin: Double?
+    public var sampleIntervalS: Double?
+    public var maxFrames: Int?
+    public var maxBytes: Int?
+    public var epochs: Int?
+    public var validationHoldout: Double?
+    public var falseAlarmMargin: Double?
+    public var evidenceMinScore: Double?
+    public var evidenceMaxFrames: Int?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, everyHours = "every_hours", everyNewFrames = "every_new_frames", minFrames = "min_frames"
+        case normalMargin = "normal_margin", sampleIntervalS = "sample_interval_s", maxFrames = "max_frames"
+        case maxBytes = "max_bytes", epochs, validationHoldout = "validation_holdout"
+        case falseAlarmMargin = "false_alarm_margin", evidenceMinScore = "evidence_min_score"
+        case evidenceMaxFrames = "evidence_max_frames"
+    }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled)
+        everyHours = try c.decodeIfPresent(Double.self, forKey: .everyHours)
+        everyNewFrames = try c.decodeIfPresent(Int.self, forKey: .everyNewFrames)
+        minFrames = try c.decodeIfPresent(Int.self, forKey: .minFrames)
+        normalMargin = try c.decodeIfPresent(Double.self, forKey: .normalMargin)
+        sampleIntervalS = try c.decodeIfPresent(Double.self, forKey: .sampleIntervalS)
+        maxFrames = try c.decodeIfPresent(Int.self, forKey: .maxFrames)
+        maxBytes = try c.decodeIfPresent(Int.self, forKey: .maxBytes)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
+        validationHoldout = try c.decodeIfPresent(Double.self, forKey: .validationHoldout)
+        falseAlarmMargin = try c.decodeIfPresent(Double.self, forKey: .falseAlarmMargin)
+        evidenceMinScore = try c.decodeIfPresent(Double.self, forKey: .evidenceMinScore)
+        evidenceMaxFrames = try c.decodeIfPresent(Int.self, forKey: .evidenceMaxFrames)
     }
 }
 

@@ -94,14 +94,31 @@ public enum ConfigLoader {
                 if let v = d.holdout, !(v > 0 && v < 0.5) { throw fail(at + ["detector", "holdout"], "expected a share in (0, 0.5)") }
                 if let v = d.thresholdQuantile, !(v > 0.5 && v < 1) { throw fail(at + ["detector", "threshold_quantile"], "expected a quantile in (0.5, 1)") }
             }
+            if let r = s.refit { try validateRefit(r) { fail(at + ["refit", $0], $1) } }
             pipelines.append(PipelineConfig(
                 name: name, source: source, displaySource: display, sampleFps: sampleFps, resize: resize,
                 realtime: s.realtime ?? false, loop: s.loop ?? false, rtspTransport: transport, stallTimeoutS: s.stallTimeoutS,
                 teacher: s.teacher ?? BuiltIn.teacher, stateDir: s.stateDir ?? BuiltIn.stateDir + "/" + name,
                 evidenceJpeg: s.evidenceJpeg ?? true, batchMaxFrames: maxFrames, batchMaxWaitMs: maxWait,
-                learningFrames: learningFrames, learningSeconds: s.learning?.seconds, detector: s.detector, decision: s.decision))
+                learningFrames: learningFrames, learningSeconds: s.learning?.seconds, detector: s.detector, decision: s.decision, refit: s.refit))
         }
         return DaemonConfig(file: file, pipelines: pipelines, publisher: raw.publisher, metrics: raw.metrics)
+    }
+
+    static func validateRefit(_ r: RefitSection, _ fail: (String, String) -> ConfigError) throws {
+        if let v = r.everyHours, !(v > 0) { throw fail("every_hours", "expected a positive number of hours, got \(v)") }
+        if let v = r.everyNewFrames, v < 1 { throw fail("every_new_frames", "expected at least 1 frame, got \(v)") }
+        if let v = r.minFrames, v < 20 { throw fail("min_frames", "expected at least 20 frames (validation and calibration hold some out), got \(v)") }
+        if let v = r.normalMargin, !(0..<0.5).contains(v) { throw fail("normal_margin", "expected a margin in [0, 0.5) below the threshold score 0.5, got \(v)") }
+        if let v = r.sampleIntervalS, v < 0 { throw fail("sample_interval_s", "expected a non-negative number of seconds, got \(v)") }
+        if let v = r.maxFrames, v < 20 { throw fail("max_frames", "expected at least 20 frames, got \(v)") }
+        if let v = r.maxBytes, v < 20 * 224 * 224 * 3 { throw fail("max_bytes", "expected at least \(20 * 224 * 224 * 3) bytes (20 frames of 224x224 RGB), got \(v)") }
+        if let v = r.epochs, v < 1 { throw fail("epochs", "expected at least 1, got \(v)") }
+        if let v = r.validationHoldout, !(v > 0 && v < 0.5) { throw fail("validation_holdout", "expected a share in (0, 0.5), got \(v)") }
+        if let v = r.falseAlarmMargin, !(0...1).contains(v) { throw fail("false_alarm_margin", "expected a rate in [0, 1], got \(v)") }
+        if let v = r.evidenceMinScore, !(v > 0.5 && v <= 1) { throw fail("evidence_min_score", "expected a score in (0.5, 1], got \(v)") }
+        if let v = r.evidenceMaxFrames, v < 0 { throw fail("evidence_max_frames", "expected a non-negative count, got \(v)") }
+        if let m = r.minFrames, let cap = r.maxFrames, m > cap { throw fail("min_frames", "min_frames (\(m)) exceeds max_frames (\(cap))") }
     }
 
     static func isValidName(_ s: String) -> Bool {

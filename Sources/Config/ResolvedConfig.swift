@@ -21,6 +21,7 @@ public struct PipelineConfig: Sendable, Equatable {
     public var learningSeconds: Double?
     public var detector: DetectorSection?
     public var decision: DecisionSection?
+    public var refit: RefitSection?
 }
 
 /// The whole validated configuration.
@@ -62,6 +63,7 @@ extension PipelineSection {
         m.learning = LearningSection.merge(learning, d.learning)
         m.detector = DetectorSection.merge(detector, d.detector)
         m.decision = DecisionSection.merge(decision, d.decision)
+        m.refit = RefitSection.merge(refit, d.refit)
         return m
     }
 }
@@ -106,6 +108,26 @@ extension DecisionSection {
         r.framesToEnd = a?.framesToEnd ?? b?.framesToEnd
         r.maxDurationS = a?.maxDurationS ?? b?.maxDurationS
         r.updateIntervalS = a?.updateIntervalS ?? b?.updateIntervalS
+        return r
+    }
+}
+
+extension RefitSection {
+    static func merge(_ a: Self?, _ b: Self?) -> Self? {
+        guard var r = a ?? b else { return nil }
+        r.enabled = a?.enabled ?? b?.enabled
+        r.everyHours = a?.everyHours ?? b?.everyHours
+        r.everyNewFrames = a?.everyNewFrames ?? b?.everyNewFrames
+        r.minFrames = a?.minFrames ?? b?.minFrames
+        r.normalMargin = a?.normalMargin ?? b?.normalMargin
+        r.sampleIntervalS = a?.sampleIntervalS ?? b?.sampleIntervalS
+        r.maxFrames = a?.maxFrames ?? b?.maxFrames
+        r.maxBytes = a?.maxBytes ?? b?.maxBytes
+        r.epochs = a?.epochs ?? b?.epochs
+        r.validationHoldout = a?.validationHoldout ?? b?.validationHoldout
+        r.falseAlarmMargin = a?.falseAlarmMargin ?? b?.falseAlarmMargin
+        r.evidenceMinScore = a?.evidenceMinScore ?? b?.evidenceMinScore
+        r.evidenceMaxFrames = a?.evidenceMaxFrames ?? b?.evidenceMaxFrames
         return r
     }
 }

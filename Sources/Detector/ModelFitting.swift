@@ -14,13 +14,15 @@ public enum FitProgress: Sendable {
 /// do not leak into training); run the teacher once per frame; train the student by masked distillation on the
 /// training frames; fit the Gaussian on their CLS features; score the held-out frames through the same path as
 /// run time; calibrate on those scores. `shouldStop` (asked between batches and training steps) ends the fit with
-/// `CancellationError`: it runs on a plain thread, where task cancellation cannot reach.
+/// `CancellationError`: it runs on a plain thread, where task cancellation cannot reach. `initialStudent` (same
+/// shape) warm-starts the student instead of a random initialisation.
 public enum ModelFitting {
     public static func fit(rgb: [UInt8], count: Int, teacher: ViTRunner, teacherIdentity: TeacherIdentity,
                            settings: DetectorSettings, components: Set<ScoreComponent> = [.mkd, .gaussian],
                            blockLength: Int = 1, workers: Int = 2,
                            progress: (@Sendable (FitProgress) -> Void)? = nil,
-                           shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> ModelBundle {
+                           shouldStop: @escaping @Sendable () -> Bool = { false },
+                           initialStudent: ViTParameters? = nil) throws -> ModelBundle {
         let c = teacher.vit.config
         let imageBytes = c.imageSize * c.imageSize * 3
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
@@ -49,7 +51,13 @@ public enum ModelFitting {
         var student: Student?
         var loss: [Double] = []
         if components.contains(.mkd) {
-            let s = Student(config: Student.config(teacher: c, depth: settings.studentDepth), seed: settings.seed)
+            let shape = Student.config(teacher: c, depth: settings.studentDepth)
+            let s = Student(config: shape, seed: settings.seed)
+            // Warm start (a refit): continue from the live student's weights, copied so the live model is untouched.
+            // A student of another shape (the depth setting changed) cannot be continued: it starts afresh.
+            if let initial = initialStudent, initial.config.depth == shape.depth, initial.layout.count == s.parameters.layout.count {
+                s.parameters.storage.data.update(from: initial.storage.data, count: initial.layout.count)
+            }
             let trainer = MaskedDistillationTrainer(student: s, settings: settings, workers: workers)
             let report = trainer.train(targets, progress: { progress?(.training($0)) }, shouldStop: shouldStop)
             guard report.completed else { throw CancellationError() }

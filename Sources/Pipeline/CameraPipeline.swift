@@ -64,7 +64,7 @@ public final class CameraPipeline: @unchecked Sendable {
     public func run() async throws {
         let started = Date()
         try await publisher.register(pipeline: config.name)
-        let store = ModelStore(path: config.modelPath, teacherPath: config.teacher, logger: logger)
+        let store = ModelStore(stateDir: config.stateDir, teacherPath: config.teacher, logger: logger)
         if let bundle = store.load() {
             await install(bundle)
         } else {
@@ -81,6 +81,12 @@ public final class CameraPipeline: @unchecked Sendable {
         logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(currentState.0.rawValue)"])
         let status = Task { await self.reportStatusPeriodically() }
         defer { status.cancel() }
+        let refitter = config.refitSettings.enabled
+            ? try Refitter(config: config, store: store, vit: vit, publisher: publisher, logger: logger,
+                           live: { self.currentModel }, install: { await self.install($0) })
+            : nil
+        let refitting = refitter.map { r in Task { await r.run() } }
+        defer { refitting?.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { frames.finish() }
@@ -90,7 +96,7 @@ public final class CameraPipeline: @unchecked Sendable {
                 defer { scored.finish() }
                 try await self.infer(from: frames, into: scored, store: store)
             }
-            group.addTask { try await self.decide(from: scored) }
+            group.addTask { try await self.decide(from: scored, refitter: refitter) }
             try await group.waitForAll()
         }
         set(.stopping, "source ended")
@@ -160,7 +166,7 @@ public final class CameraPipeline: @unchecked Sendable {
         }
     }
 
-    private func decide(from scored: BoundedQueue<ScoredItem>) async throws {
+    private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?) async throws {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decisionSettings)
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
@@ -173,7 +179,11 @@ public final class CameraPipeline: @unchecked Sendable {
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: s.verdict.normalized,
                              seconds: Date().timeIntervalSince(started))
             last = item
-            if let decision { await publish(decision, item, jpeg) }
+            refitter?.offer(f, normalized: s.verdict.normalized)
+            if let decision {
+                await publish(decision, item, jpeg)
+                if decision.type != .end { refitter?.offerEvidence(f, normalized: s.verdict.normalized) }
+            }
         }
         // The stream is over (or the daemon is stopping): an open episode ends now.
         if let decision = stage.stop(at: Date()), let last { await publish(decision, last, jpeg) }
@@ -219,7 +229,7 @@ public final class CameraPipeline: @unchecked Sendable {
         } onCancel: {
             stop.set()
         }
-        try store.save(bundle)
+        try store.promote(bundle)
         await install(bundle)
         logger.notice("learning done: detecting", metadata: [
             "model": "\(bundle.metadata.modelVersion)", "train_frames": "\(bundle.metadata.frames.train)",

@@ -41,7 +41,4 @@ extension PipelineConfig {
         }
         return s
     }
-
-    /// Where the pipeline's model bundle lives.
-    public var modelPath: String { stateDir + "/model" }
 }

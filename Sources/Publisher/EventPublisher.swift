@@ -107,6 +107,13 @@ public actor EventPublisher {
         return try send(pipeline, .event, try encoder.encode(event), jpeg)
     }
 
+    /// Announces a model change (`anomalyd.model/1` on `anomaly/<pipeline>/model`).
+    @discardableResult
+    public func announce(_ change: ModelChange, pipeline: String) throws -> Delivery {
+        let message = ModelMessage(change, seq: try nextSeq(pipeline), pipeline: pipeline, host: host, time: Date())
+        return try send(pipeline, .model, try encoder.encode(message), nil)
+    }
+
     /// Records a pipeline's status. It is sent at once when it differs materially from the last one sent
     /// (state, detail, source state, model, sensitivity) and otherwise kept for the periodic send, which
     /// carries the latest counters. Returns nil when it was only kept.

@@ -281,3 +281,118 @@ public struct HeartbeatMessage: Codable, Sendable, Equatable {
              intervalSeconds = "interval_seconds", publishDropped = "publish_dropped"
     }
 }
+
+/// What happened to a pipeline's model.
+public enum ModelAction: String, Codable, Sendable {
+    /// A refit's candidate passed validation and is now the live model.
+    case promoted
+    /// A refit's candidate failed validation; the live model stays (`reason` says why).
+    case rejected
+    /// A refit could not complete (an error, not a verdict); the live model stays.
+    case failed
+    /// `anomalyd model rollback` switched the stored model back and the pipeline now runs it.
+    case rolledBack = "rolled_back"
+}
+
+/// The validation a refit candidate went through: false alarms on held-out buffered normal frames (live model vs
+/// candidate, each at its own threshold) and the stored anomaly evidence the candidate still detects.
+public struct ValidationFigures: Codable, Sendable, Equatable {
+    public var holdoutFrames: Int
+    public var liveFalseAlarmRate: Double
+    public var candidateFalseAlarmRate: Double
+    public var falseAlarmMargin: Double
+    public var evidenceFrames: Int
+    public var evidenceDetected: Int
+
+    enum CodingKeys: String, CodingKey {
+        case holdoutFrames = "holdout_frames", liveFalseAlarmRate = "live_false_alarm_rate"
+        case candidateFalseAlarmRate = "candidate_false_alarm_rate", falseAlarmMargin = "false_alarm_margin"
+        case evidenceFrames = "evidence_frames", evidenceDetected = "evidence_detected"
+    }
+
+    public init(holdoutFrames: Int, liveFalseAlarmRate: Double, candidateFalseAlarmRate: Double, falseAlarmMargin: Double,
+                evidenceFrames: Int, evidenceDetected: Int) {
+        self.holdoutFrames = holdoutFrames
+        self.liveFalseAlarmRate = liveFalseAlarmRate
+        self.candidateFalseAlarmRate = candidateFalseAlarmRate
+        self.falseAlarmMargin = falseAlarmMargin
+        self.evidenceFrames = evidenceFrames
+        self.evidenceDetected = evidenceDetected
+    }
+}
+
+/// What a pipeline reports about a model change, before the publisher adds seq, host and time.
+public struct ModelChange: Sendable, Equatable {
+    public var action: ModelAction
+    /// The version now live (promoted, rolled_back) or the candidate's (rejected); nil when a refit failed early.
+    public var version: String?
+    /// The version live before (promoted, rolled_back) or still live (rejected, failed).
+    public var previousVersion: String?
+    public var reason: String?
+    public var validation: ValidationFigures?
+    public var trainFrames: Int?
+    public var durationSeconds: Double?
+
+    public init(action: ModelAction, version: String?, previousVersion: String?, reason: String? = nil,
+                validation: ValidationFigures? = nil, trainFrames: Int? = nil, durationSeconds: Double? = nil) {
+        self.action = action
+        self.version = version
+        self.previousVersion = previousVersion
+        self.reason = reason
+        self.validation = validation
+        self.trainFrames = trainFrames
+        self.durationSeconds = durationSeconds
+    }
+}
+
+/// `anomalyd.model/1` on topic `anomaly/<pipeline>/model`: a refit's outcome or a rollback. Absent values are null.
+public struct ModelMessage: Codable, Sendable, Equatable {
+    public static let schemaName = "anomalyd.model/1"
+    public var schema = ModelMessage.schemaName
+    public var seq: UInt64
+    public var pipeline: String
+    public var host: String
+    public var time: String
+    public var action: ModelAction
+    public var version: String?
+    public var previousVersion: String?
+    public var reason: String?
+    public var validation: ValidationFigures?
+    public var trainFrames: Int?
+    public var durationSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, seq, pipeline, host, time, action, version, previousVersion = "previous_version", reason, validation
+        case trainFrames = "train_frames", durationSeconds = "duration_seconds"
+    }
+
+    public init(_ change: ModelChange, seq: UInt64, pipeline: String, host: String, time: Date) {
+        self.seq = seq
+        self.pipeline = pipeline
+        self.host = host
+        self.time = Timestamp.rfc3339(time)
+        action = change.action
+        version = change.version
+        previousVersion = change.previousVersion
+        reason = change.reason
+        validation = change.validation
+        trainFrames = change.trainFrames
+        durationSeconds = change.durationSeconds
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(pipeline, forKey: .pipeline)
+        try c.encode(host, forKey: .host)
+        try c.encode(time, forKey: .time)
+        try c.encode(action, forKey: .action)
+        try c.encode(version, forKey: .version)
+        try c.encode(previousVersion, forKey: .previousVersion)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(validation, forKey: .validation)
+        try c.encode(trainFrames, forKey: .trainFrames)
+        try c.encode(durationSeconds, forKey: .durationSeconds)
+    }
+}

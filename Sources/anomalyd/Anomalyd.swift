@@ -8,6 +8,6 @@ struct Anomalyd: AsyncParsableCommand {
         subcommands: [RunCommand.self, CheckCommand.self, SubscribeCommand.self,
                       TrainCommand.self, ScoreCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self,
-                      ProxyCommand.self, KeygenCommand.self]
+                      ModelCommand.self, ProxyCommand.self, KeygenCommand.self]
     )
 }

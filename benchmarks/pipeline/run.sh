@@ -24,7 +24,7 @@ fi
 if [ ! -f "$OUT/normal.mp4" ]; then
   /usr/bin/python3 scripts/make_demo_video.py "$OUT/normal.mp4" --seconds 40 --novel "" --width 1280 --height 720 >/dev/null
 fi
-if [ ! -d "$OUT/state/model" ]; then
+if [ ! -d "$OUT/state/model" ] && [ ! -L "$OUT/state/models/current" ]; then   # the daemon moves it to models/<version>
   echo "bench: training a full-depth student (12 blocks, 10 epochs) on 40 s of normal belt at 10 fps" >&2
   "$BIN" train --teacher "$TEACHER" --normal "$OUT/normal.mp4" --sample-fps 10 --out "$OUT/state/model" --holdout-block 10 >&2
 fi

@@ -1,0 +1,169 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Raw frames (one model-input RGB image each) kept in a directory, bounded in frames and bytes.
+///
+/// Each frame is its own file named `<seq>-<capture ms>.rgb`, written to a `.tmp-` sibling, fsynced and renamed, so a
+/// crash leaves whole frames or a temporary file that the next open removes. The file names are the index: opening
+/// the directory rebuilds it, nothing else needs to survive a restart.
+///
+/// Two eviction policies: the normal-frame buffer thins itself over time (`timeStratified`) so a refit sees the
+/// whole period it covers, not only the last minutes; the anomaly evidence keeps the newest (`oldestFirst`).
+public final class FrameStore: @unchecked Sendable {
+    public enum Eviction: Sendable {
+        /// When over a cap, drop the frame whose removal leaves the smallest gap in time (never the newest).
+        case timeStratified
+        case oldestFirst
+    }
+
+    public struct Entry: Sendable, Equatable {
+        public let seq: UInt64
+        public let time: Date
+        var name: String { String(format: "%012llu-%013llu.rgb", seq, UInt64(max(0, time.timeIntervalSince1970 * 1000))) }
+    }
+
+    public let directory: String
+    public let frameBytes: Int
+    public let maxFrames: Int
+    public let maxBytes: Int
+    public let eviction: Eviction
+    /// What opening found wrong and removed (partial writes, files of the wrong size), for the log.
+    public let repaired: [String]
+
+    private let lock = NSLock()
+    private var entries: [Entry]   // by time, then seq
+    private var nextSeq: UInt64
+
+    public init(directory: String, frameBytes: Int, maxFrames: Int, maxBytes: Int, eviction: Eviction) throws {
+        self.directory = directory
+        self.frameBytes = frameBytes
+        self.maxFrames = maxFrames
+        self.maxBytes = maxBytes
+        self.eviction = eviction
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var found: [Entry] = []
+        var repaired: [String] = []
+        for name in try fm.contentsOfDirectory(atPath: directory).sorted() {
+            let path = directory + "/" + name
+            if name.hasPrefix(".tmp-") {
+                try? fm.removeItem(atPath: path)
+                repaired.append("\(name): removed an unfinished write")
+                continue
+            }
+            guard let entry = Self.parse(name) else { continue }
+            let size = (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
+            guard size == frameBytes else {
+                try? fm.removeItem(atPath: path)
+                repaired.append("\(name): removed, \(size) bytes where a frame has \(frameBytes)")
+                continue
+            }
+            found.append(entry)
+        }
+        entries = found.sorted { ($0.time, $0.seq) < ($1.time, $1.seq) }
+        nextSeq = (found.map(\.seq).max() ?? 0) + 1
+        self.repaired = repaired
+        try lock.withLock { try evictOverCaps() }
+    }
+
+    public var count: Int { lock.withLock { entries.count } }
+    public var snapshot: [Entry] { lock.withLock { entries } }
+    public var bytes: Int { count * frameBytes }
+
+    /// Frames captured after `date` (the new frames since a refit).
+    public func count(after date: Date) -> Int { lock.withLock { entries.lazy.filter { $0.time > date }.count } }
+
+    /// Stores a frame durably, then evicts down to the caps.
+    public func add(_ rgb: [UInt8], time: Date) throws {
+        guard rgb.count == frameBytes else {
+            throw FrameStoreError.wrongSize(directory: directory, bytes: rgb.count, expected: frameBytes)
+        }
+        let entry = lock.withLock { () -> Entry in
+            defer { nextSeq += 1 }
+            return Entry(seq: nextSeq, time: time)
+        }
+        try write(rgb, name: entry.name)
+        try lock.withLock {
+            let at = entries.firstIndex { ($0.time, $0.seq) > (entry.time, entry.seq) } ?? entries.endIndex
+            entries.insert(entry, at: at)
+            try evictOverCaps()
+        }
+    }
+
+    public func read(_ entry: Entry) throws -> [UInt8] {
+        let path = directory + "/" + entry.name
+        guard let data = FileManager.default.contents(atPath: path), data.count == frameBytes else {
+            throw FrameStoreError.unreadable(file: path, expected: frameBytes)
+        }
+        return [UInt8](data)
+    }
+
+    // MARK: Internals
+
+    static func parse(_ name: String) -> Entry? {
+        guard name.hasSuffix(".rgb") else { return nil }
+        let parts = name.dropLast(4).split(separator: "-")
+        guard parts.count == 2, let seq = UInt64(parts[0]), let ms = UInt64(parts[1]) else { return nil }
+        return Entry(seq: seq, time: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    private func evictOverCaps() throws {
+        while entries.count > maxFrames || entries.count * frameBytes > maxBytes, !entries.isEmpty {
+            let victim = entries.remove(at: victimIndex())
+            try? FileManager.default.removeItem(atPath: directory + "/" + victim.name)
+        }
+    }
+
+    private func victimIndex() -> Int {
+        guard eviction == .timeStratified, entries.count > 2 else { return 0 }
+        // Removing frame i joins its neighbours: the smallest joined gap is where the buffer is densest.
+        var best = 1
+        var bestGap = Double.infinity
+        for i in 1..<(entries.count - 1) {
+            let gap = entries[i + 1].time.timeIntervalSince(entries[i - 1].time)
+            if gap < bestGap { best = i; bestGap = gap }
+        }
+        return best
+    }
+
+    private func write(_ rgb: [UInt8], name: String) throws {
+        let tmp = directory + "/.tmp-" + name, final = directory + "/" + name
+        func fail(_ what: String) -> FrameStoreError { .unwritable(file: final, detail: "\(what): " + String(cString: strerror(errno))) }
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("cannot create \(tmp)") }
+        let written = rgb.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == rgb.count, fsync(fd) == 0 else {
+            let error = fail("cannot write \(tmp)")
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        close(fd)
+        guard rename(tmp, final) == 0 else {
+            let error = fail("cannot rename \(tmp)")
+            unlink(tmp)
+            throw error
+        }
+        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { _ = fsync(dir); close(dir) }
+    }
+}
+
+public enum FrameStoreError: Error, CustomStringConvertible {
+    case wrongSize(directory: String, bytes: Int, expected: Int)
+    case unreadable(file: String, expected: Int)
+    case unwritable(file: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .wrongSize(directory, bytes, expected):
+            return "Frame store \(directory): a frame of \(bytes) bytes was offered; frames are \(expected) bytes (model-input RGB)."
+        case let .unreadable(file, expected):
+            return "Frame file \(file) is missing or not \(expected) bytes long."
+        case let .unwritable(file, detail):
+            return "Cannot store frame \(file): \(detail)."
+        }
+    }
+}

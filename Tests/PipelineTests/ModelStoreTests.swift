@@ -1,0 +1,103 @@
+import Checkpoint
+import Detector
+import Engine
+import Foundation
+import Logging
+import XCTest
+@testable import Pipeline
+
+/// The versioned model store: promotion, the kept previous version, rollback, pruning and the move from the
+/// single-bundle layout. Real bundles (Gaussian-only, 16 wide) against a real tiny teacher checkpoint.
+final class ModelStoreTests: XCTestCase {
+    private var directory = ""
+    private var teacherPath: String { directory + "/teacher.safetensors" }
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("modelstore-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let teacher = ViTParameters(config: ViTConfig(imageSize: 32, patchSize: 16, width: 16, depth: 1, heads: 2, mlpWidth: 32))
+        for i in 0..<teacher.layout.count { teacher.storage.data[i] = Float(i % 7) * 0.01 }
+        try SafetensorsWriter.write(teacher.layout.entries.map { e in
+            (name: e.name, shape: e.shape, values: Array(UnsafeBufferPointer(start: teacher.ptr(e.offset), count: e.shape.reduce(1, *))))
+        }, metadata: [:], to: teacherPath)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    private func store() -> ModelStore { ModelStore(stateDir: directory + "/state", teacherPath: teacherPath, logger: Logger(label: "test")) }
+
+    private func bundle(_ n: Int) throws -> ModelBundle {
+        var state = UInt64(n + 1) &* 0x9E37_79B9_7F4A_7C15
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        let features = (0..<(60 * 16)).map { _ in next() }
+        let gaussian = try FeatureGaussian.fit(features: features, count: 60, dimension: 16)
+        let calibration = try Calibration.fit(holdout: [.gaussian: (0..<8).map { _ in Double(next()) * 10 }], quantile: 0.99)
+        return ModelBundle(student: nil, gaussian: gaussian, calibration: calibration, teacher: try TeacherIdentity(path: teacherPath),
+                           settings: DetectorSettings(), frames: FrameCounts(train: 60, holdout: 8), trainingLoss: [],
+                           createdAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(n) * 3600))
+    }
+
+    func testPromotionKeepsThePreviousVersionAndRollbackSwapsThem() throws {
+        let s = store()
+        XCTAssertNil(s.load())
+        XCTAssertThrowsError(try s.rollback()) { XCTAssertTrue("\($0)".contains("no previous model version"), "\($0)") }
+        let (a, b, c) = (try bundle(1), try bundle(2), try bundle(3))
+        XCTAssertNil(try s.promote(a))
+        XCTAssertEqual(try s.promote(b), a.metadata.modelVersion)
+        XCTAssertEqual(s.currentVersion(), b.metadata.modelVersion)
+        XCTAssertEqual(s.previousVersion(), a.metadata.modelVersion)
+        XCTAssertEqual(try s.promote(c), b.metadata.modelVersion)
+        // Only current and previous are kept.
+        XCTAssertEqual(s.list().map(\.version), [c, b].map(\.metadata.modelVersion))
+        XCTAssertEqual(s.list().map(\.isCurrent), [true, false])
+        XCTAssertEqual(s.list().map(\.isPrevious), [false, true])
+        XCTAssertNotNil(s.list()[0].createdAt)
+
+        let (from, to) = try s.rollback()
+        XCTAssertEqual(from, c.metadata.modelVersion)
+        XCTAssertEqual(to, b.metadata.modelVersion)
+        XCTAssertEqual(s.load()?.metadata.modelVersion, b.metadata.modelVersion)
+        XCTAssertEqual(s.previousVersion(), c.metadata.modelVersion, "rolling back again returns to the newer model")
+        // A fresh store object (another process: `anomalyd model rollback`) sees the same.
+        XCTAssertEqual(store().load()?.metadata.modelVersion, b.metadata.modelVersion)
+    }
+
+    func testTheSingleBundleLayoutIsMigrated() throws {
+        let a = try bundle(1)
+        try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
+        try a.save(to: directory + "/state/model")
+        let s = store()
+        XCTAssertEqual(s.load()?.metadata.modelVersion, a.metadata.modelVersion)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/state/model"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: s.root + "/" + a.metadata.modelVersion + "/metadata.json"))
+        XCTAssertEqual(s.currentVersion(), a.metadata.modelVersion)
+    }
+
+    func testACrashBeforeTheLinkSwitchLeavesTheCurrentModel() throws {
+        let s = store()
+        let (a, b) = (try bundle(1), try bundle(2))
+        try s.promote(a)
+        // What a crash after writing the new bundle but before switching `current` leaves behind.
+        try b.save(to: s.root + "/" + b.metadata.modelVersion)
+        try? FileManager.default.removeItem(atPath: s.root + "/.tmp-current")
+        XCTAssertTrue(symlink("nowhere", s.root + "/.tmp-current") == 0)
+        XCTAssertEqual(store().load()?.metadata.modelVersion, a.metadata.modelVersion)
+        // The next promotion prunes the orphan.
+        let c = try bundle(3)
+        try s.promote(c)
+        XCTAssertEqual(Set(s.list().map(\.version)), [a, c].map(\.metadata.modelVersion).reduce(into: Set<String>()) { $0.insert($1) })
+    }
+
+    func testABundleThatDoesNotLoadIsMovedAside() throws {
+        let s = store()
+        let a = try bundle(1)
+        try s.promote(a)
+        try "{".write(toFile: s.root + "/" + a.metadata.modelVersion + "/calibration.json", atomically: true, encoding: .utf8)
+        XCTAssertNil(s.load())
+        XCTAssertNil(s.currentVersion())
+        XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: s.root).contains { $0.contains(".rejected-") })
+    }
+}
