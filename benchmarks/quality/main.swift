@@ -166,9 +166,10 @@ struct ClassResult {
 
 var results: [ClassResult] = []
 
-/// Writes a flat array as raw little-endian bytes to DIR/c<class>_<name>.<type>.
+/// Writes a flat array as raw little-endian bytes to DIR/c<class>_<name>.<type> (nothing when it is empty: a
+/// Gaussian-only run has no MKD scores).
 func dump<T>(_ values: [T], _ cls: Int, _ name: String, _ type: String) throws {
-    guard let dumpDir else { return }
+    guard let dumpDir, !values.isEmpty else { return }
     try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: "\(dumpDir)/c\(cls)_\(name).\(type)"))
 }
 if let dumpDir { try FileManager.default.createDirectory(atPath: dumpDir, withIntermediateDirectories: true) }

@@ -2,13 +2,13 @@
 """Offline comparison of fusions and Gaussian variants on a quality-bench dump (run.sh writes it to
 .build/quality-dump/<settings>/). Everything fitted here uses only the class's normal training images and its
 held-out normal frames, like the daemon; the test labels are used only to compute AUROC.
-Usage: benchmarks/quality/offline.py DUMP_DIR [--cache .build/quality-test-tokens.f32] [--gaussians]"""
+Usage: benchmarks/quality/offline.py DUMP_DIR... [--cache .build/quality-test-tokens.f32] [--gaussians]"""
 import argparse, gzip, os
 import numpy as np
 from scipy.stats import rankdata
 
 ap = argparse.ArgumentParser()
-ap.add_argument("dump")
+ap.add_argument("dump", nargs="+", help="dump directories; a class is read from the first that has it")
 ap.add_argument("--cache", default=".build/quality-test-tokens.f32")
 ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 ap.add_argument("--gaussians", action="store_true", help="also refit Gaussian variants from the dumped features")
@@ -25,7 +25,7 @@ def auroc(scores, anomalous):
 
 
 def load(cls, name, dtype):
-    p = f"{args.dump}/c{cls}_{name}.{dtype}"
+    p = next((f"{d}/c{cls}_{name}.{dtype}" for d in args.dump if os.path.exists(f"{d}/c{cls}_train_cls.f32")), "")
     return np.fromfile(p, {"f64": np.float64, "f32": np.float32, "i64": np.int64}[dtype]) if os.path.exists(p) else None
 
 
@@ -47,7 +47,8 @@ fusions = {
     "z sqrt": lambda h, x: z(np.sqrt(h), np.sqrt(x)),
 }
 
-classes = sorted({int(f[1:].split("_")[0]) for f in os.listdir(args.dump) if f.startswith("c")})
+# A class counts once its dump is complete (the training features are written last).
+classes = sorted({int(f[1:].split("_")[0]) for d in args.dump for f in os.listdir(d) if f.endswith("_train_cls.f32")})
 rows = {}
 for c in classes:
     anomalous = labels != c
@@ -102,6 +103,15 @@ if args.gaussians:
         both, test_both = np.hstack([tc, tp]), np.hstack([test_cls, test_pm])
         rows[c]["G cls+pm 0.9"] = auroc(mahalanobis(both, test_both, 0.9), anomalous)
         rows[c]["G cls+pm 0.99"] = auroc(mahalanobis(both, test_both, 0.99), anomalous)
+        # The daemon's fusion (raw z-scores) with a Gaussian keeping more variance; held-out scores from the
+        # held-out frames' features.
+        m, hm = load(c, "test_mkd", "f64"), load(c, "holdout_mkd", "f64")
+        if m is not None:
+            hidx = sorted(held)
+            hc = load(c, "train_cls", "f32").reshape(1000, -1).astype(np.float64)[hidx]
+            for kept in (0.95, 0.99):
+                g, hg = mahalanobis(tc, test_cls, kept), mahalanobis(tc, hc, kept)
+                rows[c][f"fused, G {kept}"] = auroc(z(hg, g) + z(hm, m), anomalous)
 
 cols = list(next(iter(rows.values())).keys())
 print("| class | " + " | ".join(cols) + " |")
