@@ -13,8 +13,9 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Share of normal frames held out for calibration.
     public var holdout: Double = 0.1
-    /// Variance the PCA whitening keeps before the Gaussian.
-    public var varianceKept: Double = 0.9
+    /// Variance the PCA whitening keeps before the Gaussian. Transformaly keeps 0.9; keeping 0.99 (the
+    /// low-variance directions, where normal frames vary least) scored better in benchmarks/quality/RESULTS.md.
+    public var varianceKept: Double = 0.99
     /// Quantile of held-out normal scores that becomes the threshold (normalised score 0.5).
     public var thresholdQuantile: Double = 0.99
 

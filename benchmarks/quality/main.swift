@@ -6,7 +6,10 @@
 // and `--cache PATH` keeps them on disk between runs (delete it when the teacher or the upsampling changes).
 // Besides the daemon's MKD score (mean of the per-patch map), the max and the top-10% mean of the map are reported.
 // Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S]
-//                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH]
+//                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH] [--dump DIR]
+// `--dump DIR` writes each class's raw scores (test and held-out), MKD maps and the training images' teacher
+// features as flat little-endian arrays, so that fusions and Gaussian variants can be compared offline
+// (benchmarks/quality/offline.py) without retraining.
 import Checkpoint
 import Detector
 import Dispatch
@@ -21,6 +24,7 @@ var classes = Array(0..<10)
 var gaussianOnly = false
 var markdownPath: String?
 var cachePath: String?
+var dumpDir: String?
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -34,6 +38,7 @@ while let a = args.next() {
     case "--gaussian-only": gaussianOnly = true
     case "--markdown": markdownPath = args.next()!
     case "--cache": cachePath = args.next()!
+    case "--dump": dumpDir = args.next()!
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -160,6 +165,14 @@ struct ClassResult {
 }
 
 var results: [ClassResult] = []
+
+/// Writes a flat array as raw little-endian bytes to DIR/c<class>_<name>.<type> (nothing when it is empty: a
+/// Gaussian-only run has no MKD scores).
+func dump<T>(_ values: [T], _ cls: Int, _ name: String, _ type: String) throws {
+    guard let dumpDir, !values.isEmpty else { return }
+    try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: "\(dumpDir)/c\(cls)_\(name).\(type)"))
+}
+if let dumpDir { try FileManager.default.createDirectory(atPath: dumpDir, withIntermediateDirectories: true) }
 func mean(_ xs: [Double?]) -> Double? { xs.contains { $0 == nil } ? nil : xs.map { $0! }.reduce(0, +) / Double(xs.count) }
 func pct(_ x: Double?) -> String { x.map { String(format: "%.1f", 100 * $0) } ?? "–" }
 
@@ -215,7 +228,7 @@ for cls in classes {
     // Scoring reuses the cached teacher tokens: the scorers read only `finalTokens` of a ViTOutput (which has no
     // public initialiser), so a batch-8 output from the cache pass carries each batch's tokens.
     let model = AnomalyModel(bundle: bundle, workers: workers, maxBatch: batch)
-    var g = [Double](), m = [Double](), mMax = [Double](), mTop = [Double](), f = [Double]()
+    var g = [Double](), m = [Double](), mMax = [Double](), mTop = [Double](), f = [Double](), testMaps = [Float]()
     let scoreStart = now()
     var rgbBatch = [UInt8](repeating: 0, count: batch * imageBytes)
     var out = template!
@@ -232,6 +245,7 @@ for cls in classes {
             g.append(s.gaussian!)
             if let mkd = s.mkd {
                 m.append(mkd)
+                if dumpDir != nil { testMaps += s.map }
                 let sorted = s.map.sorted(by: >)
                 mMax.append(Double(sorted[0]))
                 let top = sorted.prefix(max(1, sorted.count / 10))
@@ -241,6 +255,35 @@ for cls in classes {
         }
     }
     let scoreSeconds = now() - scoreStart
+    if dumpDir != nil {
+        // The training images' teacher CLS and mean patch token (for offline Gaussians), and the held-out frames'
+        // raw scores as the fit's calibration saw them (the same split, recomputed from the same seed).
+        let split = try HoldoutSplit.split(count: members.count, fraction: settings.holdout, seed: settings.seed)
+        var trainCls = [Float](), trainPatchMean = [Float](repeating: 0, count: members.count * c.width)
+        var hg = [Double](), hm = [Double](), hMap = [Float]()
+        let held = Set(split.holdout)
+        for start in stride(from: 0, to: members.count, by: batch) {
+            let n = min(batch, members.count - start)
+            let o = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress! + start * imageBytes, batch: n) }
+            for b in 0..<n {
+                trainCls += o.cls(b)
+                for p in 1..<c.tokens {
+                    for j in 0..<c.width {
+                        trainPatchMean[(start + b) * c.width + j] += o.finalTokens[(b * c.tokens + p) * c.width + j] / Float(c.patches)
+                    }
+                }
+            }
+            let scores = try rgb.withUnsafeBufferPointer { try model.score(teacher: o, rgb: $0.baseAddress! + start * imageBytes) }
+            for (b, s) in scores.enumerated() where held.contains(start + b) {
+                hg.append(s.gaussian!)
+                if let mkd = s.mkd { hm.append(mkd); hMap += s.map }
+            }
+        }
+        try dump(g, cls, "test_gaussian", "f64"); try dump(m, cls, "test_mkd", "f64"); try dump(testMaps, cls, "test_map", "f32")
+        try dump(hg, cls, "holdout_gaussian", "f64"); try dump(hm, cls, "holdout_mkd", "f64"); try dump(hMap, cls, "holdout_map", "f32")
+        try dump(split.holdout.map(Int64.init), cls, "holdout_index", "i64")
+        try dump(trainCls, cls, "train_cls", "f32"); try dump(trainPatchMean, cls, "train_patchmean", "f32")
+    }
     let labels = testLabels.map { Int($0) != cls }
     let r = ClassResult(cls: cls, gaussian: try ROC.auroc(scores: g, labels: labels),
                         mkd: gaussianOnly ? nil : try ROC.auroc(scores: m, labels: labels),

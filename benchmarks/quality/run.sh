@@ -3,6 +3,7 @@
 # builds quality-bench in release and runs it with OpenBLAS free to pick its kernels for this CPU.
 # Usage: benchmarks/quality/run.sh [--depth N] [--epochs E] [--lr X] [--seed S] [--classes 0,3,7] [--gaussian-only]
 # Test-set teacher tokens are cached in .build/quality-test-tokens.f32 (1.5 GB). The run's markdown report goes to benchmarks/quality/runs/<settings>.md (and stdout); progress to stderr.
+# Raw scores, maps and training features go to .build/quality-dump/<settings>/ for benchmarks/quality/offline.py.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=/usr/share/datasets/fashion-mnist
@@ -18,4 +19,5 @@ name=$(printf '%s' "${*:-default}" | tr -s ' ,-' '_' | sed 's/^_//')
 mkdir -p benchmarks/quality/runs
 # Some images pin OPENBLAS_CORETYPE (e.g. Haswell on an AVX-512 CPU); a user's machine lets OpenBLAS choose.
 env -u OPENBLAS_CORETYPE .build/release/quality-bench --data "$DATA" --teacher "$TEACHER" \
-  --cache .build/quality-test-tokens.f32 --markdown "benchmarks/quality/runs/$name.md" "$@"
+  --cache .build/quality-test-tokens.f32 --markdown "benchmarks/quality/runs/$name.md" \
+  --dump ".build/quality-dump/$name" "$@"

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Offline comparison of fusions and Gaussian variants on a quality-bench dump (run.sh writes it to
+.build/quality-dump/<settings>/). Everything fitted here uses only the class's normal training images and its
+held-out normal frames, like the daemon; the test labels are used only to compute AUROC.
+Usage: benchmarks/quality/offline.py DUMP_DIR... [--cache .build/quality-test-tokens.f32] [--gaussians]"""
+import argparse, gzip, os
+import numpy as np
+from scipy.stats import rankdata
+
+ap = argparse.ArgumentParser()
+ap.add_argument("dump", nargs="+", help="dump directories; a class is read from the first that has it")
+ap.add_argument("--cache", default=".build/quality-test-tokens.f32")
+ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+ap.add_argument("--gaussians", action="store_true", help="also refit Gaussian variants from the dumped features")
+args = ap.parse_args()
+
+with gzip.open(f"{args.data}/t10k-labels-idx1-ubyte.gz") as f:
+    labels = np.frombuffer(f.read()[8:], np.uint8)
+
+
+def auroc(scores, anomalous):
+    r = rankdata(scores)
+    npos, nneg = anomalous.sum(), (~anomalous).sum()
+    return (r[anomalous].sum() - npos * (npos + 1) / 2) / (npos * nneg)
+
+
+def load(cls, name, dtype):
+    p = next((f"{d}/c{cls}_{name}.{dtype}" for d in args.dump if os.path.exists(f"{d}/c{cls}_train_cls.f32")), "")
+    return np.fromfile(p, {"f64": np.float64, "f32": np.float32, "i64": np.int64}[dtype]) if os.path.exists(p) else None
+
+
+# Per-score transforms fitted on held-out normal scores h, applied to test scores x.
+def z(h, x):
+    return (x - h.mean()) / h.std(ddof=1)
+
+
+def robust(h, x):
+    med = np.median(h)
+    return (x - med) / (1.4826 * np.median(np.abs(h - med)))
+
+
+fusions = {
+    "z raw (daemon)": lambda h, x: z(h, x),
+    "z log": lambda h, x: z(np.log(h), np.log(x)),
+    "robust raw": robust,
+    "robust log": lambda h, x: robust(np.log(h), np.log(x)),
+    "z sqrt": lambda h, x: z(np.sqrt(h), np.sqrt(x)),
+}
+
+# A class counts once its dump is complete (the training features are written last).
+classes = sorted({int(f[1:].split("_")[0]) for d in args.dump for f in os.listdir(d) if f.endswith("_train_cls.f32")})
+rows = {}
+for c in classes:
+    anomalous = labels != c
+    g, m = load(c, "test_gaussian", "f64"), load(c, "test_mkd", "f64")
+    hg, hm = load(c, "holdout_gaussian", "f64"), load(c, "holdout_mkd", "f64")
+    row = {"Gaussian": auroc(g, anomalous)}
+    if m is not None:
+        row["MKD"] = auroc(m, anomalous)
+        for name, t in fusions.items():
+            row[name] = auroc(t(hg, g) + t(hm, m), anomalous)
+        # Other reductions of the MKD map, fitted on held-out normal maps only.
+        tm, hmap = load(c, "test_map", "f32").reshape(10000, -1), load(c, "holdout_map", "f32").reshape(len(hm), -1)
+        pos = hmap.mean(0)
+        row["MKD pos-norm"] = auroc((tm / pos).mean(1), anomalous)
+        row["MKD log-mean"] = auroc(np.log(tm).mean(1), anomalous)
+        pn, hpn = (tm / pos).mean(1), (hmap / pos).mean(1)
+        row["z log, pos-norm"] = auroc(z(np.log(hg), np.log(g)) + z(np.log(hpn), np.log(pn)), anomalous)
+    rows[c] = row
+
+if args.gaussians:
+    # Test CLS and mean patch tokens from the cached teacher tokens [10000, 197, 192].
+    tok = np.memmap(args.cache, np.float32, "r").reshape(10000, 197, -1)
+    test_cls = np.array(tok[:, 0, :], np.float64)
+    test_pm = np.concatenate([tok[i:i + 500, 1:, :].mean(1) for i in range(0, 10000, 500)]).astype(np.float64)
+
+    def mahalanobis(train, test, kept=None, shrink=0.0):
+        """PCA keeping `kept` of the variance (None: all), then a full Gaussian with optional shrinkage to the
+        scaled identity (in the whitened space)."""
+        mu = train.mean(0)
+        lam, v = np.linalg.eigh(np.cov(train - mu, rowvar=False))
+        lam, v = lam[::-1], v[:, ::-1]
+        k = len(lam) if kept is None else int(np.searchsorted(np.cumsum(lam) / lam.sum(), kept) + 1)
+        k = min(k, train.shape[0] - 2, int((lam > lam[0] * 1e-10).sum()))
+        p = v[:, :k] / np.sqrt(lam[:k])
+        u, ut = (train - mu) @ p, (test - mu) @ p
+        mh = u.mean(0)
+        s = np.cov(u - mh, rowvar=False, bias=True)
+        s = (1 - shrink) * s + shrink * np.trace(s) / k * np.eye(k) + 1e-6 * np.eye(k)
+        d = ut - mh
+        return np.einsum("ij,ij->i", d @ np.linalg.inv(s), d)
+
+    for c in classes:
+        anomalous = labels != c
+        held = set(load(c, "holdout_index", "i64").tolist())
+        train_idx = [i for i in range(1000) if i not in held]
+        tc = load(c, "train_cls", "f32").reshape(1000, -1).astype(np.float64)[train_idx]
+        tp = load(c, "train_patchmean", "f32").reshape(1000, -1).astype(np.float64)[train_idx]
+        for kept in (0.8, 0.9, 0.95, 0.99):
+            rows[c][f"G cls {kept}"] = auroc(mahalanobis(tc, test_cls, kept), anomalous)
+        rows[c]["G cls all shrink .1"] = auroc(mahalanobis(tc, test_cls, None, 0.1), anomalous)
+        rows[c]["G patchmean 0.9"] = auroc(mahalanobis(tp, test_pm, 0.9), anomalous)
+        both, test_both = np.hstack([tc, tp]), np.hstack([test_cls, test_pm])
+        rows[c]["G cls+pm 0.9"] = auroc(mahalanobis(both, test_both, 0.9), anomalous)
+        rows[c]["G cls+pm 0.99"] = auroc(mahalanobis(both, test_both, 0.99), anomalous)
+        # The daemon's fusion (raw z-scores) with a Gaussian keeping more variance; held-out scores from the
+        # held-out frames' features.
+        m, hm = load(c, "test_mkd", "f64"), load(c, "holdout_mkd", "f64")
+        if m is not None:
+            hidx = sorted(held)
+            hc = load(c, "train_cls", "f32").reshape(1000, -1).astype(np.float64)[hidx]
+            for kept in (0.95, 0.99):
+                g, hg = mahalanobis(tc, test_cls, kept), mahalanobis(tc, hc, kept)
+                rows[c][f"fused, G {kept}"] = auroc(z(hg, g) + z(hm, m), anomalous)
+
+cols = list(next(iter(rows.values())).keys())
+print("| class | " + " | ".join(cols) + " |")
+print("|---" * (len(cols) + 1) + "|")
+for c, row in rows.items():
+    print(f"| {c} | " + " | ".join(f"{100 * row[k]:.1f}" for k in cols) + " |")
+print("| mean | " + " | ".join(f"**{100 * np.mean([r[k] for r in rows.values()]):.1f}**" for k in cols) + " |")
