@@ -234,8 +234,10 @@ public final class Refitter: @unchecked Sendable {
         }
         let heldScores = try scores(held, buffer, [old, new])
         let evidenceScores = try scores(evidence.snapshot, evidence, [new])[0]
+        let calibration = candidate.calibration
         return RefitValidation(liveHoldout: heldScores[0], candidateHoldout: heldScores[1], candidateEvidence: evidenceScores,
-                               cut: cut, falseAlarmMargin: settings.falseAlarmMargin)
+                               cut: cut, falseAlarmMargin: settings.falseAlarmMargin,
+                               expectedFalseAlarmRate: max(1 - calibration.quantile, 1 / Double(calibration.holdoutCount + 1)))
     }
 
     private func announce(_ change: ModelChange) async {

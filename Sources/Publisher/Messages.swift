@@ -300,21 +300,25 @@ public struct ValidationFigures: Codable, Sendable, Equatable {
     public var holdoutFrames: Int
     public var liveFalseAlarmRate: Double
     public var candidateFalseAlarmRate: Double
+    /// What the candidate's calibration lets through by design: max(1 - quantile, 1/(holdout + 1)).
+    public var expectedFalseAlarmRate: Double
     public var falseAlarmMargin: Double
     public var evidenceFrames: Int
     public var evidenceDetected: Int
 
     enum CodingKeys: String, CodingKey {
         case holdoutFrames = "holdout_frames", liveFalseAlarmRate = "live_false_alarm_rate"
-        case candidateFalseAlarmRate = "candidate_false_alarm_rate", falseAlarmMargin = "false_alarm_margin"
+        case candidateFalseAlarmRate = "candidate_false_alarm_rate", expectedFalseAlarmRate = "expected_false_alarm_rate"
+        case falseAlarmMargin = "false_alarm_margin"
         case evidenceFrames = "evidence_frames", evidenceDetected = "evidence_detected"
     }
 
-    public init(holdoutFrames: Int, liveFalseAlarmRate: Double, candidateFalseAlarmRate: Double, falseAlarmMargin: Double,
-                evidenceFrames: Int, evidenceDetected: Int) {
+    public init(holdoutFrames: Int, liveFalseAlarmRate: Double, candidateFalseAlarmRate: Double,
+                expectedFalseAlarmRate: Double, falseAlarmMargin: Double, evidenceFrames: Int, evidenceDetected: Int) {
         self.holdoutFrames = holdoutFrames
         self.liveFalseAlarmRate = liveFalseAlarmRate
         self.candidateFalseAlarmRate = candidateFalseAlarmRate
+        self.expectedFalseAlarmRate = expectedFalseAlarmRate
         self.falseAlarmMargin = falseAlarmMargin
         self.evidenceFrames = evidenceFrames
         self.evidenceDetected = evidenceDetected
