@@ -5,17 +5,17 @@
 # The recording holds one novel object per loop, so every loop opens and closes an episode (events and JPEG
 # evidence are exercised, not only heartbeats). Extra YAML for the pipeline (e.g. a refit section) can be passed
 # in SOAK_PIPELINE_EXTRA.
-# Usage: benchmarks/soak/run.sh [MINUTES]
+# Usage: benchmarks/soak/run.sh [MINUTES]   (ANOMALYD_BIN=PATH soaks that binary instead of building one)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MINUTES=${1:-30}
 OUT=out/soak
-BIN=.build/release/anomalyd
+BIN=${ANOMALYD_BIN:-.build/release/anomalyd}
 TEACHER=models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors
 PY=/usr/bin/python3
 PORT=5611
 mkdir -p "$OUT"
-swift build -c release --product anomalyd >&2
+[ -n "${ANOMALYD_BIN:-}" ] || swift build -c release --product anomalyd >&2
 unset OPENBLAS_CORETYPE
 
 [ -f "$OUT/loop.mp4" ] || $PY scripts/make_demo_video.py "$OUT/loop.mp4" --seconds 60 --novel 35 --width 1280 --height 720 >/dev/null
