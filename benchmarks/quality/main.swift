@@ -5,7 +5,7 @@
 // The teacher runs once over the test set; its final tokens (1.5 GB in Float32) stay in memory for all classes,
 // and `--cache PATH` keeps them on disk between runs (delete it when the teacher or the upsampling changes).
 // Besides the daemon's MKD score (mean of the per-patch map), the max and the top-10% mean of the map are reported.
-// Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S]
+// Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S] [--variance V]
 //                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH] [--dump DIR]
 // `--dump DIR` writes each class's raw scores (test and held-out), MKD maps and the training images' teacher
 // features as flat little-endian arrays, so that fusions and Gaussian variants can be compared offline
@@ -34,6 +34,7 @@ while let a = args.next() {
     case "--epochs": settings.epochs = Int(args.next()!)!
     case "--lr": settings.learningRate = Float(args.next()!)!
     case "--seed": settings.seed = UInt64(args.next()!)!
+    case "--variance": settings.varianceKept = Double(args.next()!)!
     case "--classes": classes = args.next()!.split(separator: ",").map { Int($0)! }
     case "--gaussian-only": gaussianOnly = true
     case "--markdown": markdownPath = args.next()!
