@@ -208,6 +208,12 @@ public final class Refitter: @unchecked Sendable {
         return try ModelFitting.fit(
             rgb: rgb, count: train.count, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),
             teacherIdentity: model.bundle.metadata.teacher, settings: settings, blockLength: 1, workers: 1,
+            progress: { [logger] in
+                // One line per epoch: on a busy machine a refit at nice 10 can take hours, and this shows it moves.
+                guard case .training(let p) = $0, p.frames == p.framesPerEpoch else { return }
+                logger.info("refit epoch done", metadata: ["epoch": "\(p.epoch + 1)/\(p.epochs)",
+                                                           "loss": "\(p.loss)", "seconds": "\(Int(p.elapsed))"])
+            },
             shouldStop: stop.isSet, initialStudent: model.bundle.student)
     }
 

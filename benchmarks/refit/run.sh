@@ -5,8 +5,10 @@
 #     (duration_seconds: reading the buffer, teacher pass, warm-started student epochs, calibration, validation);
 #   - frames/s scored by the live pipeline without a refit (refit disabled, same model, same video) and while the
 #     refit runs (frames_scored deltas from the status messages between "refit started" and the model message).
-# The video is read as fast as possible (not paced), so frames/s is the pipeline's capacity.
-# Usage: benchmarks/refit/run.sh [BUFFER_FRAMES] [BASELINE_SECONDS] [STUDENT_DEPTH] [EPOCHS]
+# By default the video is read as fast as possible (not paced), so frames/s is the pipeline's capacity. With
+# LIVE_FPS=N the video is paced as a live camera giving N frames/s, and the runs also report the capture-to-decision
+# latency (anomalyd_frame_age_seconds from /metrics, quantiles from the histogram's buckets inside each window).
+# Usage: [LIVE_FPS=N] benchmarks/refit/run.sh [BUFFER_FRAMES] [BASELINE_SECONDS] [STUDENT_DEPTH] [EPOCHS]
 #        (defaults 2000, 60, the teacher's depth, 10: the detector's defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +20,9 @@ OUT=out/bench-refit
 BIN=.build/release/anomalyd
 TEACHER=models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors
 PORT=5598
+METRICS_PORT=9598
+LIVE_FPS=${LIVE_FPS:-}
+if [ -n "$LIVE_FPS" ]; then REALTIME=true; SAMPLE_FPS=$LIVE_FPS; else REALTIME=false; SAMPLE_FPS=25; fi
 mkdir -p "$OUT"
 swift build -c release --product anomalyd >&2
 unset OPENBLAS_CORETYPE   # let OpenBLAS choose its kernels, as on a user's machine
@@ -54,24 +59,34 @@ print(f"bench: buffered {n} frames", file=sys.stderr)' "$OUT/state/normal"
 config() {  # NAME REFIT_ENABLED
   cat > "$OUT/$1.yaml" <<YAML
 publisher: {endpoint: "tcp://127.0.0.1:$PORT", heartbeat_s: 1, status_s: 1}
+metrics: {listen: "127.0.0.1:$METRICS_PORT"}
 pipelines:
   belt:
     source: $OUT/belt.mp4
     loop: true
     teacher: $TEACHER
-    sample_fps: 25
+    realtime: $REALTIME
+    sample_fps: $SAMPLE_FPS
     state_dir: $OUT/state
     detector: {$DETECTOR}
     refit: {enabled: $2, every_new_frames: $FRAMES, max_frames: $FRAMES, min_frames: 200, sample_interval_s: 3600}
 YAML
 }
 
-# Collects status and model messages with arrival times; ends at the first model message or after LIMIT seconds.
+# Collects status and model messages with arrival times, and with each status message the frame-age histogram's
+# cumulative buckets from /metrics; ends at the first model message or after LIMIT seconds.
 collect() {  # OUT.jsonl LIMIT
   # Its stdout is not the caller's $(...) pipe, or the substitution would wait for it to exit.
-  /usr/bin/python3 - "$1" "$2" "$PORT" > /dev/null <<'PY' &
-import json, sys, time, zmq
-out, limit, port = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+  /usr/bin/python3 - "$1" "$2" "$PORT" "$METRICS_PORT" > /dev/null <<'PY' &
+import json, re, sys, time, urllib.request, zmq
+out, limit, port, metrics = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+bucket = re.compile(r'^anomalyd_frame_age_seconds_bucket\{.*le="([^"]+)".*\} (\S+)$')
+def frame_age():
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=1).read().decode()
+    except OSError:
+        return None
+    return {m.group(1): float(m.group(2)) for m in map(bucket.match, text.splitlines()) if m}
 s = zmq.Context.instance().socket(zmq.SUB)
 s.connect(f"tcp://127.0.0.1:{port}")
 s.setsockopt(zmq.SUBSCRIBE, b"anomaly/belt/")
@@ -84,7 +99,10 @@ with open(out, "w") as f:
         except zmq.Again:
             continue
         topic, msg = parts[0].decode(), json.loads(parts[1])
-        f.write(json.dumps({"t": time.time(), "topic": topic, "message": msg}) + "\n")
+        row = {"t": time.time(), "topic": topic, "message": msg}
+        if topic.endswith("/status"):
+            row["frame_age_buckets"] = frame_age()
+        f.write(json.dumps(row) + "\n")
         f.flush()
         if topic.endswith("/model"):
             break
@@ -95,14 +113,35 @@ PY
 # The collector is not this shell's child (it was started inside $(...)), so `wait` cannot wait for it.
 await() { while kill -0 "$1" 2>/dev/null; do sleep 1; done; }
 
-rate() {  # JSONL FROM_T TO_T -> frames/s from the status counters inside the window
+# JSONL FROM_T TO_T -> {"scored_per_s", "frame_age_ms": {p50, p99}} from the status counters and the frame-age
+# buckets inside the window (quantiles interpolated linearly within a bucket, as Prometheus' histogram_quantile).
+window() {
   /usr/bin/python3 - "$@" <<'PY'
-import json, sys
+import json, math, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 lo, hi = float(sys.argv[2]), float(sys.argv[3])
-st = [(r["t"], r["message"]["counters"]["frames_scored"]) for r in rows
-      if r["topic"].endswith("/status") and r["message"]["state"] == "detecting" and lo <= r["t"] <= hi]
-print("%.2f" % ((st[-1][1] - st[0][1]) / (st[-1][0] - st[0][0])) if len(st) >= 2 and st[-1][0] > st[0][0] else "nan")
+st = [r for r in rows if r["topic"].endswith("/status") and r["message"]["state"] == "detecting" and lo <= r["t"] <= hi]
+res = {"scored_per_s": None, "frame_age_ms": None}
+if len(st) >= 2 and st[-1]["t"] > st[0]["t"]:
+    a, b = st[0], st[-1]
+    n = b["message"]["counters"]["frames_scored"] - a["message"]["counters"]["frames_scored"]
+    res["scored_per_s"] = round(n / (b["t"] - a["t"]), 2)
+    if a.get("frame_age_buckets") and b.get("frame_age_buckets"):
+        les = sorted(b["frame_age_buckets"], key=lambda k: math.inf if k == "+Inf" else float(k))
+        d = [(le, b["frame_age_buckets"][le] - a["frame_age_buckets"].get(le, 0)) for le in les]
+        total = d[-1][1]
+        def q(p):  # linear within the bucket, as Prometheus' histogram_quantile
+            prev_le, prev_c = 0.0, 0.0
+            for le, c in d:
+                if c >= p * total:
+                    if le == "+Inf":
+                        return "+Inf"
+                    return round(1000 * (prev_le + (float(le) - prev_le) * (p * total - prev_c) / max(c - prev_c, 1e-9)))
+                prev_le, prev_c = (prev_le if le == "+Inf" else float(le)), c
+            return "+Inf"
+        if total > 0:
+            res["frame_age_ms"] = {"p50": q(0.5), "p99": q(0.99), "frames": int(total)}
+print(json.dumps(res))
 PY
 }
 
@@ -116,7 +155,7 @@ sleep 1
 sleep "$((BASELINE_S + 10))"; kill "$daemon"; wait "$daemon" || true; await "$pid"
 t0=$(head -1 "$OUT/baseline.jsonl" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["t"])')
 # Skip the first 8 s (teacher and model loading, first batches).
-echo "{\"run\":\"baseline\",\"scored_per_s\":$(rate "$OUT/baseline.jsonl" "$(/usr/bin/python3 -c "print($t0 + 8)")" 1e12)}"
+echo "{\"run\":\"baseline\",\"live_fps\":\"${LIVE_FPS:-unpaced}\",\"window\":$(window "$OUT/baseline.jsonl" "$(/usr/bin/python3 -c "print($t0 + 8)")" 1e12)}"
 
 # 2. With the refit: due at start (FRAMES buffered frames newer than the model).
 config refit true
@@ -133,4 +172,4 @@ print(model["t"] - model["message"]["duration_seconds"], model["t"])
 print(json.dumps(model["message"]))
 PY
 read -r start end < <(head -1 "$OUT/refit-window.txt")
-echo "{\"run\":\"refit\",\"buffer_frames\":$FRAMES,\"scored_per_s_during_refit\":$(rate "$OUT/refit.jsonl" "$start" "$end"),\"model_message\":$(tail -1 "$OUT/refit-window.txt")}"
+echo "{\"run\":\"refit\",\"buffer_frames\":$FRAMES,\"during_refit\":$(window "$OUT/refit.jsonl" "$start" "$end"),\"model_message\":$(tail -1 "$OUT/refit-window.txt")}"
