@@ -86,18 +86,20 @@ let package = Package(
 
         // Plain double-precision reference implementations the numeric tests compare against.
         .target(name: "Reference", path: "Tests/Reference"),
+        // What several test targets need of the machine (free ports).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Reference"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Reference"]),
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference"]),
         // Runs the built `anomalyd` binary the way users do.
-        .testTarget(name: "CLITests", dependencies: ["anomalyd"]),
+        .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Service", "Config", "Detector", "Engine", "Checkpoint",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher"]),
     ],
     swiftLanguageModes: [.v5]

@@ -68,66 +68,55 @@ extension PipelineSection {
     }
 }
 
-extension BatchSection {
-    static func merge(_ a: Self?, _ b: Self?) -> Self? {
-        guard var r = a ?? b else { return nil }
-        r.maxFrames = a?.maxFrames ?? b?.maxFrames
-        r.maxWaitMs = a?.maxWaitMs ?? b?.maxWaitMs
-        return r
+/// A config section whose optional fields fall back one by one to another instance's (the `defaults` section).
+protocol FieldwiseMergeable {
+    static var fields: [Fallback<Self>] { get }
+}
+
+/// One optional field of a section: filled from the fallback when unset.
+struct Fallback<Section> {
+    let fill: (inout Section, Section) -> Void
+    init<Value>(_ field: WritableKeyPath<Section, Value?>) {
+        fill = { section, fallback in
+            if section[keyPath: field] == nil { section[keyPath: field] = fallback[keyPath: field] }
+        }
     }
 }
 
-extension LearningSection {
+extension FieldwiseMergeable {
     static func merge(_ a: Self?, _ b: Self?) -> Self? {
-        guard var r = a ?? b else { return nil }
-        r.frames = a?.frames ?? b?.frames
-        r.seconds = a?.seconds ?? b?.seconds
-        return r
+        guard var merged = a else { return b }
+        guard let b else { return merged }
+        for field in fields { field.fill(&merged, b) }
+        return merged
     }
 }
 
-extension DetectorSection {
-    static func merge(_ a: Self?, _ b: Self?) -> Self? {
-        guard var r = a ?? b else { return nil }
-        r.studentDepth = a?.studentDepth ?? b?.studentDepth
-        r.epochs = a?.epochs ?? b?.epochs
-        r.learningRate = a?.learningRate ?? b?.learningRate
-        r.maskRatio = a?.maskRatio ?? b?.maskRatio
-        r.holdout = a?.holdout ?? b?.holdout
-        r.thresholdQuantile = a?.thresholdQuantile ?? b?.thresholdQuantile
-        r.seed = a?.seed ?? b?.seed
-        return r
-    }
+extension BatchSection: FieldwiseMergeable {
+    static let fields: [Fallback<Self>] = [.init(\.maxFrames), .init(\.maxWaitMs)]
 }
 
-extension DecisionSection {
-    static func merge(_ a: Self?, _ b: Self?) -> Self? {
-        guard var r = a ?? b else { return nil }
-        r.sensitivity = a?.sensitivity ?? b?.sensitivity
-        r.framesToStart = a?.framesToStart ?? b?.framesToStart
-        r.framesToEnd = a?.framesToEnd ?? b?.framesToEnd
-        r.maxDurationS = a?.maxDurationS ?? b?.maxDurationS
-        r.updateIntervalS = a?.updateIntervalS ?? b?.updateIntervalS
-        return r
-    }
+extension LearningSection: FieldwiseMergeable {
+    static let fields: [Fallback<Self>] = [.init(\.frames), .init(\.seconds)]
 }
 
-extension RefitSection {
-    static func merge(_ a: Self?, _ b: Self?) -> Self? {
-        guard var r = a ?? b else { return nil }
-        r.enabled = a?.enabled ?? b?.enabled
-        r.everyHours = a?.everyHours ?? b?.everyHours
-        r.everyNewFrames = a?.everyNewFrames ?? b?.everyNewFrames
-        r.minFrames = a?.minFrames ?? b?.minFrames
-        r.normalMargin = a?.normalMargin ?? b?.normalMargin
-        r.sampleIntervalS = a?.sampleIntervalS ?? b?.sampleIntervalS
-        r.maxFrames = a?.maxFrames ?? b?.maxFrames
-        r.maxBytes = a?.maxBytes ?? b?.maxBytes
-        r.epochs = a?.epochs ?? b?.epochs
-        r.validationHoldout = a?.validationHoldout ?? b?.validationHoldout
-        r.falseAlarmMargin = a?.falseAlarmMargin ?? b?.falseAlarmMargin
-        r.evidenceMinScore = a?.evidenceMinScore ?? b?.evidenceMinScore
-        r.evidenceMaxFrames = a?.evidenceMaxFrames ?? b?.evidenceMaxFrames
-        return r
-    }
+extension DetectorSection: FieldwiseMergeable {
+    static let fields: [Fallback<Self>] = [
+        .init(\.studentDepth), .init(\.epochs), .init(\.learningRate), .init(\.maskRatio), .init(\.holdout),
+        .init(\.thresholdQuantile), .init(\.seed),
+    ]
+}
+
+extension DecisionSection: FieldwiseMergeable {
+    static let fields: [Fallback<Self>] = [
+        .init(\.sensitivity), .init(\.framesToStart), .init(\.framesToEnd), .init(\.maxDurationS), .init(\.updateIntervalS),
+    ]
+}
+
+extension RefitSection: FieldwiseMergeable {
+    static let fields: [Fallback<Self>] = [
+        .init(\.enabled), .init(\.everyHours), .init(\.everyNewFrames), .init(\.minFrames), .init(\.normalMargin),
+        .init(\.sampleIntervalS), .init(\.maxFrames), .init(\.maxBytes), .init(\.epochs), .init(\.validationHoldout),
+        .init(\.falseAlarmMargin), .init(\.evidenceMinScore), .init(\.evidenceMaxFrames),
+    ]
 }

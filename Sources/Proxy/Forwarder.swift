@@ -30,13 +30,13 @@ public final class Forwarder: @unchecked Sendable {
         try settings.validate()
         if settings.curve != nil || settings.upstreamCurve != nil { try Curve.requireAvailable() }
         guard let context = zmq_ctx_new() else {
-            throw ProxyError.socketFailed(endpoint: settings.endpoint, operation: "creating a ZeroMQ context", reason: zmqMessage())
+            throw ProxyError.socketFailed(endpoint: settings.endpoint, operation: "creating a ZeroMQ context", reason: zmqError())
         }
         var sockets: [UnsafeMutableRawPointer] = []
         var zap: ZAPHandler?
         func open(_ type: Int32, _ what: String) throws -> UnsafeMutableRawPointer {
             guard let s = zmq_socket(context, type) else {
-                throw ProxyError.socketFailed(endpoint: settings.endpoint, operation: "creating the \(what) socket", reason: zmqMessage())
+                throw ProxyError.socketFailed(endpoint: settings.endpoint, operation: "creating the \(what) socket", reason: zmqError())
             }
             sockets.append(s)
             return s
@@ -79,7 +79,7 @@ public final class Forwarder: @unchecked Sendable {
             // A unique name: several forwarders may share a process (the tests).
             let controlEndpoint = "inproc://anomalyd-proxy-control-\(UUID().uuidString)"
             guard zmq_bind(control, controlEndpoint) == 0, zmq_connect(steering, controlEndpoint) == 0 else {
-                throw ProxyError.socketFailed(endpoint: controlEndpoint, operation: "connecting the control pair", reason: zmqMessage())
+                throw ProxyError.socketFailed(endpoint: controlEndpoint, operation: "connecting the control pair", reason: zmqError())
             }
             // stop() waits this long at most for the statistics reply (if the proxy never started, there is none).
             try option(steering, ZMQ_RCVTIMEO, 1000, controlEndpoint)
@@ -120,7 +120,7 @@ public final class Forwarder: @unchecked Sendable {
                 if rc == 0 {
                     done.resume()
                 } else {
-                    done.resume(throwing: ProxyError.socketFailed(endpoint: endpoint, operation: "forwarding", reason: zmqMessage(code)))
+                    done.resume(throwing: ProxyError.socketFailed(endpoint: endpoint, operation: "forwarding", reason: zmqError(code)))
                 }
             }
         }
@@ -185,7 +185,7 @@ public final class Forwarder: @unchecked Sendable {
     /// A malformed endpoint or unknown transport is a configuration error (exit 78); anything else, such as an
     /// address in use, may pass and is worth a restart.
     private static func endpointError(_ option: String, _ endpoint: String, operation: String, code: Int32) -> ProxyError {
-        var reason = zmqMessage(code)
+        var reason = zmqError(code)
         if code == EINVAL || code == EPROTONOSUPPORT || code == ENOCOMPATPROTO {
             return .invalidEndpoint(option: option, endpoint: endpoint, reason: reason + " (expected tcp://HOST:PORT or ipc://PATH)")
         }
@@ -197,12 +197,12 @@ public final class Forwarder: @unchecked Sendable {
 private func option(_ socket: UnsafeMutableRawPointer, _ option: Int32, _ value: Int32, _ endpoint: String) throws {
     var v = value
     guard zmq_setsockopt(socket, option, &v, MemoryLayout<Int32>.size) == 0 else {
-        throw ProxyError.socketFailed(endpoint: endpoint, operation: "setting socket option \(option)", reason: zmqMessage())
+        throw ProxyError.socketFailed(endpoint: endpoint, operation: "setting socket option \(option)", reason: zmqError())
     }
 }
 
 private func setString(_ socket: UnsafeMutableRawPointer, _ option: Int32, _ value: String, _ endpoint: String) throws {
     guard zmq_setsockopt(socket, option, value, value.utf8.count) == 0 else {
-        throw ProxyError.socketFailed(endpoint: endpoint, operation: "setting socket option \(option)", reason: zmqMessage())
+        throw ProxyError.socketFailed(endpoint: endpoint, operation: "setting socket option \(option)", reason: zmqError())
     }
 }

@@ -1,6 +1,7 @@
 import CZMQ
 import Foundation
 import Logging
+import Publisher
 
 /// Answers libzmq's authentication requests (ZAP, ZeroMQ RFC 27) for the CURVE server sockets of one context:
 /// a client whose public key is authorised is let in, any other is refused and logged. libzmq asks it during
@@ -21,10 +22,10 @@ final class ZAPHandler: @unchecked Sendable {
     /// Binds the handler; it must be bound before the CURVE server socket accepts connections.
     init(context: UnsafeMutableRawPointer, authorized: AuthorizedKeys, logger: Logger) throws {
         guard let socket = zmq_socket(context, ZMQ_REP) else {
-            throw ProxyError.socketFailed(endpoint: Self.endpoint, operation: "creating the ZAP socket", reason: zmqMessage())
+            throw ProxyError.socketFailed(endpoint: Self.endpoint, operation: "creating the ZAP socket", reason: zmqError())
         }
         guard zmq_bind(socket, Self.endpoint) == 0 else {
-            let reason = zmqMessage()
+            let reason = zmqError()
             zmq_close(socket)
             throw ProxyError.socketFailed(endpoint: Self.endpoint, operation: "binding the ZAP handler", reason: reason)
         }
@@ -70,20 +71,15 @@ final class ZAPHandler: @unchecked Sendable {
 
     /// One request's frames, or nil once the context is shut down.
     private func receive() -> [Data]? {
-        var parts: [Data] = []
-        var more = true
-        while more {
-            var msg = zmq_msg_t()
-            zmq_msg_init(&msg)
-            defer { zmq_msg_close(&msg) }
-            guard zmq_msg_recv(&msg, socket, 0) >= 0 else {
-                if zmq_errno() == EINTR { continue }
+        while true {
+            do {
+                return try receiveMultipart(socket)
+            } catch where error.code == EINTR && error.beforeFirstPart {
+                continue
+            } catch {
                 return nil
             }
-            parts.append(Data(bytes: zmq_msg_data(&msg), count: zmq_msg_size(&msg)))
-            more = zmq_msg_more(&msg) == 1
         }
-        return parts
     }
 
     private func z85(_ key: Data) -> String {
@@ -93,5 +89,3 @@ final class ZAPHandler: @unchecked Sendable {
     }
 }
 
-/// libzmq's message for the last error, e.g. "Address already in use".
-func zmqMessage(_ code: Int32 = zmq_errno()) -> String { String(cString: zmq_strerror(code)) }

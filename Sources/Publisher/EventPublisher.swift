@@ -249,5 +249,3 @@ func setOption(_ socket: UnsafeMutableRawPointer, _ option: Int32, _ value: Int3
     }
 }
 
-/// libzmq's message for an errno value, e.g. "Address already in use".
-func zmqError(_ code: Int32 = zmq_errno()) -> String { String(cString: zmq_strerror(code)) }

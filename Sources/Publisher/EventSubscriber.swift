@@ -40,22 +40,13 @@ public final class EventSubscriber {
     /// The next message's parts, or nil on timeout or when a signal interrupted the wait.
     public func receive() throws -> [Data]? {
         guard let socket else { throw PublisherError.closed(endpoint: endpoint) }
-        var parts: [Data] = []
-        var more = true
-        while more {
-            var msg = zmq_msg_t()
-            zmq_msg_init(&msg)
-            defer { zmq_msg_close(&msg) }
-            guard zmq_msg_recv(&msg, socket, 0) >= 0 else {
-                let code = zmq_errno()
-                // Parts of one message arrive together, so a timeout or signal can only hit the first part.
-                if parts.isEmpty && (code == EAGAIN || code == EINTR) { return nil }
-                throw PublisherError.socketFailed(endpoint: endpoint, operation: "receive", reason: zmqError(code))
-            }
-            parts.append(Data(bytes: zmq_msg_data(&msg), count: zmq_msg_size(&msg)))
-            more = zmq_msg_more(&msg) == 1
+        do {
+            return try receiveMultipart(socket)
+        } catch {
+            // Parts of one message arrive together, so a timeout or signal can only hit the first part.
+            if error.beforeFirstPart && (error.code == EAGAIN || error.code == EINTR) { return nil }
+            throw PublisherError.socketFailed(endpoint: endpoint, operation: "receive", reason: zmqError(error.code))
         }
-        return parts
     }
 
     public func close() {

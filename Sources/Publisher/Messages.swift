@@ -325,8 +325,9 @@ public struct ValidationFigures: Codable, Sendable, Equatable {
     }
 }
 
-/// What a pipeline reports about a model change, before the publisher adds seq, host and time.
-public struct ModelChange: Sendable, Equatable {
+/// What a pipeline reports about a model change, before the publisher adds seq, host and time. Encoded as the body
+/// of `anomalyd.model/1`; absent values are null.
+public struct ModelChange: Encodable, Sendable, Equatable {
     public var action: ModelAction
     /// The version now live (promoted, rolled_back) or the candidate's (rejected); nil when a refit failed early.
     public var version: String?
@@ -347,27 +348,36 @@ public struct ModelChange: Sendable, Equatable {
         self.trainFrames = trainFrames
         self.durationSeconds = durationSeconds
     }
+
+    enum CodingKeys: String, CodingKey {
+        case action, version, previousVersion = "previous_version", reason, validation
+        case trainFrames = "train_frames", durationSeconds = "duration_seconds"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(action, forKey: .action)
+        try c.encode(version, forKey: .version)
+        try c.encode(previousVersion, forKey: .previousVersion)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(validation, forKey: .validation)
+        try c.encode(trainFrames, forKey: .trainFrames)
+        try c.encode(durationSeconds, forKey: .durationSeconds)
+    }
 }
 
-/// `anomalyd.model/1` on topic `anomaly/<pipeline>/model`: a refit's outcome or a rollback. Absent values are null.
-public struct ModelMessage: Codable, Sendable, Equatable {
+/// `anomalyd.model/1` on topic `anomaly/<pipeline>/model`: a refit's outcome or a rollback.
+public struct ModelMessage: Encodable, Sendable, Equatable {
     public static let schemaName = "anomalyd.model/1"
     public var schema = ModelMessage.schemaName
     public var seq: UInt64
     public var pipeline: String
     public var host: String
     public var time: String
-    public var action: ModelAction
-    public var version: String?
-    public var previousVersion: String?
-    public var reason: String?
-    public var validation: ValidationFigures?
-    public var trainFrames: Int?
-    public var durationSeconds: Double?
+    public var change: ModelChange
 
     enum CodingKeys: String, CodingKey {
-        case schema, seq, pipeline, host, time, action, version, previousVersion = "previous_version", reason, validation
-        case trainFrames = "train_frames", durationSeconds = "duration_seconds"
+        case schema, seq, pipeline, host, time
     }
 
     public init(_ change: ModelChange, seq: UInt64, pipeline: String, host: String, time: Date) {
@@ -375,13 +385,7 @@ public struct ModelMessage: Codable, Sendable, Equatable {
         self.pipeline = pipeline
         self.host = host
         self.time = Timestamp.rfc3339(time)
-        action = change.action
-        version = change.version
-        previousVersion = change.previousVersion
-        reason = change.reason
-        validation = change.validation
-        trainFrames = change.trainFrames
-        durationSeconds = change.durationSeconds
+        self.change = change
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -391,12 +395,6 @@ public struct ModelMessage: Codable, Sendable, Equatable {
         try c.encode(pipeline, forKey: .pipeline)
         try c.encode(host, forKey: .host)
         try c.encode(time, forKey: .time)
-        try c.encode(action, forKey: .action)
-        try c.encode(version, forKey: .version)
-        try c.encode(previousVersion, forKey: .previousVersion)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(validation, forKey: .validation)
-        try c.encode(trainFrames, forKey: .trainFrames)
-        try c.encode(durationSeconds, forKey: .durationSeconds)
+        try change.encode(to: encoder)  // the change's fields sit beside the header, not nested
     }
 }

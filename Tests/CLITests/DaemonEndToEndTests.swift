@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The whole daemon against real components: a generated conveyor-belt recording served by gst-rtsp-server, the
@@ -19,7 +20,7 @@ final class DaemonEndToEndTests: XCTestCase {
         let truth = (try JSONSerialization.jsonObject(with: Data(render.stdout.utf8)) as! [String: Any])["novel"] as! [[String: Any]]
         let spans = truth.map { ($0["start"] as! Double, $0["end"] as! Double) }
 
-        let rtspPort = CLI.freePort(), zmqPort = CLI.freePort()
+        let rtspPort = freeLocalPort(), zmqPort = freeLocalPort()
         let serverArgs = [CLI.root.appendingPathComponent("scripts/rtsp_server.py").path, "--port", "\(rtspPort)",
                           "--path", "/belt", "--file", video]
         var server = try CLI.Child("/usr/bin/python3", serverArgs)

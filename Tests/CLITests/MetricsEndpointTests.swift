@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `metrics.listen` serves Prometheus text with the metric names of CONVENTIONS.md §6, `/healthz` and `/readyz`,
@@ -9,7 +10,7 @@ final class MetricsEndpointTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let video = try ServiceHarness.video(in: dir)
-        let zmqPort = CLI.freePort(), httpPort = CLI.freePort()
+        let zmqPort = freeLocalPort(), httpPort = freeLocalPort()
         let config = dir.appendingPathComponent("cam.yaml").path
         func write(_ extra: String = "") throws {
             try """

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// One failing camera never stops another: a pipeline whose source is missing fails and is restarted on its own,
@@ -12,7 +13,7 @@ final class PipelineIsolationTests: XCTestCase {
         let render = try CLI.python(try String(contentsOf: CLI.root.appendingPathComponent("scripts/make_demo_video.py"), encoding: .utf8),
                                     [video, "--seconds", "14", "--novel", "", "--width", "320", "--height", "180"])
         XCTAssertEqual(render.status, 0, render.stderr)
-        let zmqPort = CLI.freePort()
+        let zmqPort = freeLocalPort()
         let config = dir.appendingPathComponent("two.yaml").path
         try """
         publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `anomalyd proxy` and `anomalyd keygen` as users run them: real daemons, a real proxy with CURVE and a ZAP
@@ -32,7 +33,7 @@ final class ProxyTests: XCTestCase {
         var daemons: [LoggedChild] = [], upstreams: [String] = []
         defer { daemons.forEach { $0.stop() } }
         for name in ["cam_a", "cam_b"] {
-            let endpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+            let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
             let config = dir.appendingPathComponent("\(name).yaml").path
             try """
             publisher: {endpoint: "\(endpoint)", heartbeat_s: 1}
@@ -51,7 +52,7 @@ final class ProxyTests: XCTestCase {
             upstreams.append(endpoint)
         }
 
-        let endpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+        let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
         let proxy = try LoggedChild(CLI.binary, ["proxy", "--bind", endpoint, "--curve-secret-key", proxyKey.key,
                                                  "--authorized-keys", clients.path] + upstreams.flatMap { ["--upstream", $0] },
                                     log: dir.appendingPathComponent("proxy.log"))
@@ -126,7 +127,7 @@ final class ProxyTests: XCTestCase {
         try FileManager.default.copyItem(atPath: site.pub, toPath: clients.appendingPathComponent("site.pub").path)
         // A pyzmq publisher standing in for a daemon: one pipeline, seq from 1, 20 messages a second, tagged with
         // which run of the publisher sent them.
-        let daemonEndpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+        let daemonEndpoint = "tcp://127.0.0.1:\(freeLocalPort())"
         let publisherScript = """
             import json, sys, time, zmq
             pub = zmq.Context.instance().socket(zmq.XPUB)
@@ -141,7 +142,7 @@ final class ProxyTests: XCTestCase {
         let publisher = try CLI.Child("/usr/bin/python3", ["-c", publisherScript, daemonEndpoint, "first"])
         defer { publisher.stop() }
 
-        let hostEndpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+        let hostEndpoint = "tcp://127.0.0.1:\(freeLocalPort())"
         let hostProxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", daemonEndpoint, "--bind", hostEndpoint,
                                                      "--curve-secret-key", host.key, "--authorized-keys", clients.path],
                                         log: dir.appendingPathComponent("host.log"))
@@ -151,7 +152,7 @@ final class ProxyTests: XCTestCase {
         var children: [LoggedChild] = []
         defer { children.forEach { $0.stop() } }
         for (name, clientKey) in [("site", ["--upstream-secret-key", site.key]), ("stranger", [])] {
-            let endpoint = "tcp://127.0.0.1:\(CLI.freePort())"
+            let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
             let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", hostEndpoint, "--bind", endpoint,
                                                      "--upstream-server-key", host.pub] + clientKey,
                                         log: dir.appendingPathComponent("\(name).log"))
@@ -204,10 +205,10 @@ final class ProxyTests: XCTestCase {
             """, socketPath], log: dir.appendingPathComponent("notify.log"))
         defer { systemd.stop() }
         XCTAssertTrue(systemd.waitForLog("LISTENING"))
-        let port = CLI.freePort()
+        let port = freeLocalPort()
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = socketPath
-        let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", "tcp://127.0.0.1:\(CLI.freePort())",
+        let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", "tcp://127.0.0.1:\(freeLocalPort())",
                                                  "--bind", "tcp://127.0.0.1:\(port)"],
                                     log: dir.appendingPathComponent("proxy.log"), environment: environment)
         defer { proxy.stop() }
@@ -264,7 +265,7 @@ final class ProxyTests: XCTestCase {
         let clients = dir.appendingPathComponent("clients").path
         try FileManager.default.createDirectory(atPath: clients, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: good.pub, toPath: clients + "/good.pub")
-        let up = ["--upstream", "tcp://127.0.0.1:\(CLI.freePort())", "--bind", "tcp://127.0.0.1:\(CLI.freePort())"]
+        let up = ["--upstream", "tcp://127.0.0.1:\(freeLocalPort())", "--bind", "tcp://127.0.0.1:\(freeLocalPort())"]
         let cases: [([String], [String])] = [
             (up + ["--curve-secret-key", short], [short, "expected 40 Z85 characters, found 39"]),
             (up + ["--curve-secret-key", notZ85], [notZ85, "not Z85"]),
@@ -273,16 +274,16 @@ final class ProxyTests: XCTestCase {
             (up + ["--curve-secret-key", good.key, "--authorized-keys", badClients], [badPub, "expected 40 Z85 characters"]),
             (up + ["--authorized-keys", clients], ["--authorized-keys", "needs --curve-secret-key"]),
             (up + ["--upstream-secret-key", good.key], ["--upstream-secret-key", "needs --upstream-server-key"]),
-            (["--bind", "tcp://127.0.0.1:\(CLI.freePort())"], ["--upstream", "at least one"]),
+            (["--bind", "tcp://127.0.0.1:\(freeLocalPort())"], ["--upstream", "at least one"]),
             (["--upstream", "tcp://127.0.0.1:5556", "--bind", "tcp://127.0.0.1"], ["--bind", "tcp://127.0.0.1"]),
-            (["--upstream", "127.0.0.1:5556", "--bind", "tcp://127.0.0.1:\(CLI.freePort())"], ["--upstream", "127.0.0.1:5556"]),
+            (["--upstream", "127.0.0.1:5556", "--bind", "tcp://127.0.0.1:\(freeLocalPort())"], ["--upstream", "127.0.0.1:5556"]),
         ]
         for (args, expected) in cases {
             let r = try CLI.run(["proxy"] + args)
             XCTAssertEqual(r.status, 78, "\(args): \(r.stderr)")
             for text in expected { XCTAssertTrue(r.stderr.contains(text), "\(args): expected '\(text)' in: \(r.stderr)") }
         }
-        let subscribe = try CLI.run(["subscribe", "--endpoint", "tcp://127.0.0.1:\(CLI.freePort())", "--curve-server-key", notZ85])
+        let subscribe = try CLI.run(["subscribe", "--endpoint", "tcp://127.0.0.1:\(freeLocalPort())", "--curve-server-key", notZ85])
         XCTAssertNotEqual(subscribe.status, 0)
         XCTAssertTrue(subscribe.stderr.contains(notZ85), subscribe.stderr)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Learning while running in the real daemon: a looping recording paced as a camera, a pyzmq subscriber, a refit
@@ -46,7 +47,7 @@ final class RefitDaemonTests: XCTestCase {
                                     [video, "--seconds", "20", "--novel", "", "--width", "320", "--height", "240", "--fps", "10"])
         XCTAssertEqual(render.status, 0, render.stderr)
 
-        let zmqPort = CLI.freePort()
+        let zmqPort = freeLocalPort()
         let state = dir.appendingPathComponent("state").path
         let config = dir.appendingPathComponent("refit.yaml").path
         // Refit after 60 buffered frames, with enough epochs that the kill lands inside the refit. The validation

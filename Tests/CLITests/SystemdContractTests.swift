@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The systemd notify contract (CONVENTIONS.md §5) against the real daemon, with NOTIFY_SOCKET a Unix datagram
@@ -18,7 +19,7 @@ final class SystemdContractTests: XCTestCase {
     /// (ANOMALYD_FAULT_INJECT): pings flow while learning and detecting and stop once no frame moves.
     func testReadyAfterBindThenWatchdogOnlyWhileFramesFlow() throws {
         let video = try ServiceHarness.video(in: dir)
-        let zmqPort = CLI.freePort()
+        let zmqPort = freeLocalPort()
         let config = dir.appendingPathComponent("cam.yaml").path
         try """
         publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}
@@ -77,7 +78,7 @@ final class SystemdContractTests: XCTestCase {
     /// runs on, and a changed one restarts.
     func testSIGHUPReloadsAndABadFileKeepsTheOldConfiguration() throws {
         let video = try ServiceHarness.video(in: dir)
-        let zmqPort = CLI.freePort()
+        let zmqPort = freeLocalPort()
         let config = dir.appendingPathComponent("cam.yaml").path
         // Learning never completes (100000 frames): only collecting, which is cheap.
         func write(_ pipelines: String) throws {

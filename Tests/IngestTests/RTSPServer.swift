@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Ingest
 
@@ -11,7 +12,7 @@ final class RTSPServer {
     var url: String { "rtsp://127.0.0.1:\(port)/test" }
 
     init(fps: Int = 30, user: String? = nil, password: String? = nil) throws {
-        port = try RTSPServer.freePort()
+        port = freeLocalPort()
         var arguments = ["--fps", "\(fps)"]
         if let user, let password { arguments += ["--user", user, "--password", password] }
         self.arguments = arguments
@@ -53,24 +54,6 @@ final class RTSPServer {
     /// SIGSTOP: the TCP connection stays open but nothing more arrives, like a hung camera.
     func freeze() { if let process { Foundation.kill(process.processIdentifier, SIGSTOP) } }
     func thaw() { if let process { Foundation.kill(process.processIdentifier, SIGCONT) } }
-
-    /// A port nothing listens on right now: bind port 0, read what the kernel chose, release it.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw NSError(domain: "RTSPServer", code: 2) }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 /// Consumes a source on its own task, keeping every frame, so a test can watch stats meanwhile.

@@ -3,7 +3,7 @@
 .build/quality-dump/<settings>/). Everything fitted here uses only the class's normal training images and its
 held-out normal frames, like the daemon; the test labels are used only to compute AUROC.
 Usage: benchmarks/quality/offline.py DUMP_DIR... [--cache .build/quality-test-tokens.f32] [--gaussians]"""
-import argparse, gzip, os
+import argparse, gzip, os, sys
 import numpy as np
 from scipy.stats import rankdata
 
@@ -74,14 +74,17 @@ if args.gaussians:
     test_cls = np.array(tok[:, 0, :], np.float64)
     test_pm = np.concatenate([tok[i:i + 500, 1:, :].mean(1) for i in range(0, 10000, 500)]).astype(np.float64)
 
-    def mahalanobis(train, test, kept=None, shrink=0.0):
+    def mahalanobis(train, test, kept=None, shrink=0.0, per_component=None):
         """PCA keeping `kept` of the variance (None: all), then a full Gaussian with optional shrinkage to the
-        scaled identity (in the whitened space)."""
+        scaled identity (in the whitened space); `per_component`: at most one component per that many samples."""
         mu = train.mean(0)
         lam, v = np.linalg.eigh(np.cov(train - mu, rowvar=False))
         lam, v = lam[::-1], v[:, ::-1]
         k = len(lam) if kept is None else int(np.searchsorted(np.cumsum(lam) / lam.sum(), kept) + 1)
         k = min(k, train.shape[0] - 2, int((lam > lam[0] * 1e-10).sum()))
+        if per_component:
+            k = max(1, min(k, train.shape[0] // per_component))
+        components[kept, per_component] = k
         p = v[:, :k] / np.sqrt(lam[:k])
         u, ut = (train - mu) @ p, (test - mu) @ p
         mh = u.mean(0)
@@ -90,6 +93,23 @@ if args.gaussians:
         d = ut - mh
         return np.einsum("ij,ij->i", d @ np.linalg.inv(s), d)
 
+    def ledoit_wolf(train, test):
+        """Full Gaussian on the raw features with Ledoit-Wolf shrinkage to the scaled identity: the shrinkage grows
+        as the sample gets small for the dimension, with no PCA cut."""
+        mu = train.mean(0)
+        x = train - mu
+        n, p = x.shape
+        s = x.T @ x / n
+        m = np.trace(s) / p
+        x2 = x ** 2
+        delta_ = np.sum(s ** 2)
+        beta = min((np.sum(x2.T @ x2) / n - delta_) / (p * n), (delta_ - 2 * m * np.trace(s) + p * m * m) / p)
+        rho = beta / ((delta_ - 2 * m * np.trace(s) + p * m * m) / p)
+        cov = (1 - rho) * s + rho * m * np.eye(p)
+        d = test - mu
+        return np.einsum("ij,ij->i", d @ np.linalg.inv(cov), d)
+
+    components = {}
     for c in classes:
         anomalous = labels != c
         held = set(load(c, "holdout_index", "i64").tolist())
@@ -103,15 +123,31 @@ if args.gaussians:
         both, test_both = np.hstack([tc, tp]), np.hstack([test_cls, test_pm])
         rows[c]["G cls+pm 0.9"] = auroc(mahalanobis(both, test_both, 0.9), anomalous)
         rows[c]["G cls+pm 0.99"] = auroc(mahalanobis(both, test_both, 0.99), anomalous)
-        # The daemon's fusion (raw z-scores) with a Gaussian keeping more variance; held-out scores from the
-        # held-out frames' features.
+        rows[c]["G cls LW"] = auroc(ledoit_wolf(tc, test_cls), anomalous)
+        rows[c]["G cls 0.99 n/10"] = auroc(mahalanobis(tc, test_cls, 0.99, per_component=10), anomalous)
+        rows[c]["G cls 0.99 n/5"] = auroc(mahalanobis(tc, test_cls, 0.99, per_component=5), anomalous)
+        print(f"class {c}: components kept {components}", file=sys.stderr)
+        rows[c]["G cls+pm LW"] = auroc(ledoit_wolf(both, test_both), anomalous)
+        # The daemon's fusion (raw z-scores) with other Gaussians; held-out scores from the held-out frames' features.
         m, hm = load(c, "test_mkd", "f64"), load(c, "holdout_mkd", "f64")
         if m is not None:
             hidx = sorted(held)
             hc = load(c, "train_cls", "f32").reshape(1000, -1).astype(np.float64)[hidx]
-            for kept in (0.95, 0.99):
-                g, hg = mahalanobis(tc, test_cls, kept), mahalanobis(tc, hc, kept)
-                rows[c][f"fused, G {kept}"] = auroc(z(hg, g) + z(hm, m), anomalous)
+            hp = load(c, "train_patchmean", "f32").reshape(1000, -1).astype(np.float64)[hidx]
+            hboth = np.hstack([hc, hp])
+            variants = {
+                "fused, G 0.9": lambda x: mahalanobis(tc, x, 0.9),
+                "fused, G 0.95": lambda x: mahalanobis(tc, x, 0.95),
+                "fused, G 0.99": lambda x: mahalanobis(tc, x, 0.99),
+                "fused, G LW": lambda x: ledoit_wolf(tc, x),
+                "fused, G 0.99 n/10": lambda x: mahalanobis(tc, x, 0.99, per_component=10),
+                "fused, G 0.99 n/5": lambda x: mahalanobis(tc, x, 0.99, per_component=5),
+            }
+            for name, f in variants.items():
+                rows[c][name] = auroc(z(f(hc), f(test_cls)) + z(hm, m), anomalous)
+            for name, f in {"fused, G cls+pm 0.99": lambda x: mahalanobis(both, x, 0.99),
+                            "fused, G cls+pm LW": lambda x: ledoit_wolf(both, x)}.items():
+                rows[c][name] = auroc(z(f(hboth), f(test_both)) + z(hm, m), anomalous)
 
 cols = list(next(iter(rows.values())).keys())
 print("| class | " + " | ".join(cols) + " |")

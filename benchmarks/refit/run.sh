@@ -8,7 +8,9 @@
 # By default the video is read as fast as possible (not paced), so frames/s is the pipeline's capacity. With
 # LIVE_FPS=N the video is paced as a live camera giving N frames/s, and the runs also report the capture-to-decision
 # latency (anomalyd_frame_age_seconds from /metrics, quantiles from the histogram's buckets inside each window).
-# Usage: [LIVE_FPS=N] benchmarks/refit/run.sh [BUFFER_FRAMES] [BASELINE_SECONDS] [STUDENT_DEPTH] [EPOCHS]
+# REFIT_LIMIT_S=S stops the refit run after S seconds (default 7200) and reports the throughput up to then and the
+# epochs the refit had completed (its "refit epoch done" log lines), for a refit that would take hours.
+# Usage: [LIVE_FPS=N] [REFIT_LIMIT_S=S] benchmarks/refit/run.sh [BUFFER_FRAMES] [BASELINE_SECONDS] [STUDENT_DEPTH] [EPOCHS]
 #        (defaults 2000, 60, the teacher's depth, 10: the detector's defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -126,7 +128,9 @@ if len(st) >= 2 and st[-1]["t"] > st[0]["t"]:
     a, b = st[0], st[-1]
     n = b["message"]["counters"]["frames_scored"] - a["message"]["counters"]["frames_scored"]
     res["scored_per_s"] = round(n / (b["t"] - a["t"]), 2)
-    if a.get("frame_age_buckets") and b.get("frame_age_buckets"):
+    scraped = [r for r in st if r.get("frame_age_buckets")]  # a scrape can miss while the daemon starts
+    if len(scraped) >= 2:
+        a, b = scraped[0], scraped[-1]
         les = sorted(b["frame_age_buckets"], key=lambda k: math.inf if k == "+Inf" else float(k))
         d = [(le, b["frame_age_buckets"][le] - a["frame_age_buckets"].get(le, 0)) for le in les]
         total = d[-1][1]
@@ -159,17 +163,23 @@ echo "{\"run\":\"baseline\",\"live_fps\":\"${LIVE_FPS:-unpaced}\",\"window\":$(w
 
 # 2. With the refit: due at start (FRAMES buffered frames newer than the model).
 config refit true
-pid=$(collect "$OUT/refit.jsonl" 7200)
+pid=$(collect "$OUT/refit.jsonl" "${REFIT_LIMIT_S:-7200}")
 sleep 1
 "$BIN" run --config "$OUT/refit.yaml" 2> "$OUT/refit.log" >/dev/null & daemon=$!
 await "$pid"
 kill "$daemon"; wait "$daemon" || true
-/usr/bin/python3 - "$OUT/refit.jsonl" <<'PY' > "$OUT/refit-window.txt"
-import json, sys
+/usr/bin/python3 - "$OUT/refit.jsonl" "$OUT/refit.log" <<'PY' > "$OUT/refit-window.txt"
+import json, re, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-model = [r for r in rows if r["topic"].endswith("/model")][-1]
-print(model["t"] - model["message"]["duration_seconds"], model["t"])
-print(json.dumps(model["message"]))
+model = [r for r in rows if r["topic"].endswith("/model")]
+if model:
+    print(model[-1]["t"] - model[-1]["message"]["duration_seconds"], model[-1]["t"])
+    print(json.dumps(model[-1]["message"]))
+else:  # stopped at the limit: the refit started with the daemon; skip its first 8 s as the baseline does
+    epochs = re.findall(r"refit epoch done epoch=(\d+)/(\d+) .*seconds=(\d+)", open(sys.argv[2]).read())
+    print(rows[0]["t"] + 8, rows[-1]["t"])
+    print(json.dumps({"finished": False, "seconds_run": round(rows[-1]["t"] - rows[0]["t"]),
+                      "epochs_done": [{"epoch": f"{e}/{n}", "training_seconds": int(t)} for e, n, t in epochs]}))
 PY
 read -r start end < <(head -1 "$OUT/refit-window.txt")
-echo "{\"run\":\"refit\",\"buffer_frames\":$FRAMES,\"during_refit\":$(window "$OUT/refit.jsonl" "$start" "$end"),\"model_message\":$(tail -1 "$OUT/refit-window.txt")}"
+echo "{\"run\":\"refit\",\"live_fps\":\"${LIVE_FPS:-unpaced}\",\"buffer_frames\":$FRAMES,\"during_refit\":$(window "$OUT/refit.jsonl" "$start" "$end"),\"model_message\":$(tail -1 "$OUT/refit-window.txt")}"
