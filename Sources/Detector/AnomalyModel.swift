@@ -29,10 +29,10 @@ public final class RawScorer: @unchecked Sendable {
         let m = mkd?.score(teacher: teacher, rgb: rgb)
         var g: [Double]?
         if let gaussian {
-            var cls = [Float]()
-            cls.reserveCapacity(teacher.batch * teacher.width)
-            for b in 0..<teacher.batch { cls += teacher.cls(b) }
-            g = try gaussian.scores(cls, count: teacher.batch)
+            var features = [Float]()
+            features.reserveCapacity(teacher.batch * gaussian.dimension)
+            for b in 0..<teacher.batch { gaussian.feature.append(teacher, frame: b, to: &features) }
+            g = try gaussian.scores(features, count: teacher.batch)
         }
         return (m, g)
     }

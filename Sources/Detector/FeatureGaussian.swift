@@ -44,7 +44,9 @@ public enum FeatureGaussianError: Error, CustomStringConvertible, Equatable {
 /// The model is fitted in double precision and stored in Float32, the precision the bundle keeps on disk, so a
 /// fitted model and the same model loaded back score identically.
 public struct FeatureGaussian: Sendable, Equatable {
-    /// Feature width d (the teacher's width).
+    /// What the feature is; its width is `dimension`.
+    public let feature: GaussianFeature
+    /// Feature width d.
     public let dimension: Int
     /// Principal components kept, k.
     public let components: Int
@@ -68,7 +70,7 @@ public struct FeatureGaussian: Sendable, Equatable {
     public var explainedVarianceRatio: Double { eigenvalues.reduce(0) { $0 + Double($1) } / totalVariance }
 
     /// Rebuilds a model from stored parameters, checking shapes and values so that scoring cannot misbehave.
-    public init(dimension d: Int, components k: Int, mean: [Float], projection: [Float], eigenvalues: [Float],
+    public init(feature: GaussianFeature = .cls, dimension d: Int, components k: Int, mean: [Float], projection: [Float], eigenvalues: [Float],
                 totalVariance: Double, whitenedMean: [Float], cholesky: [Float]) throws {
         func check(_ field: String, _ values: [Float], count: Int) throws {
             guard values.count == count else {
@@ -100,6 +102,7 @@ public struct FeatureGaussian: Sendable, Equatable {
                 throw FeatureGaussianError.invalidParameter(field: "cholesky", detail: "row \(i) is not lower triangular")
             }
         }
+        self.feature = feature
         dimension = d
         components = k
         self.mean = mean
@@ -111,12 +114,15 @@ public struct FeatureGaussian: Sendable, Equatable {
     }
 
     /// Fits the model on `count` features of width `dimension`, row-major in `features`.
-    /// n ≤ d is fine (the PCA drops the null space), n < 2 is not.
-    public static func fit(features: [Float], count n: Int, dimension d: Int, varianceKept: Double = 0.9,
+    /// n ≤ d is fine (the PCA drops the null space; Ledoit-Wolf shrinkage fills it), n < 2 is not.
+    public static func fit(features: [Float], count n: Int, dimension d: Int, feature: GaussianFeature = .cls,
+                           covariance: GaussianCovariance = .pca, varianceKept: Double = 0.9,
                            regularization: Double = defaultRegularization) throws -> FeatureGaussian {
         guard n >= 2 else { throw FeatureGaussianError.tooFewSamples(count: n) }
         guard d >= 1, features.count == n * d else { throw FeatureGaussianError.dimensionMismatch(expected: n * d, found: features.count) }
-        guard varianceKept > 0, varianceKept < 1 else { throw FeatureGaussianError.invalidVarianceKept(varianceKept) }
+        guard covariance == .ledoitWolf || (varianceKept > 0 && varianceKept < 1) else {
+            throw FeatureGaussianError.invalidVarianceKept(varianceKept)
+        }
         try checkFinite(features, width: d)
 
         // Mean and centred features in double: CLS features share a large common offset, and the covariance
@@ -136,6 +142,10 @@ public struct FeatureGaussian: Sendable, Equatable {
         let lambda = Array(ascending.reversed())
         let total = lambda.reduce(0, +)
         guard total.isFinite, total > 0 else { throw FeatureGaussianError.degenerateFeatures(totalVariance: total) }
+        if covariance == .ledoitWolf {
+            return try shrunk(centred: centred, mean: mu, count: n, dimension: d, feature: feature,
+                              eigenvalues: lambda, eigenvectors: vectors, totalVariance: total)
+        }
         // The kept eigenvalues are positive: λ_0 > 0 as total > 0, and the rule stops before the small tail.
         let k = componentCount(descendingEigenvalues: lambda, varianceKept: varianceKept)
 
@@ -171,9 +181,45 @@ public struct FeatureGaussian: Sendable, Equatable {
         }
         let lower = try choleskyLower(sigma, order: k)
 
-        return try FeatureGaussian(dimension: d, components: k, mean: storedMean, projection: storedProjection,
+        return try FeatureGaussian(feature: feature, dimension: d, components: k, mean: storedMean, projection: storedProjection,
                                    eigenvalues: lambda[0..<k].map { Float($0) }, totalVariance: total,
                                    whitenedMean: muHat.map { Float($0) }, cholesky: lower.map { Float($0) })
+    }
+
+    /// Ledoit-Wolf (2004) with sklearn's estimate of the shrinkage: C = (1 − ρ)·S + ρ·m·I, S the maximum-likelihood
+    /// (1/n) covariance, m = tr(S)/d, ρ = min(β, δ)/δ with δ = ‖S − m·I‖²/d and β = (Σᵢ‖xᵢ‖⁴/n − ‖S‖²)/(d·n) over the
+    /// centred rows xᵢ (Frobenius norms). C has S's eigenvectors and eigenvalues (1 − ρ)·sⱼ + ρ·m, so it is stored as a
+    /// whitening of all d directions with an identity second stage: the score is Σⱼ (vⱼᵀ(x − μ))² / cⱼ.
+    private static func shrunk(centred: [Double], mean mu: [Double], count n: Int, dimension d: Int,
+                               feature: GaussianFeature, eigenvalues lambda: [Double], eigenvectors vectors: [Double],
+                               totalVariance total: Double) throws -> FeatureGaussian {
+        let biased = Double(n - 1) / Double(n)
+        let s = lambda.map { max($0, 0) * biased }           // eigenvalues of S, descending
+        let trace = s.reduce(0, +)
+        let m = trace / Double(d)
+        let frobenius = s.reduce(0) { $0 + $1 * $1 }         // ‖S‖², the sum of squared eigenvalues
+        var fourth = 0.0
+        for r in 0..<n {
+            var norm = 0.0
+            for c in 0..<d { norm += centred[r * d + c] * centred[r * d + c] }
+            fourth += norm * norm
+        }
+        let delta = (frobenius - 2 * m * trace + Double(d) * m * m) / Double(d)
+        let beta = min((fourth / Double(n) - frobenius) / (Double(d) * Double(n)), delta)
+        let rho = delta > 0 ? max(beta / delta, 0) : 1
+        // A floor far below m keeps the whitening finite should ρ come out 0 with n ≤ d.
+        let shrunk = s.map { max((1 - rho) * $0 + rho * m, 1e-9 * m) }
+        var projection = [Float](repeating: 0, count: d * d)
+        for j in 0..<d {
+            let column = d - 1 - j
+            let scale = 1 / shrunk[j].squareRoot()
+            for c in 0..<d { projection[j * d + c] = Float(vectors[column * d + c] * scale) }
+        }
+        var identity = [Float](repeating: 0, count: d * d)
+        for i in 0..<d { identity[i * d + i] = 1 }
+        return try FeatureGaussian(feature: feature, dimension: d, components: d, mean: mu.map { Float($0) },
+                                   projection: projection, eigenvalues: shrunk.map { Float($0) }, totalVariance: total,
+                                   whitenedMean: [Float](repeating: 0, count: d), cholesky: identity)
     }
 
     /// Transformaly's PCA size rule (eval.py:137-146), replicated for parity: k is the first 0-based index i whose

@@ -190,7 +190,8 @@ public struct ModelBundle: Sendable {
             }
             if let gaussian {
                 try SafetensorsWriter.write(Self.tensors(of: gaussian),
-                                            metadata: ["total_variance": "\(gaussian.totalVariance)"],
+                                            metadata: ["total_variance": "\(gaussian.totalVariance)",
+                                                       "feature": gaussian.feature.rawValue],
                                             to: staging + "/" + Self.gaussianFile)
             }
             try writeDurably(encoder.encode(calibration), to: staging + "/" + Self.calibrationFile, bundle: path)
@@ -350,11 +351,17 @@ public struct ModelBundle: Sendable {
         guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
         do {
             let tensors = try SafetensorsFile(path: filePath)
+            // Bundles from before the feature was recorded model the CLS token.
+            let featureName = tensors.metadata["feature"] ?? GaussianFeature.cls.rawValue
+            guard let feature = GaussianFeature(rawValue: featureName) else {
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: "__metadata__.feature",
+                                                    detail: "'\(featureName)' is not one of \(GaussianFeature.allCases.map(\.rawValue))")
+            }
             let shape = try tensors.shape("projection")
-            let width = metadata.teacher.width
+            let width = feature.width(teacherWidth: metadata.teacher.width)
             guard shape.count == 2, shape[1] == width, shape[0] >= 1, shape[0] <= width else {
                 throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: "projection",
-                                                    detail: "shape \(shape) is not [k, \(width)] with 1 ≤ k ≤ \(width), the teacher width in metadata.json")
+                                                    detail: "shape \(shape) is not [k, \(width)] with 1 ≤ k ≤ \(width), the width of the \(feature.rawValue) feature for the teacher width in metadata.json")
             }
             let k = shape[0]
             guard let totalText = tensors.metadata["total_variance"], let total = Double(totalText) else {
@@ -362,7 +369,7 @@ public struct ModelBundle: Sendable {
                                                     detail: "missing or not a number")
             }
             return try FeatureGaussian(
-                dimension: width, components: k, mean: tensors.floats("mean", shape: [width]),
+                feature: feature, dimension: width, components: k, mean: tensors.floats("mean", shape: [width]),
                 projection: tensors.floats("projection", shape: shape), eigenvalues: tensors.floats("eigenvalues", shape: [k]),
                 totalVariance: total, whitenedMean: tensors.floats("whitened_mean", shape: [k]),
                 cholesky: tensors.floats("cholesky", shape: [k, k]))
@@ -428,8 +435,8 @@ public struct ModelBundle: Sendable {
                                usesGaussian ? "the gaussian score is calibrated but the bundle has no Gaussian"
                                             : "the bundle has a Gaussian but its score is not calibrated")
         }
-        if let gaussian, gaussian.dimension != width {
-            throw inconsistent(Self.gaussianFile, "mean", "the Gaussian is \(gaussian.dimension)-wide but the teacher width is \(width)")
+        if let gaussian, gaussian.dimension != gaussian.feature.width(teacherWidth: width) {
+            throw inconsistent(Self.gaussianFile, "mean", "the Gaussian is \(gaussian.dimension)-wide but its \(gaussian.feature.rawValue) feature is \(gaussian.feature.width(teacherWidth: width))-wide for the teacher width \(width)")
         }
 
         let usesMKD = calibration.components.contains(.mkd)

@@ -29,11 +29,11 @@ public enum ModelFitting {
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
                                            blockLength: blockLength)
 
-        // One teacher pass over the training frames: distillation targets and CLS features.
+        // One teacher pass over the training frames: distillation targets and the Gaussian's features.
         var targets = TeacherTargets(teacher: c)
         if components.contains(.mkd) { targets.reserveCapacity(frames: split.train.count) }
-        var cls = [Float]()
-        cls.reserveCapacity(split.train.count * c.width)
+        var features = [Float]()   // the Gaussian's, one row per training frame
+        features.reserveCapacity(split.train.count * settings.gaussianFeature.width(teacherWidth: c.width))
         let batch = 8
         for start in stride(from: 0, to: split.train.count, by: batch) {
             if shouldStop() { throw CancellationError() }
@@ -43,7 +43,7 @@ public enum ModelFitting {
                 let frames = buf.baseAddress!
                 let out = teacher.forward(rgb: frames, batch: n)
                 if components.contains(.mkd) { targets.append(out, rgb: frames) }
-                for b in 0..<n { cls += out.cls(b) }
+                for b in 0..<n { settings.gaussianFeature.append(out, frame: b, to: &features) }
                 progress?(.teacher(frames: start + n, of: count))
             }
         }
@@ -66,7 +66,9 @@ public enum ModelFitting {
         }
         targets = TeacherTargets(teacher: c)   // release the cached targets before calibrating
         let gaussian = components.contains(.gaussian)
-            ? try FeatureGaussian.fit(features: cls, count: split.train.count, dimension: c.width,
+            ? try FeatureGaussian.fit(features: features, count: split.train.count,
+                                      dimension: settings.gaussianFeature.width(teacherWidth: c.width),
+                                      feature: settings.gaussianFeature, covariance: settings.gaussianCovariance,
                                       varianceKept: settings.varianceKept)
             : nil
 

@@ -38,12 +38,13 @@ final class ModelBundleTests: XCTestCase {
 
     private var teacherPath: String { directory + "/teacher.safetensors" }
 
-    private func makeBundle(components: Set<ScoreComponent> = [.mkd, .gaussian], seed: UInt64 = 1) throws -> ModelBundle {
+    private func makeBundle(components: Set<ScoreComponent> = [.mkd, .gaussian], seed: UInt64 = 1,
+                            gaussian custom: FeatureGaussian? = nil) throws -> ModelBundle {
         if !FileManager.default.fileExists(atPath: teacherPath) {
             try writeCheckpoint(makeStudent(depth: 3, heads: 1, seed: 99), to: teacherPath)
         }
         let features = FeatureGaussianTests.correlatedFeatures(n: 60, d: width, seed: seed)
-        let gaussian = try FeatureGaussian.fit(features: features, count: 60, dimension: width)
+        let gaussian = try custom ?? FeatureGaussian.fit(features: features, count: 60, dimension: width)
         var holdout: [ScoreComponent: [Double]] = [:]
         var rng = RNG(seed)
         for component in ScoreComponent.allCases where components.contains(component) {
@@ -122,6 +123,49 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["model", "teacher.safetensors"])
     }
 
+    func testTheGaussiansFeatureAndShrinkageSurviveARoundTrip() throws {
+        let features = FeatureGaussianTests.correlatedFeatures(n: 30, d: 2 * width, seed: 3)
+        let gaussian = try FeatureGaussian.fit(features: features, count: 30, dimension: 2 * width,
+                                               feature: .clsPatchMean, covariance: .ledoitWolf)
+        let bundle = try makeBundle(gaussian: gaussian)
+        let path = directory + "/cls-patch-mean"
+        try bundle.save(to: path)
+        let loaded = try ModelBundle.load(from: path)
+        assertEqual(loaded, bundle)
+        XCTAssertEqual(loaded.gaussian?.feature, .clsPatchMean)
+        let probe = Array(features[0..<(2 * width)])
+        XCTAssertEqual(try loaded.gaussian!.score(probe), try gaussian.score(probe))
+
+        // A feature name this version does not know is named, not guessed.
+        try SafetensorsWriter.write(ModelBundle.tensors(of: gaussian),
+                                    metadata: ["total_variance": "\(gaussian.totalVariance)", "feature": "cls+everything"],
+                                    to: path + "/gaussian.safetensors")
+        XCTAssertThrowsError(try ModelBundle.load(from: path)) {
+            guard case let .inconsistent(_, "gaussian.safetensors", "__metadata__.feature", detail) = $0 as? ModelBundleError else {
+                return XCTFail("\($0)")
+            }
+            XCTAssertTrue(detail.contains("cls+everything") && detail.contains("cls+patch_mean"), detail)
+        }
+    }
+
+    func testBundlesFromBeforeTheFeatureSettingLoadAsCLSWithPCA() throws {
+        let path = try savedBundle("old")
+        // What older versions wrote: no feature in gaussian.safetensors, no Gaussian keys in the settings.
+        let g = try makeBundle().gaussian!
+        try SafetensorsWriter.write(ModelBundle.tensors(of: g), metadata: ["total_variance": "\(g.totalVariance)"],
+                                    to: path + "/gaussian.safetensors")
+        try editJSON(path + "/metadata.json") { object in
+            var settings = object["settings"] as! [String: Any]
+            settings["gaussian_feature"] = nil
+            settings["gaussian_covariance"] = nil
+            object["settings"] = settings
+        }
+        let loaded = try ModelBundle.load(from: path)
+        XCTAssertEqual(loaded.gaussian?.feature, .cls)
+        XCTAssertEqual(loaded.metadata.settings.gaussianFeature, .cls)
+        XCTAssertEqual(loaded.metadata.settings.gaussianCovariance, .pca)
+    }
+
     func testModelVersionFollowsTheContent() throws {
         let a = try makeBundle(seed: 1), b = try makeBundle(seed: 1), c = try makeBundle(seed: 2)
         XCTAssertEqual(a.metadata.modelVersion, b.metadata.modelVersion)
@@ -160,7 +204,7 @@ final class ModelBundleTests: XCTestCase {
                                      frames: FrameCounts(train: 54, holdout: 6), trainingLoss: [])
         XCTAssertThrowsError(try wrongWidth.save(to: path)) {
             XCTAssertEqual($0 as? ModelBundleError, .inconsistent(bundle: path, file: "gaussian.safetensors", field: "mean",
-                                                                  detail: "the Gaussian is 8-wide but the teacher width is 16"))
+                                                                  detail: "the Gaussian is 8-wide but its cls feature is 16-wide for the teacher width 16"))
         }
         assertEqual(try ModelBundle.load(from: path), second)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["model", "teacher.safetensors"])

@@ -6,6 +6,7 @@
 // and `--cache PATH` keeps them on disk between runs (delete it when the teacher or the upsampling changes).
 // Besides the daemon's MKD score (mean of the per-patch map), the max and the top-10% mean of the map are reported.
 // Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S] [--variance V]
+//                      [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean]
 //                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH] [--dump DIR]
 // `--dump DIR` writes each class's raw scores (test and held-out), MKD maps and the training images' teacher
 // features as flat little-endian arrays, so that fusions and Gaussian variants can be compared offline
@@ -35,6 +36,8 @@ while let a = args.next() {
     case "--lr": settings.learningRate = Float(args.next()!)!
     case "--seed": settings.seed = UInt64(args.next()!)!
     case "--variance": settings.varianceKept = Double(args.next()!)!
+    case "--covariance": settings.gaussianCovariance = GaussianCovariance(rawValue: args.next()!)!
+    case "--feature": settings.gaussianFeature = GaussianFeature(rawValue: args.next()!)!
     case "--classes": classes = args.next()!.split(separator: ",").map { Int($0)! }
     case "--gaussian-only": gaussianOnly = true
     case "--markdown": markdownPath = args.next()!
@@ -182,7 +185,9 @@ func report() -> String {
     var md = """
         Settings: student depth \(settings.studentDepth ?? c.depth), \(settings.epochs) epochs, learning rate \
         \(settings.learningRate), batch \(settings.batchSize), mask ratio \(settings.maskRatio), seed \(settings.seed), \
-        holdout \(settings.holdout), PCA variance kept \(settings.varianceKept)\(gaussianOnly ? " (Gaussian only)" : "").
+        holdout \(settings.holdout), Gaussian on \(settings.gaussianFeature.rawValue) with \(settings.gaussianCovariance.rawValue) \
+        covariance\(settings.gaussianCovariance == .pca ? " keeping \(settings.varianceKept) of the variance" : "")\
+        \(gaussianOnly ? " (Gaussian only)" : "").
         Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS core \(BLAS.coreName), \(workers) workers \
         with single-threaded BLAS; load average at the last class \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
             .split(separator: " ").prefix(3).joined(separator: " ") ?? "?").
