@@ -81,7 +81,7 @@ let package = Package(
                           path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh", "RESULTS.md"],
                           swiftSettings: numericSettings),
         .executableTarget(name: "quality-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
-                          path: "benchmarks/quality", exclude: ["run.sh", "RESULTS.md", "runs"],
+                          path: "benchmarks/quality", exclude: ["run.sh", "offline.py", "small_sample.py", "RESULTS.md", "runs"],
                           swiftSettings: numericSettings),
 
         // Plain double-precision reference implementations the numeric tests compare against.
