@@ -3,12 +3,42 @@ import Hummingbird
 import Logging
 import Pipeline
 import Prometheus
+import ServiceLifecycle
 
 /// The local HTTP endpoint of `metrics.listen`: `/metrics` (Prometheus text format), `/healthz` (the process
 /// answers) and `/readyz` (see `Readiness`). Runs as a service of the daemon's ServiceGroup.
 public enum MonitoringServer {
-    public static func application(host: String, port: Int, registry: PrometheusCollectorRegistry,
-                                   supervisor: Supervisor, logger: Logger) -> some ApplicationProtocol {
+    /// The server as a service. `onListening` runs once the port is bound; a port that cannot be bound ends the
+    /// service with `ListenError`, naming `metrics.listen`.
+    public static func service(host: String, port: Int, registry: PrometheusCollectorRegistry, supervisor: Supervisor,
+                               logger: Logger, onListening: @escaping @Sendable () async -> Void) -> some Service {
+        Listener(host: host, port: port, application: application(
+            host: host, port: port, registry: registry, supervisor: supervisor, logger: logger, onListening: onListening))
+    }
+
+    /// `metrics.listen` could not be bound, e.g. another process has the port.
+    public struct ListenError: Error, CustomStringConvertible {
+        public let address: String
+        public let underlying: any Error
+        public var description: String { "metrics.listen \(address): cannot listen: \(underlying)" }
+    }
+
+    struct Listener<App: ApplicationProtocol>: Service {
+        let host: String
+        let port: Int
+        let application: App
+
+        func run() async throws {
+            do {
+                try await application.run()
+            } catch {
+                throw ListenError(address: "\(host):\(port)", underlying: error)
+            }
+        }
+    }
+
+    static func application(host: String, port: Int, registry: PrometheusCollectorRegistry, supervisor: Supervisor,
+                            logger: Logger, onListening: @escaping @Sendable () async -> Void) -> some ApplicationProtocol {
         let gauges = ScrapeGauges(registry: registry)
         let router = Router()
         router.get("metrics") { _, _ -> Response in
@@ -24,7 +54,7 @@ public enum MonitoringServer {
             return text(readiness.isReady ? .ok : .serviceUnavailable, readiness.text)
         }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "anomalyd"),
-                           logger: logger)
+                           onServerRunning: { _ in await onListening() }, logger: logger)
     }
 
     static func text(_ status: HTTPResponse.Status, _ body: String, type: String = "text/plain; charset=utf-8") -> Response {

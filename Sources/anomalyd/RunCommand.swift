@@ -44,16 +44,19 @@ struct RunCommand: AsyncParsableCommand {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let names = supervisor.config.pipelines.map(\.name).joined(separator: ", ")
         logger.notice("anomalyd running", metadata: ["publisher": "\(daemonConfig.publisher.endpoint)", "pipelines": "\(names)"])
-        // Ready once the configuration is valid, the teachers are loaded and the publisher is bound (not after a
-        // first frame: a camera may be down).
-        notifier.ready(status: "publishing on \(daemonConfig.publisher.endpoint); pipelines: \(names)")
+        // Ready once the configuration is valid, the teachers are loaded, the publisher is bound and, when
+        // configured, the metrics port too (not after a first frame: a camera may be down).
+        let status = "publishing on \(daemonConfig.publisher.endpoint); pipelines: \(names)"
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: DaemonService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: ReloadService(path: config, hangups: hangups, supervisor: supervisor, notifier: notifier, logger: logger)),
         ]
         if let registry, let listen = daemonConfig.metrics.listen, let address = MonitoringServer.address(listen) {
-            services.append(.init(service: MonitoringServer.application(
-                host: address.host, port: address.port, registry: registry, supervisor: supervisor, logger: logger)))
+            services.append(.init(service: MonitoringServer.service(
+                host: address.host, port: address.port, registry: registry, supervisor: supervisor, logger: logger,
+                onListening: { notifier.ready(status: status + "; metrics on \(listen)") })))
+        } else {
+            notifier.ready(status: status)
         }
         if let interval = notifier.watchdogInterval {
             services.append(.init(service: WatchdogService(notifier: notifier, interval: interval, supervisor: supervisor, logger: logger)))

@@ -101,4 +101,48 @@ final class MetricsEndpointTests: XCTestCase {
         daemon.stop()
         XCTAssertEqual(daemon.process.terminationStatus, 0, daemon.output)
     }
+
+    /// READY=1 waits for the metrics port; a port another process holds is an error naming `metrics.listen`, and
+    /// no READY=1 is ever sent (systemd then reports the start as failed instead of a daemon without metrics).
+    func testAMetricsPortInUseFailsTheStartBeforeReady() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-metrics-busy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = try ServiceHarness.video(in: dir)
+        // The port is held by a listening socket of this test for the daemon's whole life.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(holder, $0, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, $0, &length) == 0
+            }
+        }
+        XCTAssertTrue(listening)
+        let busyPort = Int(UInt16(bigEndian: address.sin_port))
+        let config = dir.appendingPathComponent("cam.yaml").path
+        try """
+        publisher: {endpoint: "tcp://127.0.0.1:\(freeLocalPort())"}
+        metrics: {listen: "127.0.0.1:\(busyPort)"}
+        pipelines:
+          cam:
+            source: \(video)
+            teacher: \(CLI.teacher)
+            state_dir: \(dir.path)/state
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let notify = ServiceHarness.NotifySocket()
+        defer { notify.close() }
+        let daemon = try ServiceHarness.Daemon(config: config, environment: ["NOTIFY_SOCKET": notify.path],
+                                               log: dir.appendingPathComponent("daemon.log").path)
+        defer { daemon.stop() }
+        let deadline = Date().addingTimeInterval(60)
+        while daemon.process.isRunning && Date() < deadline { usleep(100_000) }
+        XCTAssertFalse(daemon.process.isRunning, "the daemon kept running without its metrics port: \(daemon.output)")
+        XCTAssertNotEqual(daemon.process.terminationStatus, 0)
+        XCTAssertTrue(daemon.output.contains("metrics.listen 127.0.0.1:\(busyPort): cannot listen"), daemon.output)
+        XCTAssertNil(notify.waitFor("READY=1", timeout: 0), "READY=1 was sent: \(notify.datagrams.map(\.text))")
+    }
 }
