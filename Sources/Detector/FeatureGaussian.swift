@@ -39,7 +39,9 @@ public enum FeatureGaussianError: Error, CustomStringConvertible, Equatable {
 
 /// Transformaly's pretrained-feature Gaussian (ALGORITHM.md 4.5): PCA whitening of the teacher's CLS feature,
 /// then a single full-covariance Gaussian on the whitened features. The score is the squared Mahalanobis distance
-/// (u−μ̂)ᵀΣ̂⁻¹(u−μ̂), which ranks frames exactly like −LL_p (the dropped terms are constants).
+/// (u−μ̂)ᵀΣ̂⁻¹(u−μ̂), which ranks frames exactly like −LL_p (the dropped terms are constants). The feature may also be
+/// CLS + mean patch token (`GaussianFeature`), and the covariance a Ledoit-Wolf shrinkage of all directions instead
+/// of the PCA cut (`GaussianCovariance`), stored in the same form.
 ///
 /// The model is fitted in double precision and stored in Float32, the precision the bundle keeps on disk, so a
 /// fitted model and the same model loaded back score identically.
