@@ -192,8 +192,11 @@ public struct PublisherSection: Decodable, Sendable, Equatable {
     public var heartbeatS: Double = 5
     public var statusS: Double = 30
     public var sendHighWaterMark: Int = 1000
+    /// Makes the publisher a CURVE server with this secret key (a file `anomalyd keygen` wrote).
+    public var curveSecretKeyFile: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case endpoint, heartbeatS = "heartbeat_s", statusS = "status_s", sendHighWaterMark = "send_high_water_mark"
+        case curveSecretKeyFile = "curve_secret_key_file"
     }
     public init() {}
     public init(from decoder: Decoder) throws {
@@ -203,6 +206,7 @@ public struct PublisherSection: Decodable, Sendable, Equatable {
         heartbeatS = try c.decodeIfPresent(Double.self, forKey: .heartbeatS) ?? heartbeatS
         statusS = try c.decodeIfPresent(Double.self, forKey: .statusS) ?? statusS
         sendHighWaterMark = try c.decodeIfPresent(Int.self, forKey: .sendHighWaterMark) ?? sendHighWaterMark
+        curveSecretKeyFile = try c.decodeIfPresent(String.self, forKey: .curveSecretKeyFile)
     }
 }
 

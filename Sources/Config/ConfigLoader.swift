@@ -46,6 +46,11 @@ public enum ConfigLoader {
         guard raw.publisher.heartbeatS > 0, raw.publisher.statusS > 0 else {
             throw fail(["publisher"], "heartbeat_s and status_s must be positive")
         }
+        // Readability only: the key's content is checked when the publisher binds (it needs libzmq).
+        if let key = raw.publisher.curveSecretKeyFile, !FileManager.default.isReadableFile(atPath: key) {
+            let why = FileManager.default.fileExists(atPath: key) ? "is not readable by this user" : "does not exist"
+            throw fail(["publisher", "curve_secret_key_file"], "\(key) \(why); expected a secret key file from 'anomalyd keygen'")
+        }
         if let listen = raw.metrics.listen, hostPort(listen) == nil {
             throw fail(["metrics", "listen"], "expected HOST:PORT (e.g. 127.0.0.1:9108), got '\(listen)'")
         }

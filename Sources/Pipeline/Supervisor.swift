@@ -49,7 +49,12 @@ public final class Supervisor: @unchecked Sendable {
         settings.heartbeatIntervalSeconds = c.publisher.heartbeatS
         settings.statusIntervalSeconds = c.publisher.statusS
         settings.sendHighWaterMark = c.publisher.sendHighWaterMark
-        publisher = try EventPublisher(settings: settings)
+        settings.curveSecretKeyFile = c.publisher.curveSecretKeyFile
+        do {
+            publisher = try EventPublisher(settings: settings)
+        } catch let e as CurveKeyError {
+            throw ConfigError(file: c.file, field: "publisher.curve_secret_key_file", message: "\(e)")
+        }
         (starts, startsContinuation) = AsyncStream.makeStream(of: Slot.self)
     }
 

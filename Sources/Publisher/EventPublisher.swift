@@ -21,6 +21,8 @@ public actor EventPublisher {
     public nonisolated let endpoint: String
     public nonisolated let settings: PublisherSettings
     public nonisolated let host: String
+    /// The public key subscribers need, when the socket is a CURVE server.
+    public nonisolated let curvePublicKey: CurveKey?
 
     private var context: UnsafeMutableRawPointer?
     private var socket: UnsafeMutableRawPointer?
@@ -49,8 +51,11 @@ public actor EventPublisher {
     /// Binds the socket. Errors name the endpoint and say why (e.g. "Address already in use").
     public init(settings: PublisherSettings, host: String = ProcessInfo.processInfo.hostName) throws {
         try settings.validate()
+        // Read before any socket exists, so a bad key file leaves nothing to clean up.
+        let curve = try settings.curveSecretKeyFile.map { try CurveKeyPair(secretKeyFile: $0) }
         self.settings = settings
         self.host = host
+        curvePublicKey = curve?.publicKey
         guard let ctx = zmq_ctx_new() else {
             throw PublisherError.bindFailed(endpoint: settings.endpoint, reason: zmqError())
         }
@@ -65,6 +70,7 @@ public actor EventPublisher {
             try setOption(sock, ZMQ_XPUB_VERBOSER, 1, settings.endpoint)
             try setOption(sock, ZMQ_SNDHWM, Int32(clamping: settings.sendHighWaterMark), settings.endpoint)
             try setOption(sock, ZMQ_LINGER, Int32(clamping: settings.lingerMilliseconds), settings.endpoint)
+            if let curve { try CurveSecurity.server(curve).apply(to: sock, endpoint: settings.endpoint) }
             guard zmq_bind(sock, settings.endpoint) == 0 else {
                 let code = zmq_errno()
                 var reason = zmqError(code)

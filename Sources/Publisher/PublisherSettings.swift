@@ -9,6 +9,9 @@ public struct PublisherSettings: Codable, Sendable, Equatable {
     public var heartbeatIntervalSeconds: Double = 5
     /// Status is sent on every material change and re-sent this often.
     public var statusIntervalSeconds: Double = 30
+    /// With a secret key file (Z85, as `anomalyd keygen` writes it) the socket is a CURVE server: traffic is
+    /// encrypted and subscribers (or a proxy's frontend) must know the matching public key.
+    public var curveSecretKeyFile: String?
 
     public init() {}
 

@@ -43,10 +43,12 @@ struct RunCommand: AsyncParsableCommand {
         // Trapped before READY=1: from then on a SIGHUP (systemctl reload) must reload, not end the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let names = supervisor.config.pipelines.map(\.name).joined(separator: ", ")
-        logger.notice("anomalyd running", metadata: ["publisher": "\(daemonConfig.publisher.endpoint)", "pipelines": "\(names)"])
+        // A subscriber of a CURVE publisher needs its public key: say which one.
+        let curve = supervisor.publisher.curvePublicKey.map { " (CURVE server, public key \($0))" } ?? ""
+        logger.notice("anomalyd running", metadata: ["publisher": "\(daemonConfig.publisher.endpoint)\(curve)", "pipelines": "\(names)"])
         // Ready once the configuration is valid, the teachers are loaded, the publisher is bound and, when
         // configured, the metrics port too (not after a first frame: a camera may be down).
-        let status = "publishing on \(daemonConfig.publisher.endpoint); pipelines: \(names)"
+        let status = "publishing on \(daemonConfig.publisher.endpoint)\(curve); pipelines: \(names)"
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: DaemonService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: ReloadService(path: config, hangups: hangups, supervisor: supervisor, notifier: notifier, logger: logger)),

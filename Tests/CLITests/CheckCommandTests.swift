@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 final class CheckCommandTests: XCTestCase {
@@ -40,5 +41,28 @@ final class CheckCommandTests: XCTestCase {
         let missing = try CLI.run(["check", "--config", "/nonexistent/x.yaml"])
         XCTAssertEqual(missing.status, 78)
         XCTAssertTrue(missing.stderr.contains("/nonexistent/x.yaml: cannot read the configuration file"), missing.stderr)
+    }
+
+    /// The publisher's CURVE key: a missing file fails the check, a file that is not a key fails the start (before
+    /// READY, exit 78); both name the field and the file.
+    func testABadPublisherKeyFileIsAConfigError() throws {
+        let missing = try write("publisher: {curve_secret_key_file: /nonexistent/daemon.key}\npipelines:\n  a: {source: x.mp4}\n")
+        let check = try CLI.run(["check", "--config", missing])
+        XCTAssertEqual(check.status, 78, check.stderr)
+        XCTAssertTrue(check.stderr.contains("publisher.curve_secret_key_file: /nonexistent/daemon.key does not exist"), check.stderr)
+
+        let key = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-key-\(UUID().uuidString).key").path
+        try "this is not a Z85 key\n".write(toFile: key, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: key) }
+        let malformed = try write("""
+            publisher: {endpoint: "tcp://127.0.0.1:\(freeLocalPort())", curve_secret_key_file: \(key)}
+            pipelines:
+              a: {source: x.mp4, teacher: \(CLI.teacher)}
+            """)
+        XCTAssertEqual(try CLI.run(["check", "--config", malformed]).status, 0, "readable: the content is checked at bind")
+        let run = try CLI.run(["run", "--config", malformed])
+        XCTAssertEqual(run.status, 78, run.stderr)
+        XCTAssertTrue(run.stderr.contains("publisher.curve_secret_key_file: invalid CURVE key in \(key): expected 40 Z85 characters"),
+                      run.stderr)
     }
 }

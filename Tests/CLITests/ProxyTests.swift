@@ -14,11 +14,15 @@ final class ProxyTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    /// Two daemons publish through one CURVE proxy. The authorised subscriber (pyzmq, and `anomalyd subscribe`)
-    /// gets both pipelines' messages without seq gaps; in the same window a subscriber with the wrong server key,
-    /// one whose key is not authorised, and one without CURVE get nothing. SIGTERM stops the proxy at once.
+    /// Two daemons publish through one CURVE proxy, CURVE on every hop: the daemons' publishers are CURVE servers
+    /// (`publisher.curve_secret_key_file`) and the proxy reads them as their client. The authorised subscriber
+    /// (pyzmq, and `anomalyd subscribe`) gets both pipelines' messages without seq gaps; in the same window a
+    /// subscriber with the wrong server key, one whose key is not authorised, and one without CURVE get nothing from
+    /// the proxy, and a plain subscriber connecting straight to a daemon gets nothing either. SIGTERM stops the proxy
+    /// at once.
     func testTwoDaemonsThroughCurveProxyOnlyAuthorisedSubscriberReceives() throws {
         let proxyKey = try keygen("proxy"), alice = try keygen("alice"), mallory = try keygen("mallory")
+        let daemonKey = try keygen("daemons")
         let clients = dir.appendingPathComponent("clients")
         try FileManager.default.createDirectory(at: clients, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: alice.pub, toPath: clients.appendingPathComponent("alice.pub").path)
@@ -36,7 +40,7 @@ final class ProxyTests: XCTestCase {
             let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
             let config = dir.appendingPathComponent("\(name).yaml").path
             try """
-            publisher: {endpoint: "\(endpoint)", heartbeat_s: 1}
+            publisher: {endpoint: "\(endpoint)", heartbeat_s: 1, curve_secret_key_file: \(daemonKey.key)}
             pipelines:
               \(name):
                 source: \(video)
@@ -54,13 +58,15 @@ final class ProxyTests: XCTestCase {
 
         let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
         let proxy = try LoggedChild(CLI.binary, ["proxy", "--bind", endpoint, "--curve-secret-key", proxyKey.key,
-                                                 "--authorized-keys", clients.path] + upstreams.flatMap { ["--upstream", $0] },
+                                                 "--authorized-keys", clients.path,
+                                                 "--upstream-server-key", daemonKey.pub, "--upstream-secret-key", proxyKey.key]
+                                        + upstreams.flatMap { ["--upstream", $0] },
                                     log: dir.appendingPathComponent("proxy.log"))
         defer { proxy.stop() }
         XCTAssertTrue(proxy.waitForLog("anomalyd proxy running"), proxy.log)
 
         let collect = CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path
-        func subscriber(_ name: String, _ keys: [String]) throws -> (CLI.Child, String) {
+        func subscriber(_ name: String, _ keys: [String], at endpoint: String = endpoint) throws -> (CLI.Child, String) {
             let out = dir.appendingPathComponent("\(name).jsonl").path
             let child = try CLI.Child("/usr/bin/python3", [collect, endpoint, out] + (keys.isEmpty ? [] : ["anomaly/"] + keys))
             XCTAssertTrue(child.waitFor("READY"))
@@ -70,11 +76,13 @@ final class ProxyTests: XCTestCase {
         let wrongServerKey = try subscriber("wrong-server-key", [mallory.pub, alice.key])
         let unauthorised = try subscriber("unauthorised", [proxyKey.pub, mallory.key])
         let plain = try subscriber("plain", [])
+        let plainAtDaemon = try subscriber("plain-at-daemon", [], at: upstreams[0])
+        let curveAtDaemon = try subscriber("curve-at-daemon", [daemonKey.pub, alice.key], at: upstreams[0])
         let cliOut = dir.appendingPathComponent("cli.jsonl")
         let cli = try LoggedChild(CLI.binary, ["subscribe", "--endpoint", endpoint, "--curve-server-key", proxyKey.pub,
                                                "--curve-secret-key", alice.key], log: cliOut, stderr: dir.appendingPathComponent("cli.err"))
-        let others = [wrongServerKey, unauthorised, plain]
-        defer { ([authorised] + others).forEach { $0.0.stop() }; cli.stop() }
+        let others = [wrongServerKey, unauthorised, plain, plainAtDaemon]
+        defer { ([authorised, curveAtDaemon] + others).forEach { $0.0.stop() }; cli.stop() }
 
         func pipelines(_ messages: [[String: Any]]) -> [String: [Int]] {
             Dictionary(grouping: messages.compactMap { $0["message"] as? [String: Any] }, by: { $0["pipeline"] as? String ?? "" })
@@ -98,7 +106,9 @@ final class ProxyTests: XCTestCase {
         let cliMessages = pipelines(try String(contentsOf: cliOut, encoding: .utf8).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.map { ["message": $0] })
         XCTAssertEqual(Set(cliMessages.keys), ["cam_a", "cam_b"], "anomalyd subscribe with CURVE options reads through the proxy")
-        for (subscriber, name) in zip(others, ["wrong server key", "unauthorised client key", "no CURVE"]) {
+        XCTAssertEqual(Set(pipelines(CLI.messages(curveAtDaemon.1)).keys), ["cam_a"],
+                       "a CURVE subscriber with the daemon's public key reads the daemon directly")
+        for (subscriber, name) in zip(others, ["wrong server key", "unauthorised client key", "no CURVE", "no CURVE, at a daemon"]) {
             XCTAssertEqual(CLI.messages(subscriber.1).count, 0, "a subscriber with \(name) received messages within \(window) s")
         }
         // The ZAP handler names who it let in and whom it refused.
