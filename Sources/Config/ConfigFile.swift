@@ -105,9 +105,15 @@ public struct DetectorSection: Decodable, Sendable, Equatable {
     public var holdout: Double?
     public var thresholdQuantile: Double?
     public var seed: UInt64?
+    /// The Gaussian's input ("cls" or "cls+patch_mean") and covariance estimator ("pca" or "ledoit_wolf"), and
+    /// the share of variance PCA keeps.
+    public var gaussianFeature: String?
+    public var gaussianCovariance: String?
+    public var varianceKept: Double?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case studentDepth = "student_depth", epochs, learningRate = "learning_rate", maskRatio = "mask_ratio"
         case holdout, thresholdQuantile = "threshold_quantile", seed
+        case gaussianFeature = "gaussian_feature", gaussianCovariance = "gaussian_covariance", varianceKept = "variance_kept"
     }
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -119,6 +125,9 @@ public struct DetectorSection: Decodable, Sendable, Equatable {
         holdout = try c.decodeIfPresent(Double.self, forKey: .holdout)
         thresholdQuantile = try c.decodeIfPresent(Double.self, forKey: .thresholdQuantile)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
+        gaussianFeature = try c.decodeIfPresent(String.self, forKey: .gaussianFeature)
+        gaussianCovariance = try c.decodeIfPresent(String.self, forKey: .gaussianCovariance)
+        varianceKept = try c.decodeIfPresent(Double.self, forKey: .varianceKept)
     }
 }
 

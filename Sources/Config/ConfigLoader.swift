@@ -98,6 +98,13 @@ public enum ConfigLoader {
                 if let v = d.maskRatio, !(0..<1).contains(v) { throw fail(at + ["detector", "mask_ratio"], "expected a value in [0, 1)") }
                 if let v = d.holdout, !(v > 0 && v < 0.5) { throw fail(at + ["detector", "holdout"], "expected a share in (0, 0.5)") }
                 if let v = d.thresholdQuantile, !(v > 0.5 && v < 1) { throw fail(at + ["detector", "threshold_quantile"], "expected a quantile in (0.5, 1)") }
+                if let v = d.gaussianFeature, !["cls", "cls+patch_mean"].contains(v) {
+                    throw fail(at + ["detector", "gaussian_feature"], "expected 'cls' or 'cls+patch_mean', got '\(v)'")
+                }
+                if let v = d.gaussianCovariance, !["pca", "ledoit_wolf"].contains(v) {
+                    throw fail(at + ["detector", "gaussian_covariance"], "expected 'pca' or 'ledoit_wolf', got '\(v)'")
+                }
+                if let v = d.varianceKept, !(v > 0 && v <= 1) { throw fail(at + ["detector", "variance_kept"], "expected a share in (0, 1]") }
             }
             if let r = s.refit { try validateRefit(r) { fail(at + ["refit", $0], $1) } }
             pipelines.append(PipelineConfig(

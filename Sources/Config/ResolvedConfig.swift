@@ -103,7 +103,7 @@ extension LearningSection: FieldwiseMergeable {
 extension DetectorSection: FieldwiseMergeable {
     static let fields: [Fallback<Self>] = [
         .init(\.studentDepth), .init(\.epochs), .init(\.learningRate), .init(\.maskRatio), .init(\.holdout),
-        .init(\.thresholdQuantile), .init(\.seed),
+        .init(\.thresholdQuantile), .init(\.seed), .init(\.gaussianFeature), .init(\.gaussianCovariance), .init(\.varianceKept),
     ]
 }
 

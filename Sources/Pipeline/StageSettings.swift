@@ -26,6 +26,10 @@ extension PipelineConfig {
             s.holdout = d.holdout ?? s.holdout
             s.thresholdQuantile = d.thresholdQuantile ?? s.thresholdQuantile
             s.seed = d.seed ?? s.seed
+            // The loader accepted only these enums' raw values.
+            s.gaussianFeature = d.gaussianFeature.flatMap(GaussianFeature.init(rawValue:)) ?? s.gaussianFeature
+            s.gaussianCovariance = d.gaussianCovariance.flatMap(GaussianCovariance.init(rawValue:)) ?? s.gaussianCovariance
+            s.varianceKept = d.varianceKept ?? s.varianceKept
         }
         return s
     }

@@ -96,6 +96,12 @@ final class ConfigLoaderTests: XCTestCase {
         assertRejected("publisher: {endpoint: 'localhost:5556'}\npipelines:\n  a: {source: x.mp4}\n",
                        line: 1, field: "publisher.endpoint", contains: "tcp://HOST:PORT")
         assertRejected("metrics: {listen: nine}\npipelines:\n  a: {source: x.mp4}\n", line: 1, field: "metrics.listen", contains: "HOST:PORT")
+        assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {gaussian_feature: patches}\n",
+                       line: 4, field: "pipelines.a.detector.gaussian_feature", contains: "'cls' or 'cls+patch_mean', got 'patches'")
+        assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {gaussian_covariance: diagonal}\n",
+                       line: 4, field: "pipelines.a.detector.gaussian_covariance", contains: "'pca' or 'ledoit_wolf'")
+        assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {variance_kept: 1.5}\n",
+                       line: 4, field: "pipelines.a.detector.variance_kept", contains: "(0, 1]")
     }
 
     func testMissingPipelinesKeyAndSyntaxErrors() {
