@@ -4,6 +4,9 @@ import Engine
 import Foundation
 import Ingest
 
+extension GaussianFeature: ExpressibleByArgument {}
+extension GaussianCovariance: ExpressibleByArgument {}
+
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -38,6 +41,15 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Quantile of held-out scores that becomes the threshold.")
     var thresholdQuantile: Double = DetectorSettings().thresholdQuantile
 
+    @Option(help: "The Gaussian's input: cls, or cls+patch_mean (the mean patch token too).")
+    var gaussianFeature: GaussianFeature = DetectorSettings().gaussianFeature
+
+    @Option(help: "The Gaussian's covariance: pca (keep --variance-kept of the variance), or ledoit_wolf (shrinkage).")
+    var gaussianCovariance: GaussianCovariance = DetectorSettings().gaussianCovariance
+
+    @Option(help: "Share of the variance PCA keeps.")
+    var varianceKept: Double = DetectorSettings().varianceKept
+
     @Option(help: "Random seed (initialisation, masks, hold-out split).")
     var seed: UInt64 = 0
 
@@ -68,6 +80,9 @@ struct TrainCommand: AsyncParsableCommand {
         settings.holdout = holdout
         settings.thresholdQuantile = thresholdQuantile
         settings.seed = seed
+        settings.gaussianFeature = gaussianFeature
+        settings.gaussianCovariance = gaussianCovariance
+        settings.varianceKept = varianceKept
         let started = Date()
         let bundle = try ModelFitting.fit(
             rgb: rgb, count: count, teacher: runner, teacherIdentity: try TeacherIdentity(path: teacher.teacher),
