@@ -21,8 +21,11 @@ model: build
 demo: model
 	scripts/demo.sh
 
+# The test process gets the OpenBLAS kernels the binary settles on for this CPU (BLAS.useBestKernels re-executes
+# the binary; an in-process test runner cannot do that for itself).
 test: model
-	swift test -c release --disable-swift-testing
+	OPENBLAS_CORETYPE=$$($(BIN) inspect $(TEACHER) | sed -n 's/^OpenBLAS kernels: //p') \
+		swift test -c release --disable-swift-testing
 
 bench: model
 	benchmarks/run.sh

@@ -67,8 +67,8 @@ let package = Package(
         ]),
 
         .executableTarget(name: "anomalyd", dependencies: [
-            "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service", "Proxy", "Monitoring",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Kernels", "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service", "Proxy",
+            "Monitoring", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Kernels
 
 @main
 struct Anomalyd: AsyncParsableCommand {
@@ -10,4 +11,19 @@ struct Anomalyd: AsyncParsableCommand {
                       InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self,
                       ModelCommand.self, ProxyCommand.self, KeygenCommand.self]
     )
+
+    /// ArgumentParser's own entry, after making sure OpenBLAS runs kernels made for this CPU.
+    static func main() async {
+        BLAS.useBestKernels()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Engine
+import Kernels
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,5 +14,6 @@ struct InspectCommand: ParsableCommand {
         let file = try SafetensorsFile(path: checkpoint)
         let params = try ViTParameters(checkpoint: file)
         print("\(checkpoint): \(params.config), \(params.layout.count) parameters")
+        print("OpenBLAS kernels: \(BLAS.coreName)")
     }
 }

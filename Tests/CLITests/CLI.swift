@@ -17,15 +17,20 @@ enum CLI {
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
-    static func run(_ args: [String]) throws -> Result { try execute(binary, args, in: root) }
+    /// `environment`: the whole environment of the child (nil: this process's).
+    static func run(_ args: [String], environment: [String: String]? = nil) throws -> Result {
+        try execute(binary, args, in: root, environment: environment)
+    }
 
     /// Runs /usr/bin/python3 (Debian's, which has python3-numpy) with a script.
     static func python(_ script: String, _ args: [String] = []) throws -> Result {
         try execute("/usr/bin/python3", ["-c", script] + args, in: nil)
     }
 
-    private static func execute(_ executable: String, _ args: [String], in directory: URL?) throws -> Result {
+    private static func execute(_ executable: String, _ args: [String], in directory: URL?,
+                                environment: [String: String]? = nil) throws -> Result {
         let p = Process()
+        if let environment { p.environment = environment }
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         if let directory { p.currentDirectoryURL = directory }

@@ -77,4 +77,22 @@ final class TeacherCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("width 192, depth 12, heads 3"), r.stdout)
         XCTAssertTrue(r.stdout.contains("5717416 parameters"), r.stdout)
     }
+
+    /// Debian 12's OpenBLAS falls back to generic kernels on CPUs newer than itself; the binary then re-executes
+    /// itself with kernels for the CPU's vector units. With no OPENBLAS_CORETYPE, the kernels it reports must not
+    /// be the generic ones on a CPU with AVX2; an explicit choice is kept as it is.
+    func testBinaryRunsKernelsForThisCPU() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_CORETYPE"] = nil
+        let r = try CLI.run(["inspect", CLI.teacher], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("OpenBLAS kernels: ") }, r.stdout)
+        if cpuinfo.contains(" avx2 ") {
+            XCTAssertNotEqual(line, "OpenBLAS kernels: Prescott", "generic kernels on a CPU with AVX2")
+        }
+        env["OPENBLAS_CORETYPE"] = "Prescott"
+        let pinned = try CLI.run(["inspect", CLI.teacher], environment: env)
+        XCTAssertTrue(pinned.stdout.contains("OpenBLAS kernels: Prescott"), pinned.stdout)
+    }
 }

@@ -104,3 +104,15 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(y, ref), 1e-4)
     }
 }
+
+final class BLASKernelChoiceTests: XCTestCase {
+    func testGenericFallbackIsReplacedByTheCPUsVectorUnits() {
+        let avx512: Set = ["avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"]
+        XCTAssertEqual(BLAS.kernelOverride(chosen: "Prescott", cpuFlags: avx512), "SkylakeX")
+        XCTAssertEqual(BLAS.kernelOverride(chosen: "Prescott", cpuFlags: ["sse4_2", "avx2", "fma"]), "Haswell")
+        XCTAssertNil(BLAS.kernelOverride(chosen: "Prescott", cpuFlags: ["sse4_2", "avx"]))
+        // A CPU OpenBLAS recognised keeps its choice.
+        XCTAssertNil(BLAS.kernelOverride(chosen: "Cooperlake", cpuFlags: avx512))
+        XCTAssertNil(BLAS.kernelOverride(chosen: "Haswell", cpuFlags: avx512))
+    }
+}

@@ -7,6 +7,8 @@ import Engine
 import Foundation
 import Kernels
 
+BLAS.useBestKernels()   // before anything else: OpenBLAS may have fallen back to generic kernels on this CPU
+
 func flopsPerImage(_ c: ViTConfig) -> Double {
     // 2·M·N·K for every matrix product: patch embedding, qkv, q·kᵀ, a·v, proj, fc1, fc2 per block, and the head.
     let t = Double(c.tokens), d = Double(c.width), m = Double(c.mlpWidth), n = Double(c.patches)

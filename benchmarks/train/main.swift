@@ -12,6 +12,8 @@ import Engine
 import Foundation
 import Kernels
 
+BLAS.useBestKernels()   // before anything else: OpenBLAS may have fallen back to generic kernels on this CPU
+
 var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
 var seconds = 20.0
 var depth: Int?
