@@ -110,10 +110,13 @@ public struct DetectorSection: Decodable, Sendable, Equatable {
     public var gaussianFeature: String?
     public var gaussianCovariance: String?
     public var varianceKept: Double?
+    /// How the student's errors are scored: "mean" (RN) or "channel_profile".
+    public var studentScore: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case studentDepth = "student_depth", epochs, learningRate = "learning_rate", maskRatio = "mask_ratio"
         case holdout, thresholdQuantile = "threshold_quantile", seed
         case gaussianFeature = "gaussian_feature", gaussianCovariance = "gaussian_covariance", varianceKept = "variance_kept"
+        case studentScore = "student_score"
     }
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -128,6 +131,7 @@ public struct DetectorSection: Decodable, Sendable, Equatable {
         gaussianFeature = try c.decodeIfPresent(String.self, forKey: .gaussianFeature)
         gaussianCovariance = try c.decodeIfPresent(String.self, forKey: .gaussianCovariance)
         varianceKept = try c.decodeIfPresent(Double.self, forKey: .varianceKept)
+        studentScore = try c.decodeIfPresent(String.self, forKey: .studentScore)
     }
 }
 

@@ -105,6 +105,9 @@ public enum ConfigLoader {
                     throw fail(at + ["detector", "gaussian_covariance"], "expected 'pca' or 'ledoit_wolf', got '\(v)'")
                 }
                 if let v = d.varianceKept, !(v > 0 && v <= 1) { throw fail(at + ["detector", "variance_kept"], "expected a share in (0, 1]") }
+                if let v = d.studentScore, !["mean", "channel_profile"].contains(v) {
+                    throw fail(at + ["detector", "student_score"], "expected 'mean' or 'channel_profile', got '\(v)'")
+                }
             }
             if let r = s.refit { try validateRefit(r) { fail(at + ["refit", $0], $1) } }
             pipelines.append(PipelineConfig(

@@ -104,6 +104,7 @@ extension DetectorSection: FieldwiseMergeable {
     static let fields: [Fallback<Self>] = [
         .init(\.studentDepth), .init(\.epochs), .init(\.learningRate), .init(\.maskRatio), .init(\.holdout),
         .init(\.thresholdQuantile), .init(\.seed), .init(\.gaussianFeature), .init(\.gaussianCovariance), .init(\.varianceKept),
+        .init(\.studentScore),
     ]
 }
 

@@ -6,6 +6,9 @@ public enum ScoreComponent: String, Codable, CaseIterable, Sendable, Comparable 
     case mkd
     /// The feature Gaussian's squared Mahalanobis distance (ALGORITHM.md 4.5).
     case gaussian
+    /// The student's per-channel error profile under a Gaussian of the training frames' profiles
+    /// (`StudentScore.channelProfile`).
+    case mkdProfile = "mkd_profile"
 
     public static func < (a: ScoreComponent, b: ScoreComponent) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -33,7 +36,7 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noComponents:
-            return "Calibration needs held-out scores of at least one component (mkd or gaussian)."
+            return "Calibration needs held-out scores of at least one component (mkd, gaussian or mkd_profile)."
         case let .tooFewHoldoutScores(component, count):
             return "Calibration needs at least 2 held-out \(component.rawValue) scores to estimate a spread, but got \(count)."
         case let .countMismatch(component, count, expected):

@@ -21,6 +21,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public var gaussianCovariance: GaussianCovariance = .pca
     /// Variance the PCA keeps when `gaussianCovariance` is `.pca` (Transformaly's 0.9).
     public var varianceKept: Double = 0.9
+    /// How the student's errors are scored: RN's mean, or a Gaussian of their per-channel profile.
+    public var studentScore: StudentScore = .mean
     /// Quantile of held-out normal scores that becomes the threshold (normalised score 0.5).
     public var thresholdQuantile: Double = 0.99
 
@@ -28,7 +30,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case studentDepth, maskRatio, epochs, batchSize, learningRate, beta1, beta2, weightDecay, seed, holdout
-        case gaussianFeature, gaussianCovariance, varianceKept, thresholdQuantile
+        case gaussianFeature, gaussianCovariance, varianceKept, thresholdQuantile, studentScore
     }
 
     /// Every key may be absent (a bundle written by an older version): absent keys keep their defaults; for the
@@ -49,5 +51,6 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         gaussianCovariance = try c.decodeIfPresent(GaussianCovariance.self, forKey: .gaussianCovariance) ?? .pca
         varianceKept = try c.decodeIfPresent(Double.self, forKey: .varianceKept) ?? varianceKept
         thresholdQuantile = try c.decodeIfPresent(Double.self, forKey: .thresholdQuantile) ?? thresholdQuantile
+        studentScore = try c.decodeIfPresent(StudentScore.self, forKey: .studentScore) ?? .mean
     }
 }

@@ -7,11 +7,18 @@ public enum GaussianFeature: String, Codable, Sendable, CaseIterable {
     /// The CLS token followed by the mean of the final-LayerNorm patch tokens: the patches keep local appearance
     /// that the CLS token summarises away (benchmarks/quality/RESULTS.md).
     case clsPatchMean = "cls+patch_mean"
+    /// Not a teacher feature: the student's per-channel squared error against the teacher, averaged over the
+    /// patches (`MKDScores.profiles`), which the `mkd_profile` score models. Never the `gaussian_feature` setting.
+    case studentErrorProfile = "student_error_profile"
 
-    public func width(teacherWidth d: Int) -> Int { self == .cls ? d : 2 * d }
+    /// The settings' choices for the pretrained-feature Gaussian.
+    public static let teacherFeatures: [GaussianFeature] = [.cls, .clsPatchMean]
+
+    public func width(teacherWidth d: Int) -> Int { self == .clsPatchMean ? 2 * d : d }
 
     /// Appends frame `b`'s feature to `out`.
     public func append(_ output: ViTOutput, frame b: Int, to out: inout [Float]) {
+        precondition(self != .studentErrorProfile, "the error profile comes from the student, not the teacher pass")
         out += output.cls(b)
         guard self == .clsPatchMean else { return }
         let d = output.width, t = output.tokens

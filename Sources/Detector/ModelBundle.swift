@@ -110,26 +110,30 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 /// A trained detector on disk: a directory holding
 /// - `student.safetensors`: the MKD student (timm tensor names), when the calibration fuses the `mkd` score;
 /// - `gaussian.safetensors`: the feature Gaussian, when the calibration fuses the `gaussian` score;
+/// - `profile_gaussian.safetensors`: the Gaussian of the student's error profiles, when it fuses `mkd_profile`;
 /// - `calibration.json` and `metadata.json`.
 public struct ModelBundle: Sendable {
     public static let studentFile = "student.safetensors"
     public static let gaussianFile = "gaussian.safetensors"
+    public static let profileGaussianFile = "profile_gaussian.safetensors"
     public static let calibrationFile = "calibration.json"
     public static let metadataFile = "metadata.json"
 
     public let metadata: ModelMetadata
     public let student: ViTParameters?
     public let gaussian: FeatureGaussian?
+    public let profileGaussian: FeatureGaussian?
     public let calibration: Calibration
 
     /// Assembles a new model. Consistency (widths, files matching the calibrated scores) is checked by `save`.
-    public init(student: ViTParameters?, gaussian: FeatureGaussian?, calibration: Calibration, teacher: TeacherIdentity,
+    public init(student: ViTParameters?, gaussian: FeatureGaussian?, profileGaussian: FeatureGaussian? = nil,
+                calibration: Calibration, teacher: TeacherIdentity,
                 settings: DetectorSettings, frames: FrameCounts, trainingLoss: [Double], createdAt: Date = Date()) {
         var content = SHA256()
         content.update(teacher.sha256.utf8)
         content.update(String(describing: calibration).utf8)
-        if let gaussian {
-            for tensor in Self.tensors(of: gaussian) { tensor.values.withUnsafeBytes { content.update($0) } }
+        for g in [gaussian, profileGaussian].compactMap({ $0 }) {
+            for tensor in Self.tensors(of: g) { tensor.values.withUnsafeBytes { content.update($0) } }
         }
         if let student {
             content.update(UnsafeRawBufferPointer(start: student.storage.data, count: student.layout.count * 4))
@@ -143,13 +147,16 @@ public struct ModelBundle: Sendable {
             frames: frames, settings: settings, trainingLoss: trainingLoss)
         self.student = student
         self.gaussian = gaussian
+        self.profileGaussian = profileGaussian
         self.calibration = calibration
     }
 
-    private init(metadata: ModelMetadata, student: ViTParameters?, gaussian: FeatureGaussian?, calibration: Calibration) {
+    private init(metadata: ModelMetadata, student: ViTParameters?, gaussian: FeatureGaussian?,
+                 profileGaussian: FeatureGaussian?, calibration: Calibration) {
         self.metadata = metadata
         self.student = student
         self.gaussian = gaussian
+        self.profileGaussian = profileGaussian
         self.calibration = calibration
     }
 
@@ -188,11 +195,11 @@ public struct ModelBundle: Sendable {
                 }
                 try SafetensorsWriter.write(tensors, metadata: [:], to: staging + "/" + Self.studentFile)
             }
-            if let gaussian {
-                try SafetensorsWriter.write(Self.tensors(of: gaussian),
-                                            metadata: ["total_variance": "\(gaussian.totalVariance)",
-                                                       "feature": gaussian.feature.rawValue],
-                                            to: staging + "/" + Self.gaussianFile)
+            for (g, file) in [(gaussian, Self.gaussianFile), (profileGaussian, Self.profileGaussianFile)] {
+                guard let g else { continue }
+                try SafetensorsWriter.write(Self.tensors(of: g),
+                                            metadata: ["total_variance": "\(g.totalVariance)", "feature": g.feature.rawValue],
+                                            to: staging + "/" + file)
             }
             try writeDurably(encoder.encode(calibration), to: staging + "/" + Self.calibrationFile, bundle: path)
             try writeDurably(encoder.encode(metadata), to: staging + "/" + Self.metadataFile, bundle: path)
@@ -295,9 +302,13 @@ public struct ModelBundle: Sendable {
         }
 
         // Only the files whose scores the calibration fuses are read.
-        let gaussian = try calibration.components.contains(.gaussian) ? loadGaussian(bundle: path, metadata: metadata) : nil
-        let student = try calibration.components.contains(.mkd) ? loadStudent(bundle: path, metadata: metadata) : nil
-        let bundle = ModelBundle(metadata: metadata, student: student, gaussian: gaussian, calibration: calibration)
+        let fused = Set(calibration.components)
+        let gaussian = try fused.contains(.gaussian) ? loadGaussian(gaussianFile, bundle: path, metadata: metadata) : nil
+        let profileGaussian = try fused.contains(.mkdProfile)
+            ? loadGaussian(profileGaussianFile, bundle: path, metadata: metadata) : nil
+        let student = try fused.isDisjoint(with: [.mkd, .mkdProfile]) ? nil : loadStudent(bundle: path, metadata: metadata)
+        let bundle = ModelBundle(metadata: metadata, student: student, gaussian: gaussian, profileGaussian: profileGaussian,
+                                 calibration: calibration)
         try bundle.checkConsistency(bundle: path)
         return bundle
     }
@@ -346,16 +357,17 @@ public struct ModelBundle: Sendable {
         }
     }
 
-    private static func loadGaussian(bundle: String, metadata: ModelMetadata) throws -> FeatureGaussian {
-        let file = gaussianFile, filePath = bundle + "/" + file
+    private static func loadGaussian(_ file: String, bundle: String, metadata: ModelMetadata) throws -> FeatureGaussian {
+        let filePath = bundle + "/" + file
         guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
         do {
             let tensors = try SafetensorsFile(path: filePath)
             // Bundles from before the feature was recorded model the CLS token.
             let featureName = tensors.metadata["feature"] ?? GaussianFeature.cls.rawValue
-            guard let feature = GaussianFeature(rawValue: featureName) else {
+            let expected = file == profileGaussianFile ? [GaussianFeature.studentErrorProfile] : GaussianFeature.teacherFeatures
+            guard let feature = GaussianFeature(rawValue: featureName), expected.contains(feature) else {
                 throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: "__metadata__.feature",
-                                                    detail: "'\(featureName)' is not one of \(GaussianFeature.allCases.map(\.rawValue))")
+                                                    detail: "'\(featureName)' is not one of \(expected.map(\.rawValue))")
             }
             let shape = try tensors.shape("projection")
             let width = feature.width(teacherWidth: metadata.teacher.width)
@@ -393,7 +405,7 @@ public struct ModelBundle: Sendable {
         guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
         guard let shape = metadata.student else {
             throw ModelBundleError.inconsistent(bundle: bundle, file: metadataFile, field: "student",
-                                                detail: "the calibration fuses the mkd score but the student's depth and heads are not recorded")
+                                                detail: "the calibration fuses a student score but the student's depth and heads are not recorded")
         }
         do {
             return try ViTParameters(checkpoint: SafetensorsFile(path: filePath), heads: shape.heads)
@@ -439,10 +451,20 @@ public struct ModelBundle: Sendable {
             throw inconsistent(Self.gaussianFile, "mean", "the Gaussian is \(gaussian.dimension)-wide but its \(gaussian.feature.rawValue) feature is \(gaussian.feature.width(teacherWidth: width))-wide for the teacher width \(width)")
         }
 
-        let usesMKD = calibration.components.contains(.mkd)
+        let usesProfile = calibration.components.contains(.mkdProfile)
+        guard usesProfile == (profileGaussian != nil) else {
+            throw inconsistent(Self.calibrationFile, "standardizers",
+                               usesProfile ? "the mkd_profile score is calibrated but the bundle has no profile Gaussian"
+                                           : "the bundle has a profile Gaussian but its score is not calibrated")
+        }
+        if let profileGaussian, profileGaussian.dimension != width {
+            throw inconsistent(Self.profileGaussianFile, "mean", "the profile Gaussian is \(profileGaussian.dimension)-wide but the teacher width is \(width)")
+        }
+
+        let usesMKD = calibration.components.contains(.mkd) || usesProfile
         guard usesMKD == (student != nil) else {
             throw inconsistent(Self.calibrationFile, "standardizers",
-                               usesMKD ? "the mkd score is calibrated but the bundle has no student"
+                               usesMKD ? "a student score is calibrated but the bundle has no student"
                                        : "the bundle has a student but its score is not calibrated")
         }
         if let student {

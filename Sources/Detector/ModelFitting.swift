@@ -64,6 +64,19 @@ public enum ModelFitting {
             student = s
             loss = report.epochLosses.map(Double.init)
         }
+        // The student's error profiles on its training frames, from the cached targets (no second teacher pass).
+        var profileGaussian: FeatureGaussian?
+        if let student, settings.studentScore == .channelProfile {
+            let scorer = MaskedDistillationScorer(student: student, workers: workers, maxBatch: batch)
+            var profiles = [Float]()
+            profiles.reserveCapacity(targets.count * c.width)
+            for start in stride(from: 0, to: targets.count, by: batch) {
+                if shouldStop() { throw CancellationError() }
+                profiles += scorer.score(targets: targets, frames: start..<min(start + batch, targets.count)).profiles
+            }
+            profileGaussian = try FeatureGaussian.fit(features: profiles, count: targets.count, dimension: c.width,
+                                                      feature: .studentErrorProfile, covariance: .ledoitWolf)
+        }
         targets = TeacherTargets(teacher: c)   // release the cached targets before calibrating
         let gaussian = components.contains(.gaussian)
             ? try FeatureGaussian.fit(features: features, count: split.train.count,
@@ -74,20 +87,24 @@ public enum ModelFitting {
 
         // Calibrate on the held-out frames, scored exactly as frames will be at run time.
         progress?(.calibrating)
-        let scorer = RawScorer(student: student?.parameters, gaussian: gaussian, workers: workers, maxBatch: batch)
+        let scorer = RawScorer(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
+                               workers: workers, maxBatch: batch)
+        var fused: Set<ScoreComponent> = []
+        if student != nil { fused.insert(settings.studentScore.component) }
+        if gaussian != nil { fused.insert(.gaussian) }
         var held: [ScoreComponent: [Double]] = [:]
         for start in stride(from: 0, to: split.holdout.count, by: batch) {
             let n = min(batch, split.holdout.count - start)
             let packed = gather(rgb, split.holdout[start..<(start + n)], imageBytes)
             try packed.withUnsafeBufferPointer { buf in
                 let frames = buf.baseAddress!
-                let (mkd, g) = try scorer.scores(teacher: teacher.forward(rgb: frames, batch: n), rgb: frames)
-                if let mkd { held[.mkd, default: []] += mkd.scores.map(Double.init) }
-                if let g { held[.gaussian, default: []] += g }
+                let (_, raw) = try scorer.scores(teacher: teacher.forward(rgb: frames, batch: n), rgb: frames)
+                for (component, scores) in raw where fused.contains(component) { held[component, default: []] += scores }
             }
         }
         let calibration = try Calibration.fit(holdout: held, quantile: settings.thresholdQuantile)
-        return ModelBundle(student: student?.parameters, gaussian: gaussian, calibration: calibration,
+        return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
+                           calibration: calibration,
                            teacher: teacherIdentity, settings: settings,
                            frames: FrameCounts(train: split.train.count, holdout: split.holdout.count),
                            trainingLoss: loss)

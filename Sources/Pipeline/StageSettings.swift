@@ -30,6 +30,7 @@ extension PipelineConfig {
             s.gaussianFeature = d.gaussianFeature.flatMap(GaussianFeature.init(rawValue:)) ?? s.gaussianFeature
             s.gaussianCovariance = d.gaussianCovariance.flatMap(GaussianCovariance.init(rawValue:)) ?? s.gaussianCovariance
             s.varianceKept = d.varianceKept ?? s.varianceKept
+            s.studentScore = d.studentScore.flatMap(StudentScore.init(rawValue:)) ?? s.studentScore
         }
         return s
     }

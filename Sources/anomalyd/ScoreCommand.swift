@@ -63,6 +63,7 @@ struct ScoreCommand: AsyncParsableCommand {
             ]
             if let m = s.mkd { obj["mkd"] = m }
             if let g = s.gaussian { obj["gaussian"] = g }
+            if let p = s.mkdProfile { obj["mkd_profile"] = p }
             if s.grid > 0 { obj["peak_cell"] = [s.peak / s.grid, s.peak % s.grid] }
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
@@ -87,12 +88,13 @@ struct EvalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (runner, model) = try options.load()
-        var fused: [Double] = [], mkd: [Double] = [], gaussian: [Double] = [], labels: [Bool] = []
+        var fused: [Double] = [], mkd: [Double] = [], gaussian: [Double] = [], profile: [Double] = [], labels: [Bool] = []
         for (sources, label) in [(normal, false), (anomalous, true)] {
             try await options.score(sources, runner: runner, model: model) { _, _, s in
                 fused.append(s.verdict.raw)
                 if let m = s.mkd { mkd.append(m) }
                 if let g = s.gaussian { gaussian.append(g) }
+                if let p = s.mkdProfile { profile.append(p) }
                 labels.append(label)
             }
         }
@@ -100,6 +102,7 @@ struct EvalCommand: AsyncParsableCommand {
         print(String(format: "AUROC fused:    %.4f", try ROC.auroc(scores: fused, labels: labels)))
         if mkd.count == labels.count { print(String(format: "AUROC mkd:      %.4f", try ROC.auroc(scores: mkd, labels: labels))) }
         if gaussian.count == labels.count { print(String(format: "AUROC gaussian: %.4f", try ROC.auroc(scores: gaussian, labels: labels))) }
+        if profile.count == labels.count { print(String(format: "AUROC mkd_profile: %.4f", try ROC.auroc(scores: profile, labels: labels))) }
         if let roc {
             try ROC.csv(try ROC.curve(scores: fused, labels: labels)).write(toFile: roc, atomically: true, encoding: .utf8)
         }

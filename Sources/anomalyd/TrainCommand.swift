@@ -4,8 +4,16 @@ import Engine
 import Foundation
 import Ingest
 
-extension GaussianFeature: ExpressibleByArgument {}
+extension GaussianFeature: ExpressibleByArgument {
+    /// Only the teacher features: the error profile's Gaussian comes with `--student-score channel_profile`.
+    public init?(argument: String) {
+        guard let f = GaussianFeature(rawValue: argument), Self.teacherFeatures.contains(f) else { return nil }
+        self = f
+    }
+    public static var allValueStrings: [String] { teacherFeatures.map(\.rawValue) }
+}
 extension GaussianCovariance: ExpressibleByArgument {}
+extension StudentScore: ExpressibleByArgument {}
 
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,6 +58,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Share of the variance PCA keeps.")
     var varianceKept: Double = DetectorSettings().varianceKept
 
+    @Option(help: "How the student's errors are scored: mean, or channel_profile (a Gaussian of their per-channel profile).")
+    var studentScore: StudentScore = DetectorSettings().studentScore
+
     @Option(help: "Random seed (initialisation, masks, hold-out split).")
     var seed: UInt64 = 0
 
@@ -83,6 +94,7 @@ struct TrainCommand: AsyncParsableCommand {
         settings.gaussianFeature = gaussianFeature
         settings.gaussianCovariance = gaussianCovariance
         settings.varianceKept = varianceKept
+        settings.studentScore = studentScore
         let started = Date()
         let bundle = try ModelFitting.fit(
             rgb: rgb, count: count, teacher: runner, teacherIdentity: try TeacherIdentity(path: teacher.teacher),

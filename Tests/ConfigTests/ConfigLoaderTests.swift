@@ -100,6 +100,8 @@ final class ConfigLoaderTests: XCTestCase {
                        line: 4, field: "pipelines.a.detector.gaussian_feature", contains: "'cls' or 'cls+patch_mean', got 'patches'")
         assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {gaussian_covariance: diagonal}\n",
                        line: 4, field: "pipelines.a.detector.gaussian_covariance", contains: "'pca' or 'ledoit_wolf'")
+        assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {student_score: max}\n",
+                       line: 4, field: "pipelines.a.detector.student_score", contains: "'mean' or 'channel_profile', got 'max'")
         assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {variance_kept: 1.5}\n",
                        line: 4, field: "pipelines.a.detector.variance_kept", contains: "(0, 1]")
     }

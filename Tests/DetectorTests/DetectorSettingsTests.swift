@@ -15,6 +15,7 @@ final class DetectorSettingsTests: XCTestCase {
         var other = s
         other.gaussianFeature = .clsPatchMean
         other.gaussianCovariance = .ledoitWolf
+        other.studentScore = .channelProfile
         XCTAssertEqual(try JSONDecoder().decode(DetectorSettings.self, from: JSONEncoder().encode(other)), other)
     }
 
@@ -29,5 +30,6 @@ final class DetectorSettingsTests: XCTestCase {
         XCTAssertEqual(s.seed, 3)
         XCTAssertEqual(s.learningRate, 0.001)
         XCTAssertNil(s.studentDepth)
+        XCTAssertEqual(s.studentScore, .mean, "bundles from before the setting scored the student by its mean")
     }
 }

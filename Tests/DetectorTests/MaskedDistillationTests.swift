@@ -140,4 +140,46 @@ final class MaskedDistillationTests: XCTestCase {
                              "normal \(normalScores.scores) novel \(novelScores.scores)")
         print("MKD e2e: losses \(report.epochLosses) in \(report.seconds) s; normal \(normalScores.scores); novel \(novelScores.scores)")
     }
+
+    /// A fit that scores the student by its error profile: the profile's Gaussian is fitted on the training frames
+    /// (from the cached targets), the calibration fuses it with the teacher-feature Gaussian instead of the mean, and
+    /// novel scenes score above every normal one on the profile alone and fused.
+    func testFitWithTheChannelProfileScoresNovelScenesAboveNormalOnes() throws {
+        let saved = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(saved) }
+        let teacher = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacherPath)))
+        let runner = ViTRunner(vit: teacher, workers: 2, maxBatch: 8)
+        var rng = RNG(2025)
+        let learn = 60, normal = 8, novel = 4
+        let frames = (0..<learn).flatMap { _ in Self.scene(&rng, novel: false) }
+        let probe = (0..<normal).flatMap { _ in Self.scene(&rng, novel: false) } + (0..<novel).flatMap { _ in Self.scene(&rng, novel: true) }
+        var settings = DetectorSettings()
+        settings.studentDepth = 2
+        settings.epochs = 6
+        settings.learningRate = 1e-3
+        settings.seed = 5
+        settings.studentScore = .channelProfile
+        let bundle = try ModelFitting.fit(rgb: frames, count: learn, teacher: runner,
+                                          teacherIdentity: try TeacherIdentity(path: Self.teacherPath), settings: settings)
+        XCTAssertEqual(bundle.calibration.components, [.gaussian, .mkdProfile])
+        let profile = try XCTUnwrap(bundle.profileGaussian)
+        XCTAssertEqual(profile.feature, .studentErrorProfile)
+        XCTAssertEqual(profile.dimension, teacher.config.width)
+
+        let model = AnomalyModel(bundle: bundle, workers: 2, maxBatch: 8)
+        var scores: [FrameScore] = []
+        for start in stride(from: 0, to: normal + novel, by: 4) {
+            scores += try probe.withUnsafeBufferPointer { buf in
+                let rgb = buf.baseAddress! + start * 224 * 224 * 3
+                return try model.score(teacher: runner.forward(rgb: rgb, batch: 4), rgb: rgb)
+            }
+        }
+        let profiles = scores.map { $0.mkdProfile! }, fused = scores.map(\.verdict.raw)
+        XCTAssertNotNil(scores[0].mkd, "the mean is still reported")
+        XCTAssertGreaterThan(profiles[normal...].min()!, profiles[..<normal].max()!, "profile scores \(profiles)")
+        XCTAssertGreaterThan(fused[normal...].min()!, fused[..<normal].max()!, "fused scores \(fused)")
+        XCTAssertTrue(scores[normal...].allSatisfy(\.verdict.isAnomalous))
+    }
 }
+

@@ -53,8 +53,12 @@ final class ModelBundleTests: XCTestCase {
         let calibration = try Calibration.fit(holdout: holdout, quantile: 0.99)
         var settings = DetectorSettings()
         settings.epochs = 3
-        return ModelBundle(student: components.contains(.mkd) ? makeStudent(seed: seed) : nil,
-                           gaussian: components.contains(.gaussian) ? gaussian : nil, calibration: calibration,
+        let profiles = FeatureGaussianTests.correlatedFeatures(n: 40, d: width, seed: seed + 7)
+        let profileGaussian = try FeatureGaussian.fit(features: profiles, count: 40, dimension: width,
+                                                      feature: .studentErrorProfile, covariance: .ledoitWolf)
+        return ModelBundle(student: components.isDisjoint(with: [.mkd, .mkdProfile]) ? nil : makeStudent(seed: seed),
+                           gaussian: components.contains(.gaussian) ? gaussian : nil,
+                           profileGaussian: components.contains(.mkdProfile) ? profileGaussian : nil, calibration: calibration,
                            teacher: try TeacherIdentity(path: teacherPath), settings: settings,
                            frames: FrameCounts(train: 54, holdout: 6), trainingLoss: [1.5, 0.75, 0.5],
                            createdAt: Date(timeIntervalSince1970: 1_795_316_400.25))
@@ -64,6 +68,7 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(a.metadata, b.metadata, file: file, line: line)
         XCTAssertEqual(a.calibration, b.calibration, file: file, line: line)
         XCTAssertEqual(a.gaussian, b.gaussian, file: file, line: line)
+        XCTAssertEqual(a.profileGaussian, b.profileGaussian, file: file, line: line)
         XCTAssertEqual(a.student?.config, b.student?.config, file: file, line: line)
         if let s = a.student, let t = b.student {
             XCTAssertEqual(s.layout.entries.map(\.name), t.layout.entries.map(\.name), file: file, line: line)
@@ -215,6 +220,33 @@ final class ModelBundleTests: XCTestCase {
             XCTAssertEqual(bundle, nowhere)
             XCTAssertTrue(detail.contains("No such file or directory"), detail)
         }
+    }
+
+    func testTheStudentsProfileGaussianSurvivesARoundTripAndIsChecked() throws {
+        let bundle = try makeBundle(components: [.gaussian, .mkdProfile])
+        let path = directory + "/profile"
+        try bundle.save(to: path)
+        let loaded = try ModelBundle.load(from: path, teacherPath: teacherPath)
+        assertEqual(loaded, bundle)
+        XCTAssertEqual(loaded.calibration.components, [.gaussian, .mkdProfile])
+        XCTAssertEqual(loaded.profileGaussian?.feature, .studentErrorProfile)
+        XCTAssertNotNil(loaded.student, "the profile is the student's: the student comes with it")
+        let probe = Array(FeatureGaussianTests.correlatedFeatures(n: 1, d: width, seed: 4))
+        XCTAssertEqual(try loaded.profileGaussian!.score(probe), try bundle.profileGaussian!.score(probe))
+
+        // A teacher feature in the profile's file, or the profile's feature in the teacher Gaussian's, is named.
+        let teacherGaussian = try XCTUnwrap(bundle.gaussian)
+        try SafetensorsWriter.write(ModelBundle.tensors(of: teacherGaussian),
+                                    metadata: ["total_variance": "\(teacherGaussian.totalVariance)", "feature": "cls"],
+                                    to: path + "/profile_gaussian.safetensors")
+        XCTAssertThrowsError(try ModelBundle.load(from: path)) {
+            guard case let .inconsistent(_, "profile_gaussian.safetensors", "__metadata__.feature", detail) = $0 as? ModelBundleError else {
+                return XCTFail("\($0)")
+            }
+            XCTAssertTrue(detail.contains("student_error_profile"), detail)
+        }
+        try FileManager.default.removeItem(atPath: path + "/profile_gaussian.safetensors")
+        expectLoadError(path, .missingFile(bundle: path, file: "profile_gaussian.safetensors"))
     }
 
     func testMissingFilesAreNamed() throws {

@@ -320,6 +320,32 @@ final class StudentTests: XCTestCase {
         }
     }
 
+    /// The profile splits each frame's error by channel: its mean is the frame's score. Scoring training frames from
+    /// their cached (normalised) targets gives what scoring them from the teacher's output gives.
+    func testErrorProfilesSplitTheScoreByChannelAndMatchFromCachedTargets() {
+        let s = Self.perturbedStudent(), c = Self.config
+        var rng = RNG(8)
+        let batch = 3
+        let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
+        let scorer = MaskedDistillationScorer(student: s, workers: 2, maxBatch: batch)
+        let teacher = ViT(parameters: Self.perturbedStudent(seed: 78).parameters)
+            .forward(rgb: rgb, batch: batch, workspace: ViTWorkspace(config: c, capacity: batch))
+        let scores = scorer.score(teacher: teacher, rgb: rgb)
+        XCTAssertEqual(scores.profiles.count, batch * c.width)
+        for b in 0..<batch {
+            let profile = scores.profiles[(b * c.width)..<((b + 1) * c.width)]
+            XCTAssertEqual(profile.reduce(0, +) / Float(c.width), scores.scores[b], accuracy: 1e-5 * scores.scores[b])
+            XCTAssertGreaterThan(profile.max()! / profile.min()!, 1.5, "channels differ in error")
+        }
+        var targets = TeacherTargets(teacher: c)
+        rgb.withUnsafeBufferPointer { targets.append(teacher, rgb: $0.baseAddress!) }
+        let cached = scorer.score(targets: targets, frames: 1..<3)
+        for (a, e) in zip(cached.profiles, scores.profiles[c.width...]) {
+            XCTAssertEqual(a, e, accuracy: 1e-3 * e + 1e-7, "Float16 targets round at ~1e-3 relative")
+        }
+        for (a, e) in zip(cached.scores, scores.scores[1...]) { XCTAssertEqual(a, e, accuracy: 1e-3 * e) }
+    }
+
     /// Same seed, same settings: the same loss curve and the same parameters, whatever the worker count.
     func testTrainingIsReproducible() {
         var settings = DetectorSettings()

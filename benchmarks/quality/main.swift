@@ -6,10 +6,11 @@
 // and `--cache PATH` keeps them on disk between runs (delete it when the teacher or the upsampling changes).
 // Besides the daemon's MKD score (mean of the per-patch map), the max and the top-10% mean of the map are reported.
 // Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S] [--variance V]
-//                      [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean]
+//                      [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean] [--student-score mean|channel_profile]
 //                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH] [--dump DIR]
 // `--dump DIR` writes each class's raw scores (test and held-out), MKD maps and the training images' teacher
-// features as flat little-endian arrays, so that fusions and Gaussian variants can be compared offline
+// features as flat little-endian arrays (and `--cache PATH.side` the test images' CLS attention and per-block CLS
+// and mean patch tokens), so that fusions and Gaussian variants can be compared offline
 // (benchmarks/quality/offline.py) without retraining.
 import Checkpoint
 import Detector
@@ -17,6 +18,8 @@ import Dispatch
 import Engine
 import Foundation
 import Kernels
+
+BLAS.useBestKernels()   // before anything else: OpenBLAS may have fallen back to generic kernels on this CPU
 
 var dataDir = "/usr/share/datasets/fashion-mnist"
 var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
@@ -38,6 +41,7 @@ while let a = args.next() {
     case "--variance": settings.varianceKept = Double(args.next()!)!
     case "--covariance": settings.gaussianCovariance = GaussianCovariance(rawValue: args.next()!)!
     case "--feature": settings.gaussianFeature = GaussianFeature(rawValue: args.next()!)!
+    case "--student-score": settings.studentScore = StudentScore(rawValue: args.next()!)!
     case "--classes": classes = args.next()!.split(separator: ",").map { Int($0)! }
     case "--gaussian-only": gaussianOnly = true
     case "--markdown": markdownPath = args.next()!
@@ -126,11 +130,28 @@ log("OpenBLAS core \(BLAS.coreName); settings \(settings)")
 // ~20 min to a 10-class run; the 1.5 GB of Float32 tokens fit easily in this machine's 23 GB and keep the scores
 // bit-identical to the daemon's path (Float16 would not).
 let tokensPerImage = c.tokens * c.width
+/// Per image, for offline analysis: the last block's CLS attention [N], then for every block its residual-stream
+/// CLS token and mean patch token [depth, 2, D].
+let sidePerImage = c.patches + c.depth * 2 * c.width
+func sideFeatures(_ out: ViTOutput, _ b: Int) -> [Float] {
+    var row = Array(out.clsAttention[(b * c.patches)..<((b + 1) * c.patches)])
+    for blk in 0..<c.depth {
+        let x = out.blockOutputs[blk]!
+        let base = b * tokensPerImage
+        row += x[base..<(base + c.width)]
+        var m = [Float](repeating: 0, count: c.width)
+        for p in 1..<c.tokens { for j in 0..<c.width { m[j] += x[base + p * c.width + j] } }
+        row += m.map { $0 / Float(c.patches) }
+    }
+    return row
+}
+let allBlocks = Set(0..<c.depth)
 var testTokens = [Float]()
 testTokens.reserveCapacity(testCount * tokensPerImage)
 var template: ViTOutput?
 let teacherStart = now()
-let cached = cachePath.flatMap { FileManager.default.contents(atPath: $0) }
+let sidePath = cachePath.map { $0 + ".side" }
+let cached = cachePath.flatMap { p in FileManager.default.fileExists(atPath: p + ".side") ? FileManager.default.contents(atPath: p) : nil }
 if let cached {
     precondition(cached.count == testCount * tokensPerImage * 4, "\(cachePath!) does not hold this test set's tokens")
     testTokens = [Float](repeating: 0, count: testCount * tokensPerImage)
@@ -142,18 +163,22 @@ if let cached {
     template = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: batch) }
 } else {
     var rgb = [UInt8](repeating: 0, count: batch * imageBytes)
+    var testSide = [Float]()
     for start in stride(from: 0, to: testCount, by: batch) {
         let n = min(batch, testCount - start)
         testImages.withUnsafeBufferPointer { g in
             rgb.withUnsafeMutableBufferPointer { upsample(g.baseAddress! + start * pixels, count: n, into: $0.baseAddress!) }
         }
-        let out = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: n) }
+        var out = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: n, captureBlocks: allBlocks) }
+        for b in 0..<n { testSide += sideFeatures(out, b) }
+        out.blockOutputs = [:]
         testTokens += out.finalTokens
         if template == nil, n == batch { template = out }
         if (start + n) % 2000 == 0 { log("teacher: \(start + n)/\(testCount) test images") }
     }
     if let cachePath {
         try testTokens.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: cachePath))
+        try testSide.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: sidePath!))
     }
 }
 let teacherSeconds = now() - teacherStart
@@ -162,7 +187,7 @@ log(String(format: "teacher over the test set: %.0f s%@", teacherSeconds, cached
 struct ClassResult {
     let cls: Int
     let gaussian: Double
-    let mkd, mkdMax, mkdTop: Double?
+    let mkd, mkdMax, mkdTop, profile: Double?
     let fused: Double?
     let fitSeconds, scoreSeconds: Double
     let losses: [Double]
@@ -194,17 +219,18 @@ func report() -> String {
         Teacher over the 10,000 test images: \(String(format: "%.0f", teacherSeconds)) s\(cached == nil ? "" : " (loaded from cache)").
         MKD = the daemon's score (mean of the patch map); max, top 10% = other reductions of the same map (not fused).
 
-        | class | name | Gaussian | MKD | fused | MKD max | MKD top 10% | fit s | score s | final loss |
-        |-------|------|----------|-----|-------|---------|-------------|-------|---------|------------|
+        | class | name | Gaussian | MKD | MKD profile | fused | MKD max | MKD top 10% | fit s | score s | final loss |
+        |-------|------|----------|-----|-------------|-------|---------|-------------|-------|---------|------------|
 
         """
     for r in results {
-        md += "| \(r.cls) | \(names[r.cls]) | \(pct(r.gaussian)) | \(pct(r.mkd)) | \(pct(r.fused)) | \(pct(r.mkdMax)) | "
+        md += "| \(r.cls) | \(names[r.cls]) | \(pct(r.gaussian)) | \(pct(r.mkd)) | \(pct(r.profile)) | \(pct(r.fused)) | \(pct(r.mkdMax)) | "
             + "\(pct(r.mkdTop)) | "
             + String(format: "%.0f | %.0f | ", r.fitSeconds, r.scoreSeconds)
             + (r.losses.last.map { String(format: "%.5f", $0) } ?? "–") + " |\n"
     }
     md += "| mean | | **\(pct(mean(results.map { $0.gaussian })))** | **\(pct(mean(results.map { $0.mkd })))** | "
+        + "**\(pct(mean(results.map { $0.profile })))** | "
         + "**\(pct(mean(results.map { $0.fused })))** | \(pct(mean(results.map { $0.mkdMax }))) | "
         + "\(pct(mean(results.map { $0.mkdTop }))) | "
         + String(format: "%.0f | %.0f | |\n", results.map(\.fitSeconds).reduce(0, +), results.map(\.scoreSeconds).reduce(0, +))
@@ -234,7 +260,7 @@ for cls in classes {
     // Scoring reuses the cached teacher tokens: the scorers read only `finalTokens` of a ViTOutput (which has no
     // public initialiser), so a batch-8 output from the cache pass carries each batch's tokens.
     let model = AnomalyModel(bundle: bundle, workers: workers, maxBatch: batch)
-    var g = [Double](), m = [Double](), mMax = [Double](), mTop = [Double](), f = [Double](), testMaps = [Float]()
+    var g = [Double](), m = [Double](), prof = [Double](), mMax = [Double](), mTop = [Double](), f = [Double](), testMaps = [Float]()
     let scoreStart = now()
     var rgbBatch = [UInt8](repeating: 0, count: batch * imageBytes)
     var out = template!
@@ -249,6 +275,7 @@ for cls in classes {
         let scores = try rgbBatch.withUnsafeBufferPointer { try model.score(teacher: out, rgb: $0.baseAddress!) }
         for s in scores {
             g.append(s.gaussian!)
+            if let p = s.mkdProfile { prof.append(p) }
             if let mkd = s.mkd {
                 m.append(mkd)
                 if dumpDir != nil { testMaps += s.map }
@@ -266,12 +293,15 @@ for cls in classes {
         // raw scores as the fit's calibration saw them (the same split, recomputed from the same seed).
         let split = try HoldoutSplit.split(count: members.count, fraction: settings.holdout, seed: settings.seed)
         var trainCls = [Float](), trainPatchMean = [Float](repeating: 0, count: members.count * c.width)
-        var hg = [Double](), hm = [Double](), hMap = [Float]()
+        var hg = [Double](), hm = [Double](), hMap = [Float](), trainSide = [Float]()
         let held = Set(split.holdout)
         for start in stride(from: 0, to: members.count, by: batch) {
             let n = min(batch, members.count - start)
-            let o = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress! + start * imageBytes, batch: n) }
+            let o = rgb.withUnsafeBufferPointer {
+                teacher.forward(rgb: $0.baseAddress! + start * imageBytes, batch: n, captureBlocks: allBlocks)
+            }
             for b in 0..<n {
+                trainSide += sideFeatures(o, b)
                 trainCls += o.cls(b)
                 for p in 1..<c.tokens {
                     for j in 0..<c.width {
@@ -288,20 +318,21 @@ for cls in classes {
         try dump(g, cls, "test_gaussian", "f64"); try dump(m, cls, "test_mkd", "f64"); try dump(testMaps, cls, "test_map", "f32")
         try dump(hg, cls, "holdout_gaussian", "f64"); try dump(hm, cls, "holdout_mkd", "f64"); try dump(hMap, cls, "holdout_map", "f32")
         try dump(split.holdout.map(Int64.init), cls, "holdout_index", "i64")
-        try dump(trainCls, cls, "train_cls", "f32"); try dump(trainPatchMean, cls, "train_patchmean", "f32")
+        try dump(trainSide, cls, "train_side", "f32"); try dump(trainCls, cls, "train_cls", "f32"); try dump(trainPatchMean, cls, "train_patchmean", "f32")
     }
     let labels = testLabels.map { Int($0) != cls }
     let r = ClassResult(cls: cls, gaussian: try ROC.auroc(scores: g, labels: labels),
                         mkd: gaussianOnly ? nil : try ROC.auroc(scores: m, labels: labels),
                         mkdMax: gaussianOnly ? nil : try ROC.auroc(scores: mMax, labels: labels),
                         mkdTop: gaussianOnly ? nil : try ROC.auroc(scores: mTop, labels: labels),
+                        profile: prof.isEmpty ? nil : try ROC.auroc(scores: prof, labels: labels),
                         fused: gaussianOnly ? nil : try ROC.auroc(scores: f, labels: labels),
                         fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, losses: bundle.metadata.trainingLoss)
     results.append(r)
     // Rewritten after every class so that an interrupted run keeps the classes it finished.
     if let markdownPath { try report().write(toFile: markdownPath, atomically: true, encoding: .utf8) }
-    log(String(format: "class %d %@: gaussian %.2f mkd %@ (max %@, top10%% %@) fused %@ (fit %.0f s, score %.0f s)",
-               cls, names[cls], 100 * r.gaussian, pct(r.mkd), pct(r.mkdMax), pct(r.mkdTop), pct(r.fused),
+    log(String(format: "class %d %@: gaussian %.2f mkd %@ (max %@, top10%% %@, profile %@) fused %@ (fit %.0f s, score %.0f s)",
+               cls, names[cls], 100 * r.gaussian, pct(r.mkd), pct(r.mkdMax), pct(r.mkdTop), pct(r.profile), pct(r.fused),
                fitSeconds, scoreSeconds))
 }
 print(report())

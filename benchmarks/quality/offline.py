@@ -2,7 +2,9 @@
 """Offline comparison of fusions and Gaussian variants on a quality-bench dump (run.sh writes it to
 .build/quality-dump/<settings>/). Everything fitted here uses only the class's normal training images and its
 held-out normal frames, like the daemon; the test labels are used only to compute AUROC.
-Usage: benchmarks/quality/offline.py DUMP_DIR... [--cache .build/quality-test-tokens.f32] [--gaussians]"""
+Usage: benchmarks/quality/offline.py DUMP_DIR... [--cache .build/quality-test-tokens.f32] [--gaussians] [--layers]
+--layers reads the test images' side features (CACHE.side: last-block CLS attention, every block's CLS and mean patch
+token) and each class's train_side dump: attention-weighted MKD reductions and Gaussians on several blocks."""
 import argparse, gzip, os, sys
 import numpy as np
 from scipy.stats import rankdata
@@ -12,6 +14,7 @@ ap.add_argument("dump", nargs="+", help="dump directories; a class is read from 
 ap.add_argument("--cache", default=".build/quality-test-tokens.f32")
 ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 ap.add_argument("--gaussians", action="store_true", help="also refit Gaussian variants from the dumped features")
+ap.add_argument("--layers", action="store_true", help="attention-weighted MKD and multi-block Gaussians")
 args = ap.parse_args()
 
 with gzip.open(f"{args.data}/t10k-labels-idx1-ubyte.gz") as f:
@@ -46,6 +49,23 @@ fusions = {
     "robust log": lambda h, x: robust(np.log(h), np.log(x)),
     "z sqrt": lambda h, x: z(np.sqrt(h), np.sqrt(x)),
 }
+
+def ledoit_wolf(train, test):
+    """Full Gaussian on the raw features with Ledoit-Wolf shrinkage to the scaled identity: the shrinkage grows
+    as the sample gets small for the dimension, with no PCA cut."""
+    mu = train.mean(0)
+    x = train - mu
+    n, p = x.shape
+    s = x.T @ x / n
+    m = np.trace(s) / p
+    x2 = x ** 2
+    delta_ = np.sum(s ** 2)
+    beta = min((np.sum(x2.T @ x2) / n - delta_) / (p * n), (delta_ - 2 * m * np.trace(s) + p * m * m) / p)
+    rho = beta / ((delta_ - 2 * m * np.trace(s) + p * m * m) / p)
+    cov = (1 - rho) * s + rho * m * np.eye(p)
+    d = test - mu
+    return np.einsum("ij,ij->i", d @ np.linalg.inv(cov), d)
+
 
 # A class counts once its dump is complete (the training features are written last).
 classes = sorted({int(f[1:].split("_")[0]) for d in args.dump for f in os.listdir(d) if f.endswith("_train_cls.f32")})
@@ -93,22 +113,6 @@ if args.gaussians:
         d = ut - mh
         return np.einsum("ij,ij->i", d @ np.linalg.inv(s), d)
 
-    def ledoit_wolf(train, test):
-        """Full Gaussian on the raw features with Ledoit-Wolf shrinkage to the scaled identity: the shrinkage grows
-        as the sample gets small for the dimension, with no PCA cut."""
-        mu = train.mean(0)
-        x = train - mu
-        n, p = x.shape
-        s = x.T @ x / n
-        m = np.trace(s) / p
-        x2 = x ** 2
-        delta_ = np.sum(s ** 2)
-        beta = min((np.sum(x2.T @ x2) / n - delta_) / (p * n), (delta_ - 2 * m * np.trace(s) + p * m * m) / p)
-        rho = beta / ((delta_ - 2 * m * np.trace(s) + p * m * m) / p)
-        cov = (1 - rho) * s + rho * m * np.eye(p)
-        d = test - mu
-        return np.einsum("ij,ij->i", d @ np.linalg.inv(cov), d)
-
     components = {}
     for c in classes:
         anomalous = labels != c
@@ -148,6 +152,85 @@ if args.gaussians:
             for name, f in {"fused, G cls+pm 0.99": lambda x: mahalanobis(both, x, 0.99),
                             "fused, G cls+pm LW": lambda x: ledoit_wolf(both, x)}.items():
                 rows[c][name] = auroc(z(f(hboth), f(test_both)) + z(hm, m), anomalous)
+
+
+if args.layers:
+    n_patch, depth = 196, 12
+    side = np.fromfile(args.cache + ".side", np.float32).reshape(10000, -1)
+    width = (side.shape[1] - n_patch) // (2 * depth)
+    test_att, test_blk = side[:, :n_patch], side[:, n_patch:].reshape(10000, depth, 2, width).astype(np.float64)
+    tok = np.memmap(args.cache, np.float32, "r").reshape(10000, 197, -1)
+    test_final = np.hstack([np.array(tok[:, 0, :], np.float64),
+                            np.concatenate([tok[i:i + 500, 1:, :].mean(1) for i in range(0, 10000, 500)])])
+    for c in classes:
+        anomalous = labels != c
+        held = load(c, "holdout_index", "i64")
+        hidx = sorted(set(held.tolist()))
+        tidx = [i for i in range(1000) if i not in set(hidx)]
+        ts = load(c, "train_side", "f32").reshape(1000, -1)
+        att, blk = ts[:, :n_patch], ts[:, n_patch:].reshape(1000, depth, 2, width).astype(np.float64)
+        final = np.hstack([load(c, "train_cls", "f32").reshape(1000, -1), load(c, "train_patchmean", "f32").reshape(1000, -1)]).astype(np.float64)
+        row = rows[c]
+
+        def feats(blocks, t_blk, t_final):
+            parts = [t_final if b == "final" else t_blk[:, b].reshape(len(t_blk), -1) for b in blocks]
+            return np.hstack(parts)
+
+        gauss = {}
+        for name, blocks in {"G LW final": ["final"], "G LW 9+final": [9, "final"], "G LW 6+9+final": [6, 9, "final"],
+                             "G LW 3+6+9+final": [3, 6, 9, "final"], "G LW 8+10+final": [8, 10, "final"]}.items():
+            tr, te, ho = feats(blocks, blk[tidx], final[tidx]), feats(blocks, test_blk, test_final), feats(blocks, blk[hidx], final[hidx])
+            sc = ledoit_wolf(tr, np.vstack([te, ho]))
+            gauss[name] = (sc[:10000], sc[10000:])
+            row[name] = auroc(sc[:10000], anomalous)
+        # Sum over blocks of per-block LW distances, each standardised on the held-out frames.
+        per = {}
+        for b in list(range(depth - 1)) + ["final"]:
+            tr, te, ho = feats([b], blk[tidx], final[tidx]), feats([b], test_blk, test_final), feats([b], blk[hidx], final[hidx])
+            sc = ledoit_wolf(tr, np.vstack([te, ho]))
+            per[b] = (z(sc[10000:], sc[:10000]), z(sc[10000:], sc[10000:]))
+        zsum = lambda blocks, i: sum(per[b][i] for b in blocks)
+        row["G LW z-sum all blocks"] = auroc(zsum(per, 0), anomalous)
+        late = [6, 7, 8, 9, 10, "final"]
+        row["G LW z-sum 6..final"] = auroc(zsum(late, 0), anomalous)
+        gauss["G z-sum 6..final"] = (zsum(late, 0), zsum(late, 1))
+        m = load(c, "test_mkd", "f64")
+        if m is None:
+            continue
+        hm = load(c, "holdout_mkd", "f64")
+        tm, hmap = load(c, "test_map", "f32").reshape(10000, -1), load(c, "holdout_map", "f32").reshape(len(hm), -1)
+        hatt = att[hidx]
+        variants = {"MKD": (m, hm)}
+        for name, power in {"MKD att": 1.0, "MKD att^0.5": 0.5, "MKD att^2": 2.0}.items():
+            wt, wh = test_att ** power, hatt ** power
+            variants[name] = ((tm * wt).sum(1) / wt.sum(1), (hmap * wh).sum(1) / wh.sum(1))
+        def topatt(mp, a, k=98):
+            idx = np.argsort(-a, 1)[:, :k]
+            return np.take_along_axis(mp, idx, 1).mean(1)
+        variants["MKD top-98 att"] = (topatt(tm, test_att), topatt(hmap, hatt))
+        for name, (x, h) in variants.items():
+            row[name] = auroc(x, anomalous)
+        # Gaussians on the student's residuals (per channel: mean residual, mean squared residual), fitted on the
+        # training images (the student saw them: optimistic, as Transformaly's z_f) and scored on test and held-out.
+        tr_res, te_res = load(c, "train_residual", "f32"), load(c, "test_residual", "f32")
+        if tr_res is not None:
+            tr_res = tr_res.reshape(1000, 2, -1).astype(np.float64)
+            te_res = te_res.reshape(10000, 2, -1).astype(np.float64)
+            for name, sl in {"R mean": [0], "R sq": [1], "R both": [0, 1]}.items():
+                tr = tr_res[tidx][:, sl].reshape(len(tidx), -1)
+                sc = ledoit_wolf(tr, np.vstack([te_res[:, sl].reshape(10000, -1), tr_res[hidx][:, sl].reshape(len(hidx), -1)]))
+                variants[name] = (sc[:10000], sc[10000:])
+                row[name] = auroc(sc[:10000], anomalous)
+        for gname in ["G LW final", "G LW 9+final", "G LW 6+9+final", "G z-sum 6..final"]:
+            gx, gh = gauss[gname]
+            for name, (x, h) in variants.items():
+                row[f"{gname} + {name}"] = auroc(z(gh, gx) + z(h, x), anomalous)
+            for name in ["R mean", "R sq", "R both"]:
+                if name in variants:
+                    (x, h), (mx, mh) = variants[name], variants["MKD"]
+                    row[f"{gname} + MKD + {name}"] = auroc(z(gh, gx) + z(h, x) + z(mh, mx), anomalous)
+                    tx, th = variants["MKD top-98 att"]
+                    row[f"{gname} + top-98 + {name}"] = auroc(z(gh, gx) + z(h, x) + z(th, tx), anomalous)
 
 cols = list(next(iter(rows.values())).keys())
 print("| class | " + " | ".join(cols) + " |")

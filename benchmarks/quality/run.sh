@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-class Fashion-MNIST quality benchmark (see main.swift). Installs Debian's dataset-fashion-mnist if missing,
 # builds quality-bench in release and runs it with OpenBLAS free to pick its kernels for this CPU.
-# Usage: benchmarks/quality/run.sh [--depth N] [--epochs E] [--lr X] [--seed S] [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean] [--variance V] [--classes 0,3,7] [--gaussian-only]
+# Usage: benchmarks/quality/run.sh [--depth N] [--epochs E] [--lr X] [--seed S] [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean] [--student-score mean|channel_profile] [--variance V] [--classes 0,3,7] [--gaussian-only]
 # Test-set teacher tokens are cached in .build/quality-test-tokens.f32 (1.5 GB). The run's markdown report goes to benchmarks/quality/runs/<settings>.md (and stdout); progress to stderr.
 # Raw scores, maps and training features go to .build/quality-dump/<settings>/ for benchmarks/quality/offline.py.
 set -euo pipefail
@@ -17,7 +17,7 @@ swift build -c release --product quality-bench >&2
 
 name=$(printf '%s' "${*:-default}" | tr -s ' ,-' '_' | sed 's/^_//')
 mkdir -p benchmarks/quality/runs
-# Some images pin OPENBLAS_CORETYPE (e.g. Haswell on an AVX-512 CPU); a user's machine lets OpenBLAS choose.
+# quality-bench picks OpenBLAS kernels for this CPU itself (BLAS.useBestKernels), whatever the image pins.
 env -u OPENBLAS_CORETYPE .build/release/quality-bench --data "$DATA" --teacher "$TEACHER" \
   --cache .build/quality-test-tokens.f32 --markdown "benchmarks/quality/runs/$name.md" \
   --dump ".build/quality-dump/$name" "$@"
