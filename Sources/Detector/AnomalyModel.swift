@@ -38,7 +38,9 @@ public final class RawScorer: @unchecked Sendable {
         let m = mkd?.score(teacher: teacher, rgb: rgb)
         if let m {
             raw[.mkd] = m.scores.map(Double.init)
-            if let profileGaussian { raw[.mkdProfile] = try profileGaussian.scores(m.profiles, count: m.batch) }
+            if let profileGaussian {
+                raw[.mkdProfile] = try profileGaussian.scores(StudentScore.profileFeature(m.profiles), count: m.batch)
+            }
         }
         if let gaussian {
             var features = [Float]()

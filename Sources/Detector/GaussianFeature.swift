@@ -7,8 +7,9 @@ public enum GaussianFeature: String, Codable, Sendable, CaseIterable {
     /// The CLS token followed by the mean of the final-LayerNorm patch tokens: the patches keep local appearance
     /// that the CLS token summarises away (benchmarks/quality/RESULTS.md).
     case clsPatchMean = "cls+patch_mean"
-    /// Not a teacher feature: the student's per-channel squared error against the teacher, averaged over the
-    /// patches (`MKDScores.profiles`), which the `mkd_profile` score models. Never the `gaussian_feature` setting.
+    /// Not a teacher feature: the log of the student's per-channel squared error against the teacher, averaged over
+    /// the patches (`StudentScore.profileFeature`), which the `mkd_profile` score models. Never the `gaussian_feature`
+    /// setting.
     case studentErrorProfile = "student_error_profile"
 
     /// The settings' choices for the pretrained-feature Gaussian.

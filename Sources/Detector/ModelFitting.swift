@@ -74,7 +74,8 @@ public enum ModelFitting {
                 if shouldStop() { throw CancellationError() }
                 profiles += scorer.score(targets: targets, frames: start..<min(start + batch, targets.count)).profiles
             }
-            profileGaussian = try FeatureGaussian.fit(features: profiles, count: targets.count, dimension: c.width,
+            profileGaussian = try FeatureGaussian.fit(features: StudentScore.profileFeature(profiles), count: targets.count,
+                                                      dimension: c.width,
                                                       feature: .studentErrorProfile, covariance: .ledoitWolf)
         }
         targets = TeacherTargets(teacher: c)   // release the cached targets before calibrating
