@@ -10,7 +10,7 @@
 //                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH] [--dump DIR]
 // `--dump DIR` writes each class's raw scores (test and held-out), MKD maps and the training images' teacher
 // features as flat little-endian arrays (and `--cache PATH.side` the test images' CLS attention and per-block CLS
-// and mean patch tokens), so that fusions and Gaussian variants can be compared offline
+// and mean patch tokens; and, with a student, every image's per-channel error profile), so that fusions and Gaussian variants can be compared offline
 // (benchmarks/quality/offline.py) without retraining.
 import Checkpoint
 import Detector
@@ -260,6 +260,11 @@ for cls in classes {
     // Scoring reuses the cached teacher tokens: the scorers read only `finalTokens` of a ViTOutput (which has no
     // public initialiser), so a batch-8 output from the cache pass carries each batch's tokens.
     let model = AnomalyModel(bundle: bundle, workers: workers, maxBatch: batch)
+    // For the dump: every image's per-channel error profile (MKDScores.profiles), from a second student scorer.
+    let profiler = dumpDir == nil ? nil : bundle.student.map {
+        MaskedDistillationScorer(student: Student(parameters: $0), workers: workers, maxBatch: batch)
+    }
+    var testProfiles = [Float]()
     var g = [Double](), m = [Double](), prof = [Double](), mMax = [Double](), mTop = [Double](), f = [Double](), testMaps = [Float]()
     let scoreStart = now()
     var rgbBatch = [UInt8](repeating: 0, count: batch * imageBytes)
@@ -273,6 +278,7 @@ for cls in classes {
         }
         out.finalTokens = Array(testTokens[(start * tokensPerImage)..<((start + batch) * tokensPerImage)])
         let scores = try rgbBatch.withUnsafeBufferPointer { try model.score(teacher: out, rgb: $0.baseAddress!) }
+        if let profiler { testProfiles += rgbBatch.withUnsafeBufferPointer { profiler.score(teacher: out, rgb: $0.baseAddress!) }.profiles }
         for s in scores {
             g.append(s.gaussian!)
             if let p = s.mkdProfile { prof.append(p) }
@@ -293,7 +299,7 @@ for cls in classes {
         // raw scores as the fit's calibration saw them (the same split, recomputed from the same seed).
         let split = try HoldoutSplit.split(count: members.count, fraction: settings.holdout, seed: settings.seed)
         var trainCls = [Float](), trainPatchMean = [Float](repeating: 0, count: members.count * c.width)
-        var hg = [Double](), hm = [Double](), hMap = [Float](), trainSide = [Float]()
+        var hg = [Double](), hm = [Double](), hMap = [Float](), trainSide = [Float](), trainProfiles = [Float]()
         let held = Set(split.holdout)
         for start in stride(from: 0, to: members.count, by: batch) {
             let n = min(batch, members.count - start)
@@ -310,6 +316,9 @@ for cls in classes {
                 }
             }
             let scores = try rgb.withUnsafeBufferPointer { try model.score(teacher: o, rgb: $0.baseAddress! + start * imageBytes) }
+            if let profiler {
+                trainProfiles += rgb.withUnsafeBufferPointer { profiler.score(teacher: o, rgb: $0.baseAddress! + start * imageBytes) }.profiles
+            }
             for (b, s) in scores.enumerated() where held.contains(start + b) {
                 hg.append(s.gaussian!)
                 if let mkd = s.mkd { hm.append(mkd); hMap += s.map }
@@ -318,6 +327,7 @@ for cls in classes {
         try dump(g, cls, "test_gaussian", "f64"); try dump(m, cls, "test_mkd", "f64"); try dump(testMaps, cls, "test_map", "f32")
         try dump(hg, cls, "holdout_gaussian", "f64"); try dump(hm, cls, "holdout_mkd", "f64"); try dump(hMap, cls, "holdout_map", "f32")
         try dump(split.holdout.map(Int64.init), cls, "holdout_index", "i64")
+        try dump(trainProfiles, cls, "train_profile", "f32"); try dump(testProfiles, cls, "test_profile", "f32")
         try dump(trainSide, cls, "train_side", "f32"); try dump(trainCls, cls, "train_cls", "f32"); try dump(trainPatchMean, cls, "train_patchmean", "f32")
     }
     let labels = testLabels.map { Int($0) != cls }

@@ -4,7 +4,8 @@
 held-out normal frames, like the daemon; the test labels are used only to compute AUROC.
 Usage: benchmarks/quality/offline.py DUMP_DIR... [--cache .build/quality-test-tokens.f32] [--gaussians] [--layers]
 --layers reads the test images' side features (CACHE.side: last-block CLS attention, every block's CLS and mean patch
-token) and each class's train_side dump: attention-weighted MKD reductions and Gaussians on several blocks."""
+token) and each class's train_side and *_profile dumps: attention-weighted MKD reductions, Gaussians on several blocks,
+and Gaussians of the student's per-channel error profiles, each alone and fused with the teacher-feature Gaussians."""
 import argparse, gzip, os, sys
 import numpy as np
 from scipy.stats import rankdata
@@ -210,27 +211,23 @@ if args.layers:
         variants["MKD top-98 att"] = (topatt(tm, test_att), topatt(hmap, hatt))
         for name, (x, h) in variants.items():
             row[name] = auroc(x, anomalous)
-        # Gaussians on the student's residuals (per channel: mean residual, mean squared residual), fitted on the
-        # training images (the student saw them: optimistic, as Transformaly's z_f) and scored on test and held-out.
-        tr_res, te_res = load(c, "train_residual", "f32"), load(c, "test_residual", "f32")
-        if tr_res is not None:
-            tr_res = tr_res.reshape(1000, 2, -1).astype(np.float64)
-            te_res = te_res.reshape(10000, 2, -1).astype(np.float64)
-            for name, sl in {"R mean": [0], "R sq": [1], "R both": [0, 1]}.items():
-                tr = tr_res[tidx][:, sl].reshape(len(tidx), -1)
-                sc = ledoit_wolf(tr, np.vstack([te_res[:, sl].reshape(10000, -1), tr_res[hidx][:, sl].reshape(len(hidx), -1)]))
+        # The student's per-channel error profiles (MKDScores.profiles): a Ledoit-Wolf Gaussian of the training
+        # images' profiles (the daemon's mkd_profile uses their logs), scored on the test and held-out images.
+        tr_prof, te_prof = load(c, "train_profile", "f32"), load(c, "test_profile", "f32")
+        if tr_prof is not None:
+            tr_prof, te_prof = tr_prof.reshape(1000, -1).astype(np.float64), te_prof.reshape(10000, -1).astype(np.float64)
+            for name, f in {"profile": lambda x: x, "log profile": np.log}.items():
+                sc = ledoit_wolf(f(tr_prof[tidx]), np.vstack([f(te_prof), f(tr_prof[hidx])]))
                 variants[name] = (sc[:10000], sc[10000:])
                 row[name] = auroc(sc[:10000], anomalous)
         for gname in ["G LW final", "G LW 9+final", "G LW 6+9+final", "G z-sum 6..final"]:
             gx, gh = gauss[gname]
             for name, (x, h) in variants.items():
                 row[f"{gname} + {name}"] = auroc(z(gh, gx) + z(h, x), anomalous)
-            for name in ["R mean", "R sq", "R both"]:
+            for name in ["profile", "log profile"]:
                 if name in variants:
                     (x, h), (mx, mh) = variants[name], variants["MKD"]
                     row[f"{gname} + MKD + {name}"] = auroc(z(gh, gx) + z(h, x) + z(mh, mx), anomalous)
-                    tx, th = variants["MKD top-98 att"]
-                    row[f"{gname} + top-98 + {name}"] = auroc(z(gh, gx) + z(h, x) + z(th, tx), anomalous)
 
 cols = list(next(iter(rows.values())).keys())
 print("| class | " + " | ".join(cols) + " |")
