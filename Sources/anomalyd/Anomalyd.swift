@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import Kernels
 
 @main
@@ -12,8 +13,13 @@ struct Anomalyd: AsyncParsableCommand {
                       ModelCommand.self, ProxyCommand.self, KeygenCommand.self]
     )
 
-    /// ArgumentParser's own entry, after making sure OpenBLAS runs kernels made for this CPU.
+    /// ArgumentParser's own entry, after two things a fresh process should be able to take for granted: no blocked
+    /// signals (a parent that spawns from a thread with signals blocked, as Foundation's Process can, passes its mask
+    /// on, and SIGTERM/SIGINT would then never reach the handlers), and OpenBLAS kernels made for this CPU.
     static func main() async {
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
         BLAS.useBestKernels()
         do {
             var command = try parseAsRoot()
