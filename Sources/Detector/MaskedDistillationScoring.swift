@@ -58,10 +58,9 @@ public final class MaskedDistillationScorer: @unchecked Sendable {
     public func score(targets: TeacherTargets, frames range: Range<Int>) -> MKDScores {
         let n = targets.patches, d = targets.width
         precondition(n == student.config.patches && d == student.config.width, "targets and student shapes differ")
-        let rgb = Array(targets.rgb[(range.lowerBound * targets.imageBytes)..<(range.upperBound * targets.imageBytes)])
         return targets.tokens.withUnsafeBufferPointer { tokens in
-            rgb.withUnsafeBufferPointer { rgb in
-                score(batch: range.count, rgb: rgb.baseAddress!) { b, target, _ in
+            targets.rgb.withUnsafeBufferPointer { rgb in
+                score(batch: range.count, rgb: rgb.baseAddress! + range.lowerBound * targets.imageBytes) { b, target, _ in
                     let row = tokens.baseAddress! + (range.lowerBound + b) * n * d
                     for i in 0..<(n * d) { target[i] = Float(row[i]) }
                 }
@@ -94,12 +93,16 @@ public final class MaskedDistillationScorer: @unchecked Sendable {
                     fill(lo + b, target, ws.norms.data)
                     let s = ws.normed.data + (b * t + 1) * d
                     let profile = profiles.baseAddress! + (lo + b) * d
+                    // One pass over the differences gives both: the patch's mean (accumulated in Double, as
+                    // MSE.forward does) and each channel's share.
                     for j in 0..<n {
-                        maps[(lo + b) * n + j] = MSE.forward(s + j * d, target + j * d, count: d, meanOver: d)
+                        var patch = 0.0
                         for k in 0..<d {
                             let e = s[j * d + k] - target[j * d + k]
+                            patch += Double(e) * Double(e)
                             profile[k] += e * e
                         }
+                        maps[(lo + b) * n + j] = Float(patch / Double(d))
                     }
                     for k in 0..<d { profile[k] /= Float(n) }
                 }
