@@ -6,7 +6,7 @@ let numericSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(confi
 
 let package = Package(
     name: "anomalyd",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "anomalyd", targets: ["anomalyd"]),
     ],

@@ -17,7 +17,11 @@ public struct DecisionStage: Sendable {
     public let settings: DecisionSettings
     /// The cut moves with it at run time; set it with `setSensitivity(_:)`.
     public private(set) var sensitivity: Double
-    public var threshold: Double { 1 - sensitivity }
+    public var threshold: Double { Self.cut(sensitivity: sensitivity) }
+
+    /// The cut on the normalised score, defined here only: a frame is above it when its score is ≥ 1 − sensitivity,
+    /// so the default 0.5 cuts at the calibrated threshold, 1 flags every frame and 0 only scores clamped at 1.
+    public static func cut(sensitivity: Double) -> Double { 1 - sensitivity }
     /// The id of the open episode, if any.
     public var openEpisodeID: String? { episode?.id }
 
@@ -34,11 +38,11 @@ public struct DecisionStage: Sendable {
         var id: String
         var start: Date
         var peakScore: Double
-        var peakRegion: Region
+        var peakRegion: Region?
         var belowRun = 0
         var lastSent: Date
         var sentPeak: Double
-        var sentCell: [Int]
+        var sentCell: [Int]?
     }
 
     /// `idSuffix` makes the 4 hex digits that keep ids unique when two episodes start in the same millisecond
@@ -77,7 +81,7 @@ public struct DecisionStage: Sendable {
             aboveRun = 0
             let id = "\(pipeline)-\(Timestamp.basic(runStart))-\(String(format: "%04x", idSuffix()))"
             episode = Episode(id: id, start: runStart, peakScore: runPeak, peakRegion: runPeakRegion ?? region,
-                              lastSent: frame.captureTime, sentPeak: runPeak, sentCell: region.peakCell)
+                              lastSent: frame.captureTime, sentPeak: runPeak, sentCell: region?.peakCell)
             return message(.new, ep: episode!, frame: frame, region: region)
         }
 
@@ -90,11 +94,11 @@ public struct DecisionStage: Sendable {
         defer { episode = ep }
         guard above, frame.captureTime.timeIntervalSince(ep.lastSent) >= settings.updateIntervalSeconds else { return nil }
         let rose = ep.peakScore - ep.sentPeak >= settings.updateMinScoreIncrease
-        let shift = max(abs(region.peakCell[0] - ep.sentCell[0]), abs(region.peakCell[1] - ep.sentCell[1]))
+        let shift = region.map { r in ep.sentCell.map { max(abs(r.peakCell[0] - $0[0]), abs(r.peakCell[1] - $0[1])) } ?? 0 } ?? 0
         guard rose || shift >= settings.updateMinCellShift else { return nil }
         ep.lastSent = frame.captureTime
         ep.sentPeak = ep.peakScore
-        ep.sentCell = region.peakCell
+        ep.sentCell = region?.peakCell
         return message(.update, ep: ep, frame: frame, region: region)
     }
 
@@ -116,7 +120,7 @@ public struct DecisionStage: Sendable {
         return d
     }
 
-    private func message(_ type: EpisodeEventType, ep: Episode, frame: ScoredFrame, region: Region) -> EpisodeDecision {
+    private func message(_ type: EpisodeEventType, ep: Episode, frame: ScoredFrame, region: Region?) -> EpisodeDecision {
         EpisodeDecision(type: type, id: ep.id, time: frame.captureTime, startTime: ep.start, endTime: nil,
                         frame: FrameRef(frame), score: frame.score, peakScore: ep.peakScore, rawScore: frame.rawScore,
                         threshold: threshold, sensitivity: sensitivity, region: region, reason: nil)

@@ -21,9 +21,10 @@ public struct Region: Codable, Sendable, Equatable {
         self.bbox = bbox
     }
 
-    /// Locates the peak of a row-major G×G error map over a `width`×`height` source.
-    public static func locate(errors: [Float], grid g: Int, width: Int, height: Int, fraction: Double) -> Region {
-        precondition(g > 0 && errors.count == g * g, "the error map needs grid*grid = \(g * g) cells, got \(errors.count)")
+    /// Locates the peak of a row-major G×G error map over a `width`×`height` source; nil when there is no usable
+    /// map (a model without a student has none): the episode is then reported without a region, never a trap.
+    public static func locate(errors: [Float], grid g: Int, width: Int, height: Int, fraction: Double) -> Region? {
+        guard g > 0, errors.count == g * g, width > 0, height > 0 else { return nil }
         var peak = 0
         for i in errors.indices where errors[i] > errors[peak] { peak = i }
         let cut = Float(fraction) * errors[peak]

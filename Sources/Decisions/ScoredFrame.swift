@@ -87,8 +87,9 @@ public struct EpisodeDecision: Sendable, Equatable {
     /// The cut on the normalised score in force: 1 − sensitivity.
     public var threshold: Double
     public var sensitivity: Double
-    /// `new`/`update`: the current frame's region; `end`: the region of the episode's peak-score frame.
-    public var region: Region
+    /// `new`/`update`: the current frame's region; `end`: the region of the episode's peak-score frame. Nil when the
+    /// model gives no patch map (Gaussian only).
+    public var region: Region?
     /// Set on `end` only.
     public var reason: EndReason?
 }

@@ -25,7 +25,6 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
     case constantScores(component: ScoreComponent)
     case zeroSpread
     case invalidQuantile(Double)
-    case invalidSensitivity(Double)
     case missingScore(component: ScoreComponent)
     case invalidHoldoutFraction(Double)
     case invalidBlockLength(Int)
@@ -51,8 +50,6 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
             return "The fused held-out scores are all equal, so there is no spread to normalise by."
         case let .invalidQuantile(q):
             return "The threshold quantile must be in (0, 1), but it is \(q); 1 would be the maximum normal score."
-        case let .invalidSensitivity(s):
-            return "Sensitivity must be in [0, 1], but it is \(s)."
         case let .missingScore(component):
             return "The \(component.rawValue) score is missing, but this calibration fuses it."
         case let .invalidHoldoutFraction(f):
@@ -111,15 +108,12 @@ struct SplitMix64 {
     }
 }
 
-/// How one frame's scores compare with the calibrated cut.
+/// One frame's calibrated score. Where it is cut is the decision stage's business (`DecisionStage.cut`).
 public struct Verdict: Sendable, Equatable {
     /// The fused raw score (sum of z-scores), kept in events for audits.
     public let raw: Double
     /// The anomalib-style score in [0, 1]; the calibrated threshold is 0.5.
     public let normalized: Double
-    /// The normalised score at which frames become anomalous: 1 − sensitivity.
-    public let cut: Double
-    public let isAnomalous: Bool
 }
 
 /// Turns raw scores into a fused score, a normalised score and a verdict, from held-out normal frames only
@@ -132,9 +126,8 @@ public struct Verdict: Sendable, Equatable {
 /// - Normalisation like anomalib: normalized = clamp((fused − threshold) / spread + 0.5, 0, 1), where the spread is
 ///   max − min of the held-out fused scores. The threshold maps to 0.5; a score half a held-out range above it
 ///   reaches 1.
-/// - Sensitivity s in [0, 1] moves the cut at run time: a frame is anomalous when normalized ≥ 1 − s. The default
-///   0.5 cuts at the calibrated threshold, larger values flag more frames, 1 flags every frame, 0 only frames
-///   clamped at 1.
+/// - The decision stage cuts the normalised score at 1 − sensitivity (`DecisionStage.cut`): the default 0.5 cuts at
+///   the calibrated threshold.
 public struct Calibration: Codable, Sendable, Equatable {
     public struct Standardizer: Codable, Sendable, Equatable {
         public let component: ScoreComponent
@@ -151,8 +144,6 @@ public struct Calibration: Codable, Sendable, Equatable {
     public let minimum: Double
     public let maximum: Double
     public let holdoutCount: Int
-
-    public static let defaultSensitivity = 0.5
 
     public var components: [ScoreComponent] { standardizers.map(\.component) }
 
@@ -206,17 +197,9 @@ public struct Calibration: Codable, Sendable, Equatable {
         min(1, max(0, (fused - threshold) / (maximum - minimum) + 0.5))
     }
 
-    /// The normalised score at and above which a frame is anomalous.
-    public static func cut(sensitivity: Double) throws -> Double {
-        guard sensitivity >= 0, sensitivity <= 1 else { throw CalibrationError.invalidSensitivity(sensitivity) }
-        return 1 - sensitivity
-    }
-
-    public func evaluate(_ raw: [ScoreComponent: Double], sensitivity: Double = defaultSensitivity) throws -> Verdict {
-        let cut = try Self.cut(sensitivity: sensitivity)
+    public func evaluate(_ raw: [ScoreComponent: Double]) throws -> Verdict {
         let fused = try fuse(raw)
-        let normalized = normalize(fused: fused)
-        return Verdict(raw: fused, normalized: normalized, cut: cut, isAnomalous: normalized >= cut)
+        return Verdict(raw: fused, normalized: normalize(fused: fused))
     }
 
     /// Checks a decoded calibration, naming the first bad field.

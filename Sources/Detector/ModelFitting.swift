@@ -34,7 +34,7 @@ public enum ModelFitting {
         if components.contains(.mkd) { targets.reserveCapacity(frames: split.train.count) }
         var features = [Float]()   // the Gaussian's, one row per training frame
         features.reserveCapacity(split.train.count * settings.gaussianFeature.width(teacherWidth: c.width))
-        let batch = 8
+        let batch = teacher.maxBatch
         for start in stride(from: 0, to: split.train.count, by: batch) {
             if shouldStop() { throw CancellationError() }
             let n = min(batch, split.train.count - start)
@@ -88,20 +88,17 @@ public enum ModelFitting {
 
         // Calibrate on the held-out frames, scored exactly as frames will be at run time.
         progress?(.calibrating)
-        let scorer = RawScorer(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
-                               workers: workers, maxBatch: batch)
+        let scorer = RawScorer(teacher: teacher, student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian)
         var fused: Set<ScoreComponent> = []
         if student != nil { fused.insert(settings.studentScore.component) }
         if gaussian != nil { fused.insert(.gaussian) }
         var held: [ScoreComponent: [Double]] = [:]
-        for start in stride(from: 0, to: split.holdout.count, by: batch) {
-            let n = min(batch, split.holdout.count - start)
+        for start in stride(from: 0, to: split.holdout.count, by: teacher.maxBatch) {
+            let n = min(teacher.maxBatch, split.holdout.count - start)
             let packed = gather(rgb, split.holdout[start..<(start + n)], imageBytes)
-            try packed.withUnsafeBufferPointer { buf in
-                let frames = buf.baseAddress!
-                let (_, raw) = try scorer.scores(teacher: teacher.forward(rgb: frames, batch: n), rgb: frames)
-                for (component, scores) in raw where fused.contains(component) { held[component, default: []] += scores }
-            }
+            let (_, raw) = try packed.withUnsafeBufferPointer { try scorer.scores(rgb: $0.baseAddress!, count: n) }
+            for (component, scores) in raw where fused.contains(component) { held[component, default: []] += scores }
+            progress?(.calibrating)
         }
         let calibration = try Calibration.fit(holdout: held, quantile: settings.thresholdQuantile)
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,

@@ -6,6 +6,8 @@ import Kernels
 public final class ViTRunner: @unchecked Sendable {
     public let vit: ViT
     public let workers: Int
+    /// The largest batch `forward` takes.
+    public let maxBatch: Int
     private let workspaces: [ViTWorkspace]
     private let chunk: Int
 
@@ -14,6 +16,7 @@ public final class ViTRunner: @unchecked Sendable {
         precondition(workers >= 1 && maxBatch >= 1)
         self.vit = vit
         self.workers = workers
+        self.maxBatch = maxBatch
         self.chunk = (maxBatch + workers - 1) / workers
         self.workspaces = (0..<workers).map { _ in ViTWorkspace(config: vit.config, capacity: (maxBatch + workers - 1) / workers) }
     }

@@ -42,7 +42,7 @@ public enum MonitoringServer {
         let gauges = ScrapeGauges(registry: registry)
         let router = Router()
         router.get("metrics") { _, _ -> Response in
-            let probes = supervisor.probes()
+            let probes = supervisor.snapshots()
             var dropped: [String: UInt64] = [:]
             for p in probes { dropped[p.name] = await supervisor.publisher.publishDropped(pipeline: p.name) }
             gauges.refresh(probes, publishDropped: dropped)
@@ -50,7 +50,7 @@ public enum MonitoringServer {
         }
         router.get("healthz") { _, _ in text(.ok, "ok\n") }
         router.get("readyz") { _, _ in
-            let readiness = Readiness(supervisor.probes())
+            let readiness = Readiness(supervisor.snapshots())
             return text(readiness.isReady ? .ok : .serviceUnavailable, readiness.text)
         }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "anomalyd"),

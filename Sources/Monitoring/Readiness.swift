@@ -12,13 +12,13 @@ public struct Readiness: Sendable, Equatable {
     public var notReady: [String: String] = [:]
     public var isReady: Bool { notReady.isEmpty }
 
-    public init(_ probes: [PipelineProbe], now: Date = Date()) {
+    public init(_ probes: [PipelineSnapshot], now: Date = Date()) {
         for p in probes {
             if let reason = Self.reason(p, now: now) { notReady[p.name] = reason }
         }
     }
 
-    static func reason(_ p: PipelineProbe, now: Date) -> String? {
+    static func reason(_ p: PipelineSnapshot, now: Date) -> String? {
         if p.state == .failed { return "restarting after a failure: \(p.failure ?? "unknown error")" }
         guard let source = p.source else { return "source not open yet" }
         switch source.state {

@@ -16,7 +16,7 @@ final class ScrapeGauges: @unchecked Sendable {
 
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
-    func refresh(_ probes: [PipelineProbe], publishDropped: [String: UInt64]) {
+    func refresh(_ probes: [PipelineSnapshot], publishDropped: [String: UInt64]) {
         lock.withLock {
             let present = Set(probes.map(\.name))
             for (name, made) in gauges where !present.contains(name) {
@@ -28,7 +28,7 @@ final class ScrapeGauges: @unchecked Sendable {
         }
     }
 
-    private func refresh(_ p: PipelineProbe, publishDropped: UInt64) {
+    private func refresh(_ p: PipelineSnapshot, publishDropped: UInt64) {
         let pipeline = ("pipeline", p.name)
         func gauge(_ name: String, _ labels: [(String, String)] = []) -> Gauge {
             let g = registry.makeGauge(name: name, labels: [pipeline] + labels)

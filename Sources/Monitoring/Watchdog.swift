@@ -5,8 +5,8 @@ import Service
 import ServiceLifecycle
 
 /// Decides whether every pipeline is making progress. A pipeline progresses when frames recently went all the way
-/// through it (or its source reconnected), or when it is legitimately not moving frames: learning (training takes
-/// minutes), waiting to restart, or its source is connecting, reconnecting or has ended. A pipeline whose source is
+/// through it, a model fit reported a step (learning), or its source reconnected; or when it is legitimately not
+/// moving frames: waiting to restart, or its source is connecting, reconnecting or has ended. A pipeline whose source is
 /// streaming but through which no frame went for `tolerance` is wedged (so `WatchdogSec=` must be well above the
 /// sampling interval).
 public struct ProgressTracker: Sendable {
@@ -16,7 +16,7 @@ public struct ProgressTracker: Sendable {
     public init(tolerance: Duration) { self.tolerance = tolerance }
 
     /// Records a reading; returns the wedged pipelines with how long each has been still.
-    public mutating func check(_ probes: [PipelineProbe], now: ContinuousClock.Instant = .now) -> [String: Duration] {
+    public mutating func check(_ probes: [PipelineSnapshot], now: ContinuousClock.Instant = .now) -> [String: Duration] {
         var wedged: [String: Duration] = [:]
         var next: [String: (mark: Int, at: ContinuousClock.Instant)] = [:]
         for p in probes {
@@ -32,10 +32,10 @@ public struct ProgressTracker: Sendable {
         return wedged
     }
 
-    static func legitimatelyIdle(_ p: PipelineProbe) -> Bool {
+    static func legitimatelyIdle(_ p: PipelineSnapshot) -> Bool {
         switch p.state {
-        case .learning, .failed, .starting, .stopping: return true
-        case .detecting, .reconnecting: break
+        case .failed, .starting, .stopping: return true
+        case .learning, .detecting, .reconnecting: break
         }
         switch p.source?.state {
         case .streaming?: return false
@@ -65,7 +65,7 @@ public struct WatchdogService: Service {
             var tracker = ProgressTracker(tolerance: interval * 2)
             var withheld = false
             while !Task.isCancelled {
-                let wedged = tracker.check(supervisor.probes())
+                let wedged = tracker.check(supervisor.snapshots())
                 if wedged.isEmpty {
                     notifier.watchdog()
                     if withheld {

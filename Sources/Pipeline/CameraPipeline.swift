@@ -6,6 +6,7 @@ import Foundation
 import Ingest
 import Logging
 import Publisher
+import Synchronization
 
 /// What the engine stage hands the decision stage for each frame.
 struct ScoredItem: Sendable {
@@ -17,20 +18,26 @@ struct ScoredItem: Sendable {
 
 public enum PipelineError: Error, CustomStringConvertible {
     case tooFewLearningFrames(pipeline: String, got: Int, needed: Int)
+    case modelAppearedWhileLearning(pipeline: String)
 
     public var description: String {
         switch self {
         case .tooFewLearningFrames(let p, let got, let needed):
             return "pipeline \(p): the source ended after \(got) frames; learning needs at least \(needed)"
+        case .modelAppearedWhileLearning(let p):
+            return "pipeline \(p): a model was installed while this one was learning; the learnt one is discarded"
         }
     }
 }
 
 /// One camera: source -> frames -> batches -> scores -> decisions -> events, each stage its own task, joined by
 /// bounded queues with stated overflow policies. A pipeline without a model first learns one from its own frames.
-public final class CameraPipeline: @unchecked Sendable {
+/// The model belongs to `live`; the status, the model's follower and the refit schedule are children of the same
+/// task group as the stages, so a pipeline that returns leaves nothing running on its state directory.
+public final class CameraPipeline: Sendable {
     public let config: PipelineConfig
     public let counters: PipelineCounters
+    public let live: LiveModel
     let vit: ViT
     let publisher: EventPublisher
     let teacherName: String
@@ -39,12 +46,18 @@ public final class CameraPipeline: @unchecked Sendable {
     /// Learning needs a calibration hold-out; with fewer frames a model is not worth having.
     static let minimumLearningFrames = 40
 
-    private let lock = NSLock()
-    private var state: PipelineState = .starting
-    private var detail: String?
-    private var model: AnomalyModel?
-    private var source: FrameSource?
-    private var queues: (frames: BoundedQueue<Frame>, scored: BoundedQueue<ScoredItem>)?
+    private let phase = Mutex(Phase())
+
+    private struct Phase {
+        var state: PipelineState = .starting
+        var detail: String?
+        var source: FrameSource?
+        var frames: BoundedQueue<Frame>?
+        var scored: BoundedQueue<ScoredItem>?
+    }
+
+    /// What ends a child of the pipeline's task group.
+    private enum Child: Sendable { case ingest, infer, decide, housekeeping }
 
     public init(config: PipelineConfig, vit: ViT, publisher: EventPublisher, teacherName: String, workers: Int,
                 logger: Logger) {
@@ -57,16 +70,17 @@ public final class CameraPipeline: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "pipeline"] = "\(config.name)"
         self.logger = logger
+        live = LiveModel(store: ModelStore(stateDir: config.stateDir, teacherPath: config.teacher, logger: logger),
+                         pipeline: config.name, publisher: publisher, logger: logger)
     }
 
-    /// Runs until the source ends (a file that does not loop) or the task is cancelled; throws when the source
-    /// fails or learning cannot complete.
+    /// Runs until the source ends (a file that does not loop) or the task is cancelled; throws as soon as any stage
+    /// fails (the others are cancelled), so the supervisor sees the error and restarts the pipeline.
     public func run() async throws {
         let started = Date()
         try await publisher.register(pipeline: config.name)
-        let store = ModelStore(stateDir: config.stateDir, teacherPath: config.teacher, logger: logger)
-        if let bundle = store.load() {
-            await install(bundle)
+        if await live.loadStored() != nil {
+            set(.detecting, nil)
         } else {
             set(.learning, "collecting \(config.learningFrames) normal frames")
         }
@@ -74,32 +88,50 @@ public final class CameraPipeline: @unchecked Sendable {
         let frames = BoundedQueue<Frame>(name: "frames", capacity: max(8, 2 * config.batchMaxFrames),
                                          policy: source.kind.isLive ? .dropOldest : .block)
         let scored = BoundedQueue<ScoredItem>(name: "scored", capacity: 64, policy: .block)
-        lock.withLock {
-            self.source = source
-            queues = (frames, scored)
+        phase.withLock {
+            $0.source = source
+            $0.frames = frames
+            $0.scored = scored
         }
-        logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(currentState.0.rawValue)"])
-        let status = Task { await self.reportStatusPeriodically() }
-        defer { status.cancel() }
-        let refitter = config.refitSettings.enabled
-            ? try Refitter(config: config, store: store, vit: vit, publisher: publisher, logger: logger,
-                           live: { self.currentModel }, install: { await self.install($0) })
-            : nil
-        let refitting = refitter.map { r in Task { await r.run() } }
-        defer { refitting?.cancel() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(snapshot().state.rawValue)"])
+        let refitter = config.refitSettings.enabled ? try Refitter(config: config, live: live, vit: vit, logger: logger) : nil
+        try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask {
                 defer { frames.finish() }
                 try await self.ingest(source, into: frames)
+                return .ingest
             }
             group.addTask {
                 defer { scored.finish() }
-                try await self.infer(from: frames, into: scored, store: store)
+                try await self.infer(from: frames, into: scored)
+                return .infer
             }
-            group.addTask { try await self.decide(from: scored, refitter: refitter) }
-            try await group.waitForAll()
+            group.addTask {
+                try await self.decide(from: scored, refitter: refitter)
+                return .decide
+            }
+            group.addTask {
+                await self.live.follow()
+                return .housekeeping
+            }
+            group.addTask {
+                await self.reportStatusPeriodically()
+                return .housekeeping
+            }
+            if let refitter {
+                group.addTask {
+                    await refitter.run()
+                    return .housekeeping
+                }
+            }
+            // The first stage to throw ends the group here, and leaving it cancels the rest: no stage waits for a
+            // neighbour that died. The data path ends with the decide stage; the housekeeping ends with it.
+            while let child = try await group.next() {
+                if child == .decide { group.cancelAll() }
+            }
         }
-        set(.stopping, "source ended")
+        let stopped = Task.isCancelled
+        set(.stopping, stopped ? "stopped" : "source ended")
         await reportStatus()
         let c = counters.snapshot
         let ages = c.frameAgeSeconds.sorted()
@@ -107,7 +139,7 @@ public final class CameraPipeline: @unchecked Sendable {
             ages.isEmpty ? "-" : String(format: "%.1f", 1000 * ages[min(ages.count - 1, Int(p * Double(ages.count)))])
         }
         let elapsed = Date().timeIntervalSince(started)
-        logger.notice("pipeline finished: source ended", metadata: [
+        logger.notice("pipeline finished: \(stopped ? "stopped" : "source ended")", metadata: [
             "frames_in": "\(c.framesIn)", "frames_scored": "\(c.framesScored)", "seconds": "\(String(format: "%.1f", elapsed))",
             "scored_per_s": "\(String(format: "%.2f", Double(c.framesScored) / max(elapsed, 1e-9)))",
             "frame_age_ms_p50": "\(percentile(0.5))", "frame_age_ms_p99": "\(percentile(0.99))"])
@@ -122,25 +154,27 @@ public final class CameraPipeline: @unchecked Sendable {
         }
     }
 
-    private func infer(from frames: BoundedQueue<Frame>, into scored: BoundedQueue<ScoredItem>, store: ModelStore) async throws {
+    /// Scores batches with the live model, or collects them to learn one while there is none. The stage owns its
+    /// scorer (scratch buffers) and makes a new one when the live model's version changes.
+    private func infer(from frames: BoundedQueue<Frame>, into scored: BoundedQueue<ScoredItem>) async throws {
         let batcher = Batcher<Frame>(maxCount: config.batchMaxFrames, maxWait: .milliseconds(Int(config.batchMaxWaitMs)))
-        let runner = ViTRunner(vit: vit, workers: workers, maxBatch: config.batchMaxFrames)
+        var scorer: FrameScorer?
         var learning: [UInt8] = []
         var learned = 0
         let learningStarted = Date()
         while let batch = await batcher.next(from: frames) {
-            if let model = currentModel {
+            if let bundle = await live.current {
+                if scorer?.version != bundle.metadata.modelVersion {
+                    scorer = FrameScorer(teacher: vit, bundle: bundle, workers: workers, maxBatch: config.batchMaxFrames)
+                }
                 try await FaultInjection.current.inferStage(scored: counters.framesScored, logger: logger)
+                let s = scorer!
                 let rgb = batch.flatMap(\.pixels)
                 let started = Date()
-                let scores = try await offload {
-                    try rgb.withUnsafeBufferPointer { buf in
-                        try model.score(teacher: runner.forward(rgb: buf.baseAddress!, batch: batch.count), rgb: buf.baseAddress!)
-                    }
-                }
+                let scores = try await offload { try s.score(rgb) }
                 let seconds = Date().timeIntervalSince(started)
                 counters.scored(batch.count, seconds: seconds)
-                let info = ModelInfo(version: model.version, teacher: teacherName)
+                let info = ModelInfo(version: s.version, teacher: teacherName)
                 for (frame, score) in zip(batch, scores) {
                     await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info))
                 }
@@ -152,17 +186,17 @@ public final class CameraPipeline: @unchecked Sendable {
             set(.learning, "collecting normal frames: \(learned)/\(config.learningFrames)")
             let timeUp = config.learningSeconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
             if learned >= config.learningFrames || (timeUp && learned >= Self.minimumLearningFrames) {
-                try await learn(rgb: learning, count: learned, store: store)
+                try await learn(rgb: learning, count: learned)
                 learning = []
                 learned = 0
             }
         }
         // A recording shorter than the learning phase: learn from what there was, if it is enough.
-        if currentModel == nil, learned > 0 {
+        if await live.current == nil, learned > 0 {
             guard learned >= Self.minimumLearningFrames else {
                 throw PipelineError.tooFewLearningFrames(pipeline: config.name, got: learned, needed: Self.minimumLearningFrames)
             }
-            try await learn(rgb: learning, count: learned, store: store)
+            try await learn(rgb: learning, count: learned)
         }
     }
 
@@ -179,10 +213,10 @@ public final class CameraPipeline: @unchecked Sendable {
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: s.verdict.normalized,
                              seconds: Date().timeIntervalSince(started))
             last = item
-            refitter?.offer(f, normalized: s.verdict.normalized)
+            await refitter?.offer(f, normalized: s.verdict.normalized)
             if let decision {
                 await publish(decision, item, jpeg)
-                if decision.type != .end { refitter?.offerEvidence(f, normalized: s.verdict.normalized) }
+                if decision.type != .end { await refitter?.offerEvidence(f, normalized: s.verdict.normalized) }
             }
         }
         // The stream is over (or the daemon is stopping): an open episode ends now.
@@ -207,19 +241,24 @@ public final class CameraPipeline: @unchecked Sendable {
 
     // MARK: Learning
 
-    private func learn(rgb: [UInt8], count: Int, store: ModelStore) async throws {
+    /// Fits a model on the collected frames and hands it to `live`. Every step of the fit counts as progress for
+    /// the watchdog.
+    private func learn(rgb: [UInt8], count: Int) async throws {
         set(.learning, "training on \(count) frames")
         logger.info("learning: training on normal frames", metadata: ["frames": "\(count)"])
-        let identity = try TeacherIdentity(path: config.teacher)
-        let runner = ViTRunner(vit: vit, workers: workers, maxBatch: 8)
+        let teacherPath = config.teacher
+        let identity = try await offload(qos: .utility) { try TeacherIdentity(path: teacherPath) }   // hashes the file
         let settings = config.detectorSettings
+        let blockLength = max(1, Int(config.sampleFps))
         let stop = StopFlag()
+        let (vit, workers, counters) = (self.vit, self.workers, self.counters)
         let bundle = try await withTaskCancellationHandler {
-            try await offload(qos: .utility) { [config] in
+            try await offload(qos: .utility) { [self] in
                 try ModelFitting.fit(
-                    rgb: rgb, count: count, teacher: runner, teacherIdentity: identity, settings: settings,
-                    blockLength: max(1, Int(config.sampleFps)), workers: self.workers,
+                    rgb: rgb, count: count, teacher: ViTRunner(vit: vit, workers: workers, maxBatch: 8),
+                    teacherIdentity: identity, settings: settings, blockLength: blockLength, workers: workers,
                     progress: { p in
+                        counters.fitStep()
                         if case .training(let t) = p, t.frames == t.framesPerEpoch {
                             self.set(.learning, String(format: "training: epoch %d/%d, loss %.5f", t.epoch + 1, t.epochs, t.loss))
                         }
@@ -229,75 +268,40 @@ public final class CameraPipeline: @unchecked Sendable {
         } onCancel: {
             stop.set()
         }
-        try store.promote(bundle)
-        await install(bundle)
+        guard try await live.promote(bundle, replacing: nil) else {
+            throw PipelineError.modelAppearedWhileLearning(pipeline: config.name)
+        }
+        set(.detecting, nil)
+        // A state change must not wait for the periodic status: a short recording can be over before it comes.
+        await reportStatus()
         logger.notice("learning done: detecting", metadata: [
             "model": "\(bundle.metadata.modelVersion)", "train_frames": "\(bundle.metadata.frames.train)",
             "holdout_frames": "\(bundle.metadata.frames.holdout)"])
     }
 
-    /// Switches to detecting with this model, and says so at once: a state change must not wait for the periodic
-    /// status (a short recording can be over before it comes).
-    private func install(_ bundle: ModelBundle) async {
-        let m = AnomalyModel(bundle: bundle, workers: workers, maxBatch: config.batchMaxFrames)
-        lock.withLock { model = m }
-        set(.detecting, nil)
-        await reportStatus()
-    }
-
     // MARK: Status
 
-    private var currentModel: AnomalyModel? { lock.withLock { model } }
-    private var currentState: (PipelineState, String?) { lock.withLock { (state, detail) } }
-
     private func set(_ s: PipelineState, _ d: String?) {
-        lock.withLock {
-            state = s
-            detail = d
+        phase.withLock {
+            $0.state = s
+            $0.detail = d
         }
     }
 
-    /// The pipeline's status as subscribers see it; the source's own state can override ours (reconnecting).
-    public func status() -> PipelineStatus {
-        let (source, queues, model, state, detail) = lock.withLock { (self.source, self.queues, self.model, self.state, self.detail) }
-        let stats = source?.stats
-        let c = counters.snapshot
-        let sourceState: Publisher.SourceState
-        var shownState = state
-        switch stats?.state {
-        case .streaming?: sourceState = .up
-        case .connecting?, nil: sourceState = .connecting
-        case .stalled?, .reconnecting?:
-            sourceState = .down
-            if state == .detecting || state == .learning { shownState = .reconnecting }
-        case .ended?, .failed?: sourceState = .down
-        }
-        let queueDrops = (queues?.frames.dropped ?? 0) + (queues?.scored.dropped ?? 0)
-        // Frames skipped to honour sample_fps are by design, not losses: they are not counted as dropped here.
-        let sourceDrops = (stats?.droppedTotal ?? 0) - (stats?.dropped[.sampling] ?? 0)
-        let dropped = sourceDrops + queueDrops
-        return PipelineStatus(
-            state: shownState, detail: detail,
-            source: SourceStatus(state: sourceState, url: config.displaySource, reconnects: UInt64(stats?.reconnectsTotal ?? 0),
-                                 lastFrameTime: stats?.lastFrameTime),
-            counters: Counters(framesDecoded: UInt64(stats?.framesDecoded ?? 0), framesScored: UInt64(c.framesScored),
-                               framesDropped: UInt64(dropped), events: UInt64(c.events.values.reduce(0, +))),
-            model: model.map { ModelInfo(version: $0.version, teacher: teacherName) },
+    /// The pipeline now, for the status, the metrics, readiness and the watchdog.
+    public func snapshot() -> PipelineSnapshot {
+        let p = phase.withLock { $0 }
+        return PipelineSnapshot(
+            name: config.name, state: p.state, detail: p.detail, failure: nil, source: p.source?.stats,
+            displaySource: config.displaySource, counters: counters.snapshot,
+            queues: [p.frames.map(PipelineSnapshot.Queue.init), p.scored.map(PipelineSnapshot.Queue.init)].compactMap { $0 },
+            model: live.version.map { ModelInfo(version: $0, teacher: teacherName) },
             sensitivity: config.decisionSettings.sensitivity)
-    }
-
-    /// What the metrics endpoint and the watchdog read: raw source stats and queues, beyond `status()`.
-    public func probe() -> PipelineProbe {
-        let (source, queues, model, state) = lock.withLock { (self.source, self.queues, self.model, self.state) }
-        return PipelineProbe(
-            name: config.name, state: state, failure: nil, source: source?.stats, counters: counters.snapshot,
-            queues: queues.map { [.init($0.frames), .init($0.scored)] } ?? [],
-            modelVersion: model?.version, threshold: 1 - config.decisionSettings.sensitivity)
     }
 
     private func reportStatus() async {
         do {
-            try await publisher.report(status(), pipeline: config.name)
+            try await publisher.report(snapshot().status, pipeline: config.name)
         } catch {
             logger.warning("cannot publish status", metadata: ["error": "\(error)"])
         }
@@ -314,9 +318,8 @@ public final class CameraPipeline: @unchecked Sendable {
 }
 
 /// A flag a cancellation handler sets and offloaded work polls.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    @Sendable func isSet() -> Bool { lock.withLock { value } }
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    @Sendable func isSet() -> Bool { value.withLock { $0 } }
 }

@@ -8,13 +8,16 @@ public final class PipelineCounters: @unchecked Sendable {
         public var framesLearned = 0
         public var framesScored = 0
         public var framesDecided = 0
+        /// Steps of a model fit (teacher batches, training steps, calibration): learning moves even while no frame does.
+        public var fitSteps = 0
         public var events: [String: Int] = [:]
         /// Capture-to-decision age of recent frames, in seconds (for percentiles).
         public var frameAgeSeconds: [Double] = []
 
-        /// Frames that went all the way through (into the learning set, or to a decision): what the watchdog
-        /// checks, since a stuck stage anywhere stops it while the stages before it may still fill their queues.
-        public var progress: Int { framesLearned + framesDecided }
+        /// Frames that went all the way through (into the learning set, or to a decision), and the steps of a fit:
+        /// what the watchdog checks, since a stuck stage anywhere stops it while the stages before it may still
+        /// fill their queues, and a fit that reports no step for a whole interval is stuck too.
+        public var progress: Int { framesLearned + framesDecided + fitSteps }
     }
 
     private let lock = NSLock()
@@ -35,6 +38,10 @@ public final class PipelineCounters: @unchecked Sendable {
     public func learned(_ n: Int) {
         lock.withLock { s.framesLearned += n }
         metrics.learned.increment(by: n)
+    }
+
+    public func fitStep() {
+        lock.withLock { s.fitSteps += 1 }
     }
 
     public func scored(_ n: Int, seconds: Double) {

@@ -64,16 +64,16 @@ public final class Supervisor: @unchecked Sendable {
     /// The pipelines running now (a restarted pipeline is a new instance).
     public var pipelines: [CameraPipeline] { lock.withLock { Array(running.values) } }
 
-    /// Every running pipeline's probe, sorted by name; one waiting to restart after a failure reads `failed`.
-    public func probes() -> [PipelineProbe] {
+    /// Every running pipeline's snapshot, sorted by name; one waiting to restart after a failure reads `failed`.
+    public func snapshots() -> [PipelineSnapshot] {
         let (running, failures) = lock.withLock { (self.running, self.failures) }
         return running.keys.sorted().map { name in
-            var probe = running[name]!.probe()
+            var snapshot = running[name]!.snapshot()
             if let failure = failures[name] {
-                probe.state = .failed
-                probe.failure = failure
+                snapshot.state = .failed
+                snapshot.failure = failure
             }
-            return probe
+            return snapshot
         }
     }
 
@@ -214,10 +214,10 @@ public final class Supervisor: @unchecked Sendable {
                 if Date().timeIntervalSince(started) > 60 { delay = 1 }
                 logger.error("pipeline failed; restarting", metadata: [
                     "pipeline": "\(p.name)", "error": "\(error)", "retry_in_s": "\(Int(delay))"])
-                var status = pipeline.status()
-                status.state = .failed
-                status.detail = "\(error)"
-                _ = try? await publisher.report(status, pipeline: p.name)
+                var snapshot = pipeline.snapshot()
+                snapshot.state = .failed
+                snapshot.failure = "\(error)"
+                _ = try? await publisher.report(snapshot.status, pipeline: p.name)
                 lock.withLock { failures[p.name] = "\(error)" }
                 try? await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 60)

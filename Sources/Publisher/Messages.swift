@@ -54,7 +54,7 @@ public struct AnomalyEvent: Codable, Sendable, Equatable {
     public var rawScore: Double
     public var threshold: Double
     public var sensitivity: Double
-    public var region: Region
+    public var region: Region?
     public var model: ModelInfo
     public var latencyMs: Latency
     public var reason: EndReason?

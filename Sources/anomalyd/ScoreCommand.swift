@@ -1,4 +1,5 @@
 import ArgumentParser
+import Decisions
 import Detector
 import Engine
 import Foundation
@@ -17,27 +18,21 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Frames per second sampled from videos.")
     var sampleFps: Double?
 
-    func load() throws -> (ViTRunner, AnomalyModel) {
+    func load() throws -> FrameScorer {
         let runner = try teacher.load()
         let bundle = try ModelBundle.load(from: model, teacherPath: teacher.teacher)
-        return (runner, AnomalyModel(bundle: bundle, workers: max(1, teacher.workers), maxBatch: max(1, teacher.batch)))
+        return FrameScorer(teacher: runner.vit, bundle: bundle, workers: runner.workers, maxBatch: runner.maxBatch)
     }
 
     /// Scores every frame of `sources` in batches; `body` gets each frame, where it came from, and its score.
-    func score(_ sources: [String], runner: ViTRunner, model: AnomalyModel,
-               _ body: (Frame, String, FrameScore) throws -> Void) async throws {
+    func score(_ sources: [String], scorer: FrameScorer, _ body: (Frame, String, FrameScore) throws -> Void) async throws {
         var pending: [(Frame, String)] = []
         func flush() throws {
             guard !pending.isEmpty else { return }
-            let rgb = pending.flatMap(\.0.pixels)
-            let scores = try rgb.withUnsafeBufferPointer { buf in
-                try model.score(teacher: runner.forward(rgb: buf.baseAddress!, batch: pending.count),
-                                rgb: buf.baseAddress!, sensitivity: sensitivity)
-            }
-            for (i, s) in scores.enumerated() { try body(pending[i].0, pending[i].1, s) }
+            for (i, s) in try scorer.score(pending.flatMap(\.0.pixels)).enumerated() { try body(pending[i].0, pending[i].1, s) }
             pending.removeAll(keepingCapacity: true)
         }
-        try await forEachFrame(sources, sampleFPS: sampleFps, resize: .squash, size: runner.vit.config.imageSize) { f, src in
+        try await forEachFrame(sources, sampleFPS: sampleFps, resize: .squash, size: scorer.imageSize) { f, src in
             pending.append((f, src))
             if pending.count == teacher.batch { try flush() }
         }
@@ -55,11 +50,15 @@ struct ScoreCommand: AsyncParsableCommand {
     var sources: [String]
 
     func run() async throws {
-        let (runner, model) = try options.load()
-        try await options.score(sources, runner: runner, model: model) { frame, source, s in
+        guard (0...1).contains(options.sensitivity) else {
+            throw ValidationError("--sensitivity must be in [0, 1], got \(options.sensitivity)")
+        }
+        let scorer = try options.load()
+        let cut = DecisionStage.cut(sensitivity: options.sensitivity)
+        try await options.score(sources, scorer: scorer) { frame, source, s in
             var obj: [String: Any] = [
                 "source": source, "frame": frame.index, "pts_seconds": frame.pts,
-                "raw_score": s.verdict.raw, "score": s.verdict.normalized, "anomalous": s.verdict.isAnomalous,
+                "raw_score": s.verdict.raw, "score": s.verdict.normalized, "anomalous": s.verdict.normalized >= cut,
             ]
             if let m = s.mkd { obj["mkd"] = m }
             if let g = s.gaussian { obj["gaussian"] = g }
@@ -87,10 +86,10 @@ struct EvalCommand: AsyncParsableCommand {
     var roc: String?
 
     func run() async throws {
-        let (runner, model) = try options.load()
+        let scorer = try options.load()
         var fused: [Double] = [], mkd: [Double] = [], gaussian: [Double] = [], profile: [Double] = [], labels: [Bool] = []
         for (sources, label) in [(normal, false), (anomalous, true)] {
-            try await options.score(sources, runner: runner, model: model) { _, _, s in
+            try await options.score(sources, scorer: scorer) { _, _, s in
                 fused.append(s.verdict.raw)
                 if let m = s.mkd { mkd.append(m) }
                 if let g = s.gaussian { gaussian.append(g) }

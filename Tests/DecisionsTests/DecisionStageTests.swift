@@ -98,7 +98,7 @@ final class DecisionStageTests: XCTestCase {
         XCTAssertTrue(s.feed([0.8]).isEmpty, "0.04 above the last update's peak")
         let moved = s.feed([0.7], peak: (2, 3))
         XCTAssertEqual(moved.map(\.1.type), [.update])
-        XCTAssertEqual(moved.first?.1.region.peakCell, [2, 3])
+        XCTAssertEqual(moved.first?.1.region?.peakCell, [2, 3])
         XCTAssertEqual(moved.first?.1.peakScore, 0.8)
     }
 
@@ -159,7 +159,23 @@ final class DecisionStageTests: XCTestCase {
         _ = s.feed([0.95], peak: (12, 2))
         let end = try XCTUnwrap(s.feed([0.6, 0.1, 0.1, 0.1, 0.1], peak: (5, 5)).last?.1)
         XCTAssertEqual(end.type, .end)
-        XCTAssertEqual(end.region.peakCell, [12, 2])
+        XCTAssertEqual(end.region?.peakCell, [12, 2])
+    }
+
+    /// A Gaussian-only model has no patch map (grid 0): episodes open and end without a region. This used to trip
+    /// Region.locate's precondition and take down every pipeline of the process.
+    func testAModelWithoutAPatchMapReportsEpisodesWithoutARegion() throws {
+        var script = try Script()
+        var out: [EpisodeDecision] = []
+        for (i, s) in ([0.9, 0.9, 0.9, 0.95, 0.1, 0.1, 0.1, 0.1] as [Double]).enumerated() {
+            let f = ScoredFrame(score: s, rawScore: s, index: i, pts: Double(i) / 10,
+                                captureTime: Script.t0.addingTimeInterval(Double(i) / 10),
+                                patchErrors: [], grid: 0, sourceWidth: 640, sourceHeight: 360)
+            if let d = script.stage.process(f) { out.append(d) }
+        }
+        XCTAssertEqual(out.map(\.type), [.new, .end])
+        XCTAssertTrue(out.allSatisfy { $0.region == nil })
+        XCTAssertNil(Region.locate(errors: [1, 2, 3], grid: 2, width: 10, height: 10, fraction: 0.5), "a map of the wrong size")
     }
 
     func testSettingsValidationNamesTheField() {
@@ -183,10 +199,10 @@ final class DecisionStageTests: XCTestCase {
 }
 
 final class RegionTests: XCTestCase {
-    func testPeakCellMapsToSourcePixelsOnANonSquareSource() {
+    func testPeakCellMapsToSourcePixelsOnANonSquareSource() throws {
         var m = [Float](repeating: 0, count: 196)
         m[6 * 14 + 9] = 3
-        let r = Region.locate(errors: m, grid: 14, width: 1920, height: 1080, fraction: 0.5)
+        let r = try XCTUnwrap(Region.locate(errors: m, grid: 14, width: 1920, height: 1080, fraction: 0.5))
         XCTAssertEqual(r.grid, [14, 14])
         XCTAssertEqual(r.peakCell, [6, 9])
         // x: 9*1920/14 = 1234.3, 10*1920/14 = 1371.4; y: 6*1080/14 = 462.9, 7*1080/14 = 540.
@@ -196,20 +212,20 @@ final class RegionTests: XCTestCase {
     func testLastCellEndsAtTheSourceEdge() {
         var m = [Float](repeating: 0, count: 196)
         m[195] = 1
-        XCTAssertEqual(Region.locate(errors: m, grid: 14, width: 1280, height: 720, fraction: 0.5).bbox, [1188, 668, 1280, 720])
+        XCTAssertEqual(Region.locate(errors: m, grid: 14, width: 1280, height: 720, fraction: 0.5)?.bbox, [1188, 668, 1280, 720])
     }
 
-    func testConnectedHotCellsMergeAndDistantOnesDoNot() {
+    func testConnectedHotCellsMergeAndDistantOnesDoNot() throws {
         var m = [Float](repeating: 0.1, count: 196)
         m[6 * 14 + 9] = 1.0   // peak
         m[6 * 14 + 10] = 0.6  // right neighbour, above half the peak
         m[7 * 14 + 10] = 0.5  // below that one: connected through it, exactly half
         m[5 * 14 + 8] = 0.9   // diagonal only: 4-connectivity leaves it out
         m[0] = 0.95           // far away
-        let r = Region.locate(errors: m, grid: 14, width: 1400, height: 700, fraction: 0.5)
+        let r = try XCTUnwrap(Region.locate(errors: m, grid: 14, width: 1400, height: 700, fraction: 0.5))
         XCTAssertEqual(r.peakCell, [6, 9])
         XCTAssertEqual(r.bbox, [900, 300, 1100, 400], "cols 9-10, rows 6-7 of 100x50 cells")
-        XCTAssertEqual(Region.locate(errors: m, grid: 14, width: 1400, height: 700, fraction: 1).bbox, [900, 300, 1000, 350])
+        XCTAssertEqual(Region.locate(errors: m, grid: 14, width: 1400, height: 700, fraction: 1)?.bbox, [900, 300, 1000, 350])
     }
 }
 

@@ -33,8 +33,7 @@ final class CalibrationTests: XCTestCase {
         let atThreshold = try calibration.evaluate([.gaussian: 9.9])
         XCTAssertEqual(atThreshold.normalized, 0.5, accuracy: 1e-12)
         XCTAssertEqual(atThreshold.raw, calibration.threshold, accuracy: 1e-12)
-        XCTAssertTrue(atThreshold.isAnomalous, "the default sensitivity cuts at the threshold, inclusive")
-        XCTAssertFalse(try calibration.evaluate([.gaussian: 9.8]).isAnomalous)
+        XCTAssertLessThan(try calibration.evaluate([.gaussian: 9.8]).normalized, 0.5)
         // Spread = max − min = 10 raw units: raw 7.4 sits 2.5 below the threshold, a quarter of the spread.
         XCTAssertEqual(try calibration.evaluate([.gaussian: 7.4]).normalized, 0.25, accuracy: 1e-12)
         XCTAssertEqual(try calibration.evaluate([.gaussian: 12.4]).normalized, 0.75, accuracy: 1e-12)
@@ -46,26 +45,6 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(try calibration.evaluate([.gaussian: 1000]).normalized, 1)
         XCTAssertEqual(try calibration.evaluate([.gaussian: 4.9]).normalized, 0, accuracy: 1e-12, "half a spread below: exactly 0")
         XCTAssertEqual(try calibration.evaluate([.gaussian: -1000]).normalized, 0)
-    }
-
-    func testSensitivityMovesTheCutWithoutRecalibrating() throws {
-        let calibration = try singleScoreCalibration()
-        let quarter = [ScoreComponent.gaussian: 7.4]   // normalised 0.25
-        XCTAssertFalse(try calibration.evaluate(quarter, sensitivity: 0.5).isAnomalous)
-        XCTAssertFalse(try calibration.evaluate(quarter, sensitivity: 0.7).isAnomalous)
-        let sensitive = try calibration.evaluate(quarter, sensitivity: 0.8)
-        XCTAssertEqual(sensitive.cut, 0.2, accuracy: 1e-12)
-        XCTAssertTrue(sensitive.isAnomalous)
-        XCTAssertTrue(try calibration.evaluate([.gaussian: -1000], sensitivity: 1).isAnomalous, "sensitivity 1 flags every frame")
-        XCTAssertFalse(try calibration.evaluate([.gaussian: 14.8], sensitivity: 0).isAnomalous)
-        XCTAssertTrue(try calibration.evaluate([.gaussian: 15], sensitivity: 0).isAnomalous, "sensitivity 0 flags only clamped scores")
-        XCTAssertFalse(try calibration.evaluate([.gaussian: 12.4], sensitivity: 0.2).isAnomalous, "0.75 < cut 0.8")
-        XCTAssertTrue(try calibration.evaluate([.gaussian: 12.4], sensitivity: 0.3).isAnomalous, "0.75 ≥ cut 0.7")
-        for bad in [-0.1, 1.1, .nan] {
-            XCTAssertThrowsError(try calibration.evaluate(quarter, sensitivity: bad)) {
-                guard case .invalidSensitivity = $0 as? CalibrationError else { return XCTFail("\($0)") }
-            }
-        }
     }
 
     func testFitErrors() {

@@ -9,9 +9,10 @@ import XCTest
 /// CLITests run them for real; these pin down each case, quickly).
 final class ProgressAndReadinessTests: XCTestCase {
     func probe(_ state: PipelineState = .detecting, source: Ingest.SourceState? = .streaming, decided: Int = 0,
-               lastFrame: Date? = Date(), reconnects: Int = 0) -> PipelineProbe {
+               lastFrame: Date? = Date(), reconnects: Int = 0, fitSteps: Int = 0) -> PipelineSnapshot {
         var counters = PipelineCounters.Snapshot()
         counters.framesDecided = decided
+        counters.fitSteps = fitSteps
         var stats: SourceStats?
         if let source {
             stats = SourceStats()
@@ -19,8 +20,8 @@ final class ProgressAndReadinessTests: XCTestCase {
             stats!.lastFrameTime = lastFrame
             stats!.reconnects[.error] = reconnects
         }
-        return PipelineProbe(name: "cam", state: state, failure: nil, source: stats, counters: counters, queues: [],
-                             modelVersion: nil, threshold: 0.5)
+        return PipelineSnapshot(name: "cam", state: state, detail: nil, failure: nil, source: stats, displaySource: "cam.mp4",
+                                counters: counters, queues: [], model: nil, sensitivity: 0.5)
     }
 
     func testStreamingPipelineIsWedgedOnlyAfterTheToleranceWithoutDecisions() {
@@ -33,8 +34,20 @@ final class ProgressAndReadinessTests: XCTestCase {
         XCTAssertTrue(tracker.check([probe(decided: 3)], now: t0 + .seconds(5)).isEmpty, "moving again")
     }
 
-    func testLearningRestartingAndReconnectingAreNotWedged() {
-        for p in [probe(.learning), probe(.failed, source: nil), probe(source: .reconnecting), probe(source: .stalled),
+    /// A learning phase moves by frames collected and fit steps; one that reports neither for the tolerance is stuck
+    /// (it used to count as legitimately idle, so a hung fit kept the watchdog pinging forever).
+    func testLearningIsWedgedWhenItsFitReportsNoStep() {
+        var tracker = ProgressTracker(tolerance: .seconds(2))
+        let t0 = ContinuousClock.now
+        XCTAssertTrue(tracker.check([probe(.learning, fitSteps: 1)], now: t0).isEmpty)
+        XCTAssertTrue(tracker.check([probe(.learning, fitSteps: 9)], now: t0 + .seconds(30)).isEmpty, "training steps")
+        XCTAssertNotNil(tracker.check([probe(.learning, fitSteps: 9)], now: t0 + .seconds(33))["cam"], "no step for 3 s")
+        XCTAssertTrue(tracker.check([probe(.learning, source: .reconnecting, fitSteps: 9)], now: t0 + .seconds(34)).isEmpty,
+                      "collecting frames from a source that is reconnecting")
+    }
+
+    func testRestartingAndReconnectingAreNotWedged() {
+        for p in [probe(.failed, source: nil), probe(source: .reconnecting), probe(source: .stalled),
                   probe(source: .connecting), probe(.starting, source: nil)] {
             var tracker = ProgressTracker(tolerance: .seconds(2))
             let t0 = ContinuousClock.now

@@ -41,29 +41,15 @@ final class RefitSceneTests: XCTestCase {
         return out
     }
 
-    /// Normalised scores (threshold 0.5) of frames under a model.
-    private func scores(_ model: AnomalyModel, _ frames: [Frame], _ vit: ViT) throws -> [Double] {
-        let runner = ViTRunner(vit: vit, workers: 2, maxBatch: 8)
-        var out: [Double] = []
-        for start in stride(from: 0, to: frames.count, by: 8) {
-            let rgb = frames[start..<min(start + 8, frames.count)].flatMap(\.pixels)
-            out += try rgb.withUnsafeBufferPointer { buf in
-                try model.score(teacher: runner.forward(rgb: buf.baseAddress!, batch: rgb.count / (224 * 224 * 3)), rgb: buf.baseAddress!)
-            }.map(\.verdict.normalized)
-        }
-        return out
+    /// Normalised scores (threshold 0.5) of frames under the live model.
+    private func scores(_ live: LiveModel, _ frames: [Frame], _ vit: ViT) async throws -> [Double] {
+        let current = await live.current
+        let bundle = try XCTUnwrap(current)
+        return try FrameScorer(teacher: vit, bundle: bundle, workers: 2, maxBatch: 8).score(frames.flatMap(\.pixels))
+            .map(\.verdict.normalized)
     }
 
     private func falseAlarmRate(_ s: [Double]) -> Double { Double(s.filter { $0 >= 0.5 }.count) / Double(s.count) }
-
-    /// The live model and its swap, as CameraPipeline holds them.
-    final class Live: @unchecked Sendable {
-        private let lock = NSLock()
-        private var model: AnomalyModel
-        init(_ model: AnomalyModel) { self.model = model }
-        var current: AnomalyModel { lock.withLock { model } }
-        func install(_ bundle: ModelBundle) { lock.withLock { model = AnomalyModel(bundle: bundle, workers: 2, maxBatch: 8) } }
-    }
 
     func testSceneChangeIsLearnedAndAPoisonedBufferIsRejected() async throws {
         let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacher)))
@@ -88,44 +74,45 @@ final class RefitSceneTests: XCTestCase {
             rgb: normal.flatMap(\.pixels), count: normal.count, teacher: ViTRunner(vit: vit, workers: 2, maxBatch: 8),
             teacherIdentity: try TeacherIdentity(path: Self.teacher), settings: config.detectorSettings, blockLength: 5)
         try store.promote(first)
-        let live = Live(AnomalyModel(bundle: first, workers: 2, maxBatch: 8))
         var publisherSettings = PublisherSettings()
         publisherSettings.endpoint = "tcp://127.0.0.1:*"
         let publisher = try EventPublisher(settings: publisherSettings)
         try await publisher.register(pipeline: "belt")
-        let refitter = try Refitter(config: config, store: store, vit: vit, publisher: publisher, logger: Logger(label: "test"),
-                                    live: { live.current }, install: { live.install($0) })
+        let live = LiveModel(store: store, pipeline: "belt", publisher: publisher, logger: Logger(label: "test"))
+        let loaded = await live.loadStored()
+        XCTAssertEqual(loaded?.metadata.modelVersion, first.metadata.modelVersion)
+        let refitter = try Refitter(config: config, live: live, vit: vit, logger: Logger(label: "test"))
 
         // The decide stage's path: every frame scored by the live model is offered; the doubtful ones stay out.
-        let driftScores = try scores(live.current, drift, vit)
-        for (frame, score) in zip(drift, driftScores) { refitter.offer(frame, normalized: score) }
+        let driftScores = try await scores(live, drift, vit)
+        for (frame, score) in zip(drift, driftScores) { await refitter.offer(frame, normalized: score) }
         let early = falseAlarmRate(Array(driftScores.prefix(40))), late = falseAlarmRate(Array(driftScores.suffix(40)))
         XCTAssertGreaterThan(late, early + 0.25, "the colour drift should make the live model alarm: early \(early), late \(late)")
         XCTAssertGreaterThan(refitter.buffer.count, 60)
         XCTAssertLessThan(refitter.buffer.count, drift.count, "frames near or above the threshold never enter the buffer")
 
         // Evidence: the novel objects the live model flags clearly.
-        let novelScores = try scores(live.current, novel, vit)
-        for (frame, score) in zip(novel, novelScores) { refitter.offerEvidence(frame, normalized: score) }
+        let novelScores = try await scores(live, novel, vit)
+        for (frame, score) in zip(novel, novelScores) { await refitter.offerEvidence(frame, normalized: score) }
         XCTAssertGreaterThanOrEqual(refitter.evidence.count, 5)
 
         let refit = await refitter.refit()
         XCTAssertEqual(refit.action, .promoted, refit.reason ?? "")
         XCTAssertEqual(refit.validation?.evidenceDetected, refit.validation?.evidenceFrames, "the refit still flags the novel objects")
-        XCTAssertEqual(store.currentVersion(), live.current.version)
+        XCTAssertEqual(store.currentVersion(), live.version)
         XCTAssertEqual(store.previousVersion(), first.metadata.modelVersion)
-        let after = falseAlarmRate(try scores(live.current, Array(drift.suffix(40)), vit))
+        let after = falseAlarmRate(try await scores(live, Array(drift.suffix(40)), vit))
         XCTAssertLessThan(after, late - 0.2, "after a refit on the buffer the false alarms fall back: before \(late), after \(after)")
 
         // A buffer poisoned with novel objects: the candidate learns them as normal, and validation refuses it.
-        let before = live.current.version
+        let before = live.version
         let noveltyFrames = zip(novel, novelScores).filter { $0.1 >= 0.5 }.map(\.0)
         XCTAssertGreaterThanOrEqual(noveltyFrames.count, 10)
         for _ in 0..<2 { for f in noveltyFrames { try refitter.buffer.add(f.pixels, time: Date()) } }
         let poisoned = await refitter.refit()
         XCTAssertEqual(poisoned.action, .rejected)
         XCTAssertTrue(poisoned.reason?.contains("anomaly-evidence") == true, poisoned.reason ?? "no reason")
-        XCTAssertEqual(live.current.version, before, "a rejected candidate never goes live")
+        XCTAssertEqual(live.version, before, "a rejected candidate never goes live")
         XCTAssertEqual(store.currentVersion(), before)
         await publisher.close()
     }

@@ -259,7 +259,7 @@ for cls in classes {
 
     // Scoring reuses the cached teacher tokens: the scorers read only `finalTokens` of a ViTOutput (which has no
     // public initialiser), so a batch-8 output from the cache pass carries each batch's tokens.
-    let model = AnomalyModel(bundle: bundle, workers: workers, maxBatch: batch)
+    let model = FrameScorer(teacher: teacher.vit, bundle: bundle, workers: workers, maxBatch: batch)
     // For the dump: every image's per-channel error profile (MKDScores.profiles), from a second student scorer.
     let profiler = dumpDir == nil ? nil : bundle.student.map {
         MaskedDistillationScorer(student: Student(parameters: $0), workers: workers, maxBatch: batch)
