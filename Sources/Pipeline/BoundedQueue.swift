@@ -26,12 +26,32 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private var nextWaiterID: UInt64 = 0
     private var finished = false
     private var droppedCount = 0
+    private let alarm: Alarm
 
-    public init(name: String, capacity: Int, policy: OverflowPolicy) {
+    /// How `pop(deadline:)` is woken at its deadline: `fire` runs then, unless the returned cancel runs first.
+    /// Tests replace it to force orderings that a real timer produces only by chance.
+    typealias Alarm = @Sendable (ContinuousClock.Instant, _ fire: @escaping @Sendable () -> Void) -> @Sendable () -> Void
+
+    static var sleepingAlarm: Alarm {
+        { deadline, fire in
+            let task = Task {
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                fire()
+            }
+            return { task.cancel() }
+        }
+    }
+
+    public convenience init(name: String, capacity: Int, policy: OverflowPolicy) {
+        self.init(name: name, capacity: capacity, policy: policy, alarm: Self.sleepingAlarm)
+    }
+
+    init(name: String, capacity: Int, policy: OverflowPolicy, alarm: @escaping Alarm) {
         precondition(capacity >= 1)
         self.name = name
         self.capacity = capacity
         self.policy = policy
+        self.alarm = alarm
         ring = Array(repeating: nil, count: capacity)
     }
 
@@ -63,13 +83,8 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func pop(deadline: ContinuousClock.Instant?) async -> Pop {
         if let ready = tryPop() { return ready }
         let id = lock.withLock { nextID() }
-        let timer = deadline.map { deadline in
-            Task { [weak self] in
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                self?.resumeConsumer(id, with: .timedOut)
-            }
-        }
-        defer { timer?.cancel() }
+        let disarm = deadline.map { deadline in alarm(deadline) { [weak self] in self?.resumeConsumer(id, with: .timedOut) } }
+        defer { disarm?() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Pop, Never>) in waitForElement(id, c) }
         } onCancel: {

@@ -43,6 +43,15 @@ final class BoundedQueueTests: XCTestCase {
         XCTAssertNil(v)
     }
 
+    /// An alarm that fires the moment it is armed: the extreme of a deadline that passes, or of a pool thread that
+    /// runs the timer, before the consumer has registered. The time-out must still reach the consumer; a lost one
+    /// leaves it waiting for the next element, forever if the source has stalled.
+    func testATimeOutFiringBeforeTheConsumerWaitsIsNotLost() async {
+        let q = BoundedQueue<Int>(name: "frames", capacity: 1, policy: .block, alarm: { _, fire in fire(); return {} })
+        let r = await popBounded(q, deadline: .now + .seconds(3600))
+        guard case .timedOut = r else { return XCTFail("the time-out was lost: got \(r), and only because the test finished the queue") }
+    }
+
     func testFinishReleasesABlockedProducer() async {
         let q = BoundedQueue<Int>(name: "file", capacity: 1, policy: .block)
         await q.push(1)
@@ -64,5 +73,16 @@ final class BoundedQueueTests: XCTestCase {
         q.finish()
         let end = await batcher.next(from: q)
         XCTAssertNil(end)
+    }
+
+    /// `q.pop(deadline:)`, except that a consumer still waiting after five seconds is released by finishing the queue
+    /// (it then sees `.finished`): a lost wake-up fails the test instead of hanging it.
+    private func popBounded(_ q: BoundedQueue<Int>, deadline: ContinuousClock.Instant) async -> BoundedQueue<Int>.Pop {
+        let rescue = Task {
+            try await Task.sleep(for: .seconds(5))
+            q.finish()
+        }
+        defer { rescue.cancel() }
+        return await q.pop(deadline: deadline)
     }
 }
