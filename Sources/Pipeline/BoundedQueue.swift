@@ -57,6 +57,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
 
     public var depth: Int { lock.withLock { count } }
     public var dropped: Int { lock.withLock { droppedCount } }
+    public var isFinished: Bool { lock.withLock { finished } }
 
     /// Adds an element. Returns false when the queue is finished or the task cancelled (the element is discarded).
     @discardableResult
@@ -83,10 +84,14 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func pop(deadline: ContinuousClock.Instant?) async -> Pop {
         if let ready = tryPop() { return ready }
         let id = lock.withLock { nextID() }
-        let disarm = deadline.map { deadline in alarm(deadline) { [weak self] in self?.resumeConsumer(id, with: .timedOut) } }
+        var disarm: (@Sendable () -> Void)?
         defer { disarm?() }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Pop, Never>) in waitForElement(id, c) }
+            await withCheckedContinuation { (c: CheckedContinuation<Pop, Never>) in
+                // Registered first, armed second: an alarm that fires at once still finds the consumer to wake.
+                guard waitForElement(id, c, deadline: deadline), let deadline else { return }
+                disarm = alarm(deadline) { [weak self] in self?.resumeConsumer(id, with: .timedOut) }
+            }
         } onCancel: {
             self.resumeConsumer(id, with: .finished)
         }
@@ -152,21 +157,28 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func waitForElement(_ id: UInt64, _ c: CheckedContinuation<Pop, Never>) {
+    /// False when the consumer was resumed at once (an element, the end, or a deadline already past).
+    private func waitForElement(_ id: UInt64, _ c: CheckedContinuation<Pop, Never>, deadline: ContinuousClock.Instant?) -> Bool {
         lock.lock()
         if let (e, waiting) = takeLocked() {
             lock.unlock()
             waiting?.resume()
             c.resume(returning: .element(e))
-            return
+            return false
         }
         if finished || Task.isCancelled {
             lock.unlock()
             c.resume(returning: .finished)
-            return
+            return false
+        }
+        if let deadline, ContinuousClock.now >= deadline {
+            lock.unlock()
+            c.resume(returning: .timedOut)
+            return false
         }
         consumer = (id, c)
         lock.unlock()
+        return true
     }
 
     /// No more elements will come: the consumer drains what is queued, then sees the end; producers return false.

@@ -75,6 +75,21 @@ final class BoundedQueueTests: XCTestCase {
         XCTAssertNil(end)
     }
 
+    /// A batch whose wait is over before the next pop returns what it has at once: the deadline is already past
+    /// when the consumer would register.
+    func testABatchWhoseWaitIsOverReturnsWhatItHas() async {
+        let q = BoundedQueue<Int>(name: "frames", capacity: 4, policy: .dropOldest)
+        await q.push(1)
+        let rescue = Task {
+            try await Task.sleep(for: .seconds(5))
+            q.finish()
+        }
+        defer { rescue.cancel() }
+        let batch = await Batcher<Int>(maxCount: 4, maxWait: .zero).next(from: q)
+        XCTAssertEqual(batch, [1])
+        XCTAssertFalse(q.isFinished, "returned by its deadline, not by the rescue")
+    }
+
     /// `q.pop(deadline:)`, except that a consumer still waiting after five seconds is released by finishing the queue
     /// (it then sees `.finished`): a lost wake-up fails the test instead of hanging it.
     private func popBounded(_ q: BoundedQueue<Int>, deadline: ContinuousClock.Instant) async -> BoundedQueue<Int>.Pop {
