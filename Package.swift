@@ -35,8 +35,10 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"], swiftSettings: numericSettings),
         // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
         .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS"], swiftSettings: numericSettings),
-        // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames.
-        .target(name: "Ingest", dependencies: ["CFFmpeg"]),
+        // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
+        .target(name: "Queues", swiftSettings: [.swiftLanguageMode(.v6)]),
+        // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
+        .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues"]),
 
         // pipelines/*.yaml decoded into plain Codable values, validated, errors located by file, line and field.
         .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -50,7 +52,7 @@ let package = Package(
                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
 
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
-        .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config",
+        .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Queues", "Decisions", "Publisher", "Config",
                                                 .product(name: "Logging", package: "swift-log"),
                                                 .product(name: "Metrics", package: "swift-metrics"),
                                                 .product(name: "CoreMetrics", package: "swift-metrics")]),
@@ -95,11 +97,11 @@ let package = Package(
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Service", "Config", "Detector", "Engine", "Checkpoint",
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Engine", "Checkpoint",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "TestSupport"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher"]),
     ],
     swiftLanguageModes: [.v5]

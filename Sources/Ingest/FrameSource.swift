@@ -1,7 +1,8 @@
 import CFFmpeg
 import Foundation
+import Queues
 
-/// What kind of input a source string names; it decides the drop policy and whether to reconnect.
+/// What kind of input a source string names; it decides the overflow policy of its queue and whether to reconnect.
 public enum SourceKind: Sendable, Equatable {
     /// A file libavformat can open (mp4, mkv, avi, ...): read to the end, nothing dropped.
     case file
@@ -21,14 +22,10 @@ public enum SourceKind: Sendable, Equatable {
     }
 
     public var isLive: Bool { self != .file }
-}
 
-/// What a full output queue does.
-public enum DropPolicy: String, Sendable {
-    /// Live sources: discard the oldest queued frame so the newest survives; counted as `queue_full`.
-    case dropOldest = "drop_oldest"
-    /// Files: the decoder waits for the consumer; nothing is dropped.
-    case block
+    /// Live sources: the newest picture is what matters, the oldest queued frame is dropped (and counted).
+    /// Files: the decoder waits for the consumer; nothing is lost.
+    public var overflowPolicy: OverflowPolicy { isLive ? .dropOldest : .block }
 }
 
 public struct SourceOptions: Sendable {
@@ -76,12 +73,14 @@ public struct SourceOptions: Sendable {
 }
 
 /// Frames from a video file, an RTSP stream or a capture device, decoded with FFmpeg's libraries on a
-/// dedicated thread and delivered as an async sequence of 224x224 RGB24 `Frame`s.
+/// dedicated thread and pushed straight into `frames`, the bounded queue its consumer reads.
 ///
-/// Single consumer. Iterating starts decoding; cancelling the consuming task or calling `stop()` ends it
-/// promptly, even while FFmpeg is inside a blocking network read (the interrupt callback sees it).
-/// Opening a file fails with an `IngestError` thrown from the sequence; live sources never fail, they
-/// report `reconnecting` and retry forever.
+/// Single consumer, either by iterating the source (an async sequence over `frames`) or by running `run()` beside a
+/// stage that pops `frames` itself (the pipeline's batcher). Cancelling the consumer, or `stop()`, finishes the
+/// queue, and that ends decoding promptly, even while FFmpeg is inside a blocking network read (the interrupt
+/// callback sees it). Opening a file fails with an `IngestError`, thrown by the iteration and by `run()`; live
+/// sources never fail, they report `reconnecting` and retry forever.
+// @unchecked Sendable: `started` is guarded by `startLock`; everything else is immutable and Sendable.
 public final class FrameSource: AsyncSequence, @unchecked Sendable {
     public typealias Element = Frame
 
@@ -89,7 +88,8 @@ public final class FrameSource: AsyncSequence, @unchecked Sendable {
     public let name: String
     public let kind: SourceKind
     public let options: SourceOptions
-    public var dropPolicy: DropPolicy { kind.isLive ? .dropOldest : .block }
+    /// The edge to the consumer: `options.queueCapacity` frames under `kind.overflowPolicy`; it counts the drops.
+    public let frames: BoundedQueue<Frame>
 
     private let worker: Worker
     private let startLock = NSLock()
@@ -100,19 +100,16 @@ public final class FrameSource: AsyncSequence, @unchecked Sendable {
         name = redactCredentials(source)
         kind = SourceKind(source: source)
         self.options = options
+        frames = BoundedQueue(name: "frames", capacity: options.queueCapacity, policy: kind.overflowPolicy)
         worker = Worker(url: source.hasPrefix("v4l2:") ? String(source.dropFirst(5)) : source,
-                        name: name, kind: kind, options: options)
+                        name: name, kind: kind, options: options, frames: frames)
     }
 
-    deinit { worker.channel.close() }
+    deinit { frames.finish() }
 
-    public var stats: SourceStats {
-        var s = worker.stats.snapshot
-        s.queueDepth = worker.channel.depth
-        return s
-    }
+    public var stats: SourceStats { worker.stats.snapshot }
 
-    /// Starts decoding if it has not started; iterating does this too.
+    /// Starts decoding if it has not started; iterating and `run()` do this too.
     public func start() {
         startLock.lock(); defer { startLock.unlock() }
         guard !started else { return }
@@ -123,12 +120,33 @@ public final class FrameSource: AsyncSequence, @unchecked Sendable {
         thread.start()
     }
 
-    /// Ends the sequence and the decoding thread; returns at once, the thread exits within ~0.1 s.
-    public func stop() { worker.channel.close() }
+    /// Decodes into `frames` until the input ends (a file that does not loop), then returns; throws the error that
+    /// ended a file source. Cancelling the calling task stops decoding; it returns once the thread has left FFmpeg.
+    public func run() async throws {
+        start()
+        try await withTaskCancellationHandler {
+            try await worker.ending.wait()
+        } onCancel: {
+            stop()
+        }
+    }
+
+    /// Ends the sequence (after the frames already queued) and the decoding thread; returns at once, the thread
+    /// exits within ~0.1 s.
+    public func stop() { frames.finish() }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let source: FrameSource
-        public mutating func next() async throws -> Frame? { try await source.worker.channel.next() }
+        var ended = false
+
+        public mutating func next() async throws -> Frame? {
+            guard !ended else { return nil }
+            if let frame = await source.frames.pop() { return frame }
+            ended = true
+            // The decoder records how it ended before it finishes the queue; an error is reported once.
+            if let error = source.worker.ending.failure { throw error }
+            return nil
+        }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {

@@ -5,10 +5,8 @@ public enum SourceState: String, Sendable, CaseIterable {
     case connecting, streaming, stalled, reconnecting, ended, failed
 }
 
-/// Why a decoded frame was not delivered.
+/// Why a decoded frame was not delivered. Frames a full queue drops are counted by the queue (`FrameSource.frames`).
 public enum DropReason: String, Sendable, CaseIterable {
-    /// A live source replaced the oldest queued frame because the consumer was slower than the source.
-    case queueFull = "queue_full"
     /// Decoded but skipped to honour `sampleFPS`.
     case sampling
 }
@@ -27,12 +25,12 @@ public enum ReconnectReason: String, Sendable, CaseIterable {
 public struct SourceStats: Sendable, Equatable {
     public var state: SourceState = .connecting
     public var framesDecoded = 0
+    /// Pushed into the source's queue (which may drop some of them later, and counts those).
     public var framesEmitted = 0
     /// Corrupt packets and decoder errors, each skipped.
     public var decodeErrors = 0
     public var reconnects: [ReconnectReason: Int] = [:]
     public var dropped: [DropReason: Int] = [:]
-    public var queueDepth = 0
     public var lastFrameTime: Date?
     /// The last open/read failure, credentials redacted.
     public var lastError: String?
@@ -42,6 +40,7 @@ public struct SourceStats: Sendable, Equatable {
 }
 
 /// The worker thread writes, any thread reads snapshots.
+// @unchecked Sendable: `stats` is guarded by `lock`.
 final class StatsBox: @unchecked Sendable {
     private let lock = NSLock()
     private var stats = SourceStats()

@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import Queues
 
 /// Monotonic seconds: deadlines must not move when the wall clock is adjusted.
 func monotonicSeconds() -> Double {
@@ -11,17 +12,17 @@ func monotonicSeconds() -> Double {
 /// libavdevice registers its input formats (video4linux2, ...) only when asked, once per process.
 private let devicesRegistered: Void = avdevice_register_all()
 
-/// The deadline libavformat's interrupt callback enforces inside every blocking call, plus cancellation.
-/// Only the worker thread arms it and FFmpeg calls the callback on that same thread.
+/// The deadline libavformat's interrupt callback enforces inside every blocking call, plus cancellation: the
+/// consumer's side finished the queue. Only the worker thread arms it and FFmpeg calls the callback on that same thread.
 final class Interrupter {
     enum Cause { case cancelled, deadline, stall }
 
-    private let channel: FrameChannel
+    private let frames: BoundedQueue<Frame>
     private var deadline = Double.infinity
     private var deadlineCause = Cause.deadline
     private(set) var cause: Cause?
 
-    init(channel: FrameChannel) { self.channel = channel }
+    init(frames: BoundedQueue<Frame>) { self.frames = frames }
 
     func arm(until deadline: Double, cause: Cause) {
         self.deadline = deadline
@@ -30,7 +31,7 @@ final class Interrupter {
     }
 
     fileprivate func check() -> Bool {
-        if channel.isClosed { cause = .cancelled; return true }
+        if frames.isFinished { cause = .cancelled; return true }
         if monotonicSeconds() >= deadline { cause = deadlineCause; return true }
         return false
     }
@@ -44,9 +45,11 @@ final class Interrupter {
 
 /// The decoding loop of one `FrameSource`, run on its own thread so blocking FFmpeg calls never occupy
 /// the Swift concurrency pool.
+// @unchecked Sendable: its vars are touched by the decoding thread only; others read `stats`, `frames`, `ending`.
 final class Worker: @unchecked Sendable {
-    let channel: FrameChannel
+    let frames: BoundedQueue<Frame>
     let stats = StatsBox()
+    let ending = Ending()
     private let url: String
     private let name: String
     private let kind: SourceKind
@@ -65,13 +68,13 @@ final class Worker: @unchecked Sendable {
         case lost(ReconnectReason, String)
     }
 
-    init(url: String, name: String, kind: SourceKind, options: SourceOptions) {
+    init(url: String, name: String, kind: SourceKind, options: SourceOptions, frames: BoundedQueue<Frame>) {
         self.url = url
         self.name = name
         self.kind = kind
         self.options = options
-        channel = FrameChannel(capacity: options.queueCapacity)
-        interrupter = Interrupter(channel: channel)
+        self.frames = frames
+        interrupter = Interrupter(frames: frames)
         scaler = Scaler(size: options.size, resize: options.resize)
     }
 
@@ -81,7 +84,9 @@ final class Worker: @unchecked Sendable {
             $0.state = error == nil ? .ended : .failed
             if let error { $0.lastError = "\(error)" }
         }
-        channel.finish(error)
+        // The ending first: a consumer that sees the queue end reads it.
+        ending.record(error)
+        frames.finish()
     }
 
     private var formatOptions: [String: String] {
@@ -102,7 +107,7 @@ final class Worker: @unchecked Sendable {
     private func runSessions() -> Error? {
         if kind == .device { _ = devicesRegistered }
         var first = true
-        while !channel.isClosed {
+        while !frames.isFinished {
             if first { stats.update { $0.state = .connecting } }
             let input: MediaInput
             do {
@@ -113,7 +118,7 @@ final class Worker: @unchecked Sendable {
                                        options: formatOptions, interrupt: interrupter.callback,
                                        decoderThreads: options.decoderThreads)
             } catch {
-                if channel.isClosed { return nil }
+                if frames.isFinished { return nil }
                 guard kind.isLive else { return error }
                 let message = interrupter.cause == .deadline ? "\(name): no answer within \(options.ioTimeout) s" : "\(error)"
                 if !backOff(.error, message) { return nil }
@@ -155,7 +160,7 @@ final class Worker: @unchecked Sendable {
         let delay = reconnectDelay(attempt: failedAttempts, base: options.reconnectBaseDelay,
                                    cap: options.reconnectMaxDelay)
         failedAttempts += 1
-        guard channel.sleep(delay) else { return false }
+        if frames.waitForFinish(timeout: delay) { return false }
         stats.update { $0.state = .reconnecting }
         return true
     }
@@ -224,7 +229,7 @@ final class Worker: @unchecked Sendable {
                 if options.nativeRate && !kind.isLive {
                     if let pace {
                         let wait = pace.wall + (pts - pace.pts) - now
-                        if wait > 0 && !channel.sleep(wait) { return .stopped }
+                        if wait > 0 && frames.waitForFinish(timeout: wait) { return .stopped }
                     } else {
                         pace = (now, pts)
                     }
@@ -238,16 +243,49 @@ final class Worker: @unchecked Sendable {
                 }
                 let frame = Frame(pixels: pixels, size: options.size, sourceWidth: width, sourceHeight: height,
                                   index: index, pts: pts, captureTime: Date())
-                switch channel.push(frame, dropOldest: kind.isLive) {
-                case .closed: return .stopped
-                case .queued: stats.update { $0.framesEmitted += 1 }
-                case .replacedOldest:
-                    stats.update {
-                        $0.framesEmitted += 1
-                        $0.dropped[.queueFull, default: 0] += 1
-                    }
-                }
+                // Live: a full queue drops its oldest frame (and counts it). Files: waits here until there is room.
+                guard frames.blockingPush(frame) else { return .stopped }
+                stats.update { $0.framesEmitted += 1 }
             }
+        }
+    }
+}
+
+/// How the decoding thread ended, recorded once: `run()` awaits it, the iterator reads it when the queue ends.
+// @unchecked Sendable: `result` and `waiters` are guarded by `lock`.
+final class Ending: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<Void, Error>?
+    private var waiters: [CheckedContinuation<Void, Error>] = []
+
+    /// nil: a normal end or a stop.
+    func record(_ error: Error?) {
+        let result: Result<Void, Error> = error.map { .failure($0) } ?? .success(())
+        let waiting = lock.withLock {
+            self.result = result
+            defer { waiters = [] }
+            return waiters
+        }
+        waiting.forEach { $0.resume(with: result) }
+    }
+
+    var failure: Error? {
+        lock.withLock {
+            guard case .failure(let error)? = result else { return nil }
+            return error
+        }
+    }
+
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            lock.lock()
+            guard let result else {
+                waiters.append(c)
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+            c.resume(with: result)
         }
     }
 }

@@ -49,7 +49,6 @@ final class ScrapeGauges: @unchecked Sendable {
         gauge("anomalyd_source_up").set(Int64(source?.state == .streaming ? 1 : 0))
         if let last = source?.lastFrameTime { gauge("anomalyd_last_frame_timestamp_seconds").set(last.timeIntervalSince1970) }
         for q in p.queues { gauge("anomalyd_queue_depth", [("queue", q.name)]).set(Int64(q.depth)) }
-        gauge("anomalyd_queue_depth", [("queue", "source")]).set(Int64(source?.queueDepth ?? 0))
         gauge("anomalyd_threshold").set(p.threshold)
         if modelVersions[p.name] != p.modelVersion {
             if let old = modelVersions[p.name] {
@@ -62,8 +61,7 @@ final class ScrapeGauges: @unchecked Sendable {
         if let version = p.modelVersion { gauge("anomalyd_model_info", [("version", version)]).set(Int64(1)) }
 
         advance("anomalyd_frames_total", [("stage", "decode")], to: source?.framesDecoded ?? 0)
-        // Frames skipped to honour sample_fps are by design, not losses.
-        advance("anomalyd_frames_dropped_total", [("reason", DropReason.queueFull.rawValue)], to: source?.dropped[DropReason.queueFull] ?? 0)
+        // Frames skipped to honour sample_fps are by design, not losses; a full frames queue counts its own drops.
         advance("anomalyd_frames_dropped_total", [("reason", "decode_error")], to: source?.decodeErrors ?? 0)
         for q in p.queues { advance("anomalyd_frames_dropped_total", [("reason", "\(q.name)_queue_full")], to: q.dropped) }
         for reason in ReconnectReason.allCases {

@@ -6,6 +6,7 @@ import Foundation
 import Ingest
 import Logging
 import Publisher
+import Queues
 import Synchronization
 
 /// What the engine stage hands the decision stage for each frame.
@@ -84,9 +85,11 @@ public final class CameraPipeline: Sendable {
         } else {
             set(.learning, "collecting \(config.learningFrames) normal frames")
         }
-        let source = try FrameSource(config.source, options: config.sourceOptions)
-        let frames = BoundedQueue<Frame>(name: "frames", capacity: max(8, 2 * config.batchMaxFrames),
-                                         policy: source.kind.isLive ? .dropOldest : .block)
+        var sourceOptions = config.sourceOptions
+        sourceOptions.queueCapacity = max(8, 2 * config.batchMaxFrames)
+        // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
+        let source = try FrameSource(config.source, options: sourceOptions)
+        let frames = source.frames
         let scored = BoundedQueue<ScoredItem>(name: "scored", capacity: 64, policy: .block)
         phase.withLock {
             $0.source = source
@@ -97,8 +100,8 @@ public final class CameraPipeline: Sendable {
         let refitter = config.refitSettings.enabled ? try Refitter(config: config, live: live, vit: vit, logger: logger) : nil
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask {
-                defer { frames.finish() }
-                try await self.ingest(source, into: frames)
+                // Returns when the decoder's thread has ended (it finishes `frames`); throws when a file fails to open.
+                try await source.run()
                 return .ingest
             }
             group.addTask {
@@ -147,13 +150,6 @@ public final class CameraPipeline: Sendable {
 
     // MARK: Stages
 
-    private func ingest(_ source: FrameSource, into frames: BoundedQueue<Frame>) async throws {
-        for try await frame in source {
-            counters.frameIn()
-            guard await frames.push(frame) else { return }
-        }
-    }
-
     /// Scores batches with the live model, or collects them to learn one while there is none. The stage owns its
     /// scorer (scratch buffers) and makes a new one when the live model's version changes.
     private func infer(from frames: BoundedQueue<Frame>, into scored: BoundedQueue<ScoredItem>) async throws {
@@ -163,6 +159,7 @@ public final class CameraPipeline: Sendable {
         var learned = 0
         let learningStarted = Date()
         while let batch = await batcher.next(from: frames) {
+            for _ in batch { counters.frameIn() }
             if let bundle = await live.current {
                 if scorer?.version != bundle.metadata.modelVersion {
                     scorer = FrameScorer(teacher: vit, bundle: bundle, workers: workers, maxBatch: config.batchMaxFrames)

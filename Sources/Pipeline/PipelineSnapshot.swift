@@ -2,6 +2,7 @@ import Foundation
 import Decisions
 import Ingest
 import Publisher
+import Queues
 
 /// One pipeline at one moment: the single reading from which the ZeroMQ status (`status`), the metrics endpoint,
 /// readiness and the watchdog all take what they report.

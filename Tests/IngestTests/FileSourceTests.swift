@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Ingest
+import Queues
 
 /// Test videos made once per run by the ffmpeg command line, in several containers and codecs.
 enum Videos {
@@ -86,7 +87,7 @@ final class FileSourceTests: XCTestCase {
                                      ("mjpeg.avi", 60, 320)] {
             let source = try FrameSource(try Videos.path(name))
             XCTAssertEqual(source.kind, .file)
-            XCTAssertEqual(source.dropPolicy, .block)
+            XCTAssertEqual(source.frames.policy, .block)
             let (frames, error) = await collect(source)
             XCTAssertNil(error, name)
             XCTAssertEqual(frames.count, count, name)
@@ -188,6 +189,52 @@ final class FileSourceTests: XCTestCase {
         let (frames, _) = await collect(source, delay: 0.01)
         XCTAssertEqual(frames.map(\.index), Array(0..<30))
         XCTAssertEqual(source.stats.droppedTotal, 0)
+        XCTAssertEqual(source.frames.dropped, 0)
+    }
+
+    /// The pipeline's way: `run()` decodes into `frames`, which another task pops; run returns at the end.
+    func testRunDecodesIntoTheQueueUntilTheEnd() async throws {
+        var options = SourceOptions()
+        options.queueCapacity = 2
+        let source = try FrameSource(try Videos.path("vp9.webm"), options: options)
+        async let ran: Void = source.run()
+        var indices: [Int] = []
+        while let frame = await source.frames.pop() { indices.append(frame.index) }
+        try await ran
+        XCTAssertEqual(indices, Array(0..<30))
+        XCTAssertEqual(source.stats.state, .ended)
+        XCTAssertEqual(source.stats.framesEmitted, 30)
+        XCTAssertEqual(source.frames.dropped, 0)
+    }
+
+    func testRunThrowsTheErrorOfAFileThatCannotBeOpened() async throws {
+        let path = try Videos.path("missing.mp4")
+        let source = try FrameSource(path)
+        do {
+            try await source.run()
+            XCTFail("a missing file must fail")
+        } catch {
+            XCTAssertEqual(error as? IngestError, .notFound(source: path))
+        }
+        let next = await source.frames.pop()
+        XCTAssertNil(next, "the consumer of the queue sees the end")
+        XCTAssertEqual(source.stats.state, .failed)
+    }
+
+    func testCancellingRunReleasesADecoderWaitingForRoom() async throws {
+        var options = SourceOptions()
+        options.queueCapacity = 1
+        let source = try FrameSource(try Videos.path("h264.mp4"), options: options)
+        let running = Task { try await source.run() }
+        // One frame queued, the second decoded and waiting for room: the decoder cannot read on.
+        let blocked = await eventually(within: 5) { source.stats.framesDecoded == 2 && source.frames.depth == 1 }
+        XCTAssertTrue(blocked, "\(source.stats)")
+        let start = Date()
+        running.cancel()
+        try await running.value
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
+        XCTAssertEqual(source.stats.state, .ended)
+        XCTAssertEqual(source.stats.framesDecoded, 2, "the blocked decoder stopped instead of reading on")
     }
 
     func testLoopingKeepsTimeIncreasing() async throws {

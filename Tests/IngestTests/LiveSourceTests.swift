@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Ingest
+import Queues
 
 final class LiveSourceTests: XCTestCase {
     /// Short limits so failures show within seconds.
@@ -17,7 +18,7 @@ final class LiveSourceTests: XCTestCase {
         let server = try RTSPServer()
         let source = try FrameSource(server.url, options: fastOptions())
         XCTAssertEqual(source.kind, .network)
-        XCTAssertEqual(source.dropPolicy, .dropOldest)
+        XCTAssertEqual(source.frames.policy, .dropOldest)
         let collector = Collector(source)
         let arrived = await eventually(within: 15) { collector.frames.count >= 10 }
         XCTAssertTrue(arrived, "no frames; stats \(source.stats)")
@@ -89,6 +90,27 @@ final class LiveSourceTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 1.2)
     }
 
+    /// The pipeline's way: `run()` beside a consumer of `frames`; cancelling it must not wait for FFmpeg's read.
+    func testCancellingRunDuringAFrozenReadReturnsWithinASecond() async throws {
+        let server = try RTSPServer()
+        var options = fastOptions()
+        options.stallTimeout = 60  // the read must still be blocked when the task is cancelled
+        let source = try FrameSource(server.url, options: options)
+        let running = Task { try await source.run() }
+        let arrived = await eventually(within: 15) { source.stats.framesDecoded >= 3 }
+        XCTAssertTrue(arrived, "no frames; stats \(source.stats)")
+        server.freeze()
+        defer { server.thaw() }
+        try await Task.sleep(nanoseconds: 700_000_000)
+        XCTAssertEqual(source.stats.state, .streaming, "still inside the blocked read")
+        let start = Date()
+        running.cancel()
+        try await running.value
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1.2, "run() returns once the thread has left the read")
+        XCTAssertEqual(source.stats.state, .ended)
+        XCTAssertTrue(source.frames.isFinished)
+    }
+
     func testSlowConsumerOfALiveSourceKeepsTheNewestFrames() async throws {
         let server = try RTSPServer()
         var options = fastOptions()
@@ -100,9 +122,9 @@ final class LiveSourceTests: XCTestCase {
         let decodedBeforeNext = source.stats.framesDecoded
         let next = try await iterator.next()
         let afterPause = try XCTUnwrap(next)
-        let stats = source.stats
-        XCTAssertGreaterThan(stats.dropped[.queueFull, default: 0], 10, "\(stats)")
-        XCTAssertGreaterThanOrEqual(stats.queueDepth, 1, "the rest of the queue is still there")
+        XCTAssertGreaterThan(source.frames.dropped, 10, "\(source.stats)")
+        XCTAssertGreaterThanOrEqual(source.frames.depth, 1, "the rest of the queue is still there")
+        XCTAssertEqual(source.stats.droppedTotal, 0, "the queue's drops are counted once, by the queue")
         // Oldest dropped, newest kept: the frame delivered after the pause is one of the last two decoded.
         XCTAssertGreaterThanOrEqual(afterPause.index, decodedBeforeNext - 2)
         source.stop()

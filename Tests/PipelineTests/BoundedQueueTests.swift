@@ -1,5 +1,6 @@
+import Foundation
 import XCTest
-@testable import Pipeline
+@testable import Queues
 
 final class BoundedQueueTests: XCTestCase {
     func testDropOldestKeepsTheNewestAndCountsDrops() async {
@@ -62,6 +63,66 @@ final class BoundedQueueTests: XCTestCase {
         XCTAssertFalse(accepted)
     }
 
+    func testAProducerThreadUnderBlockLosesNothing() async {
+        let q = BoundedQueue<Int>(name: "file", capacity: 2, policy: .block)
+        async let producer: Void = onThread {
+            for i in 0..<200 { _ = q.blockingPush(i) }
+            q.finish()
+        }
+        var got: [Int] = []
+        while let v = await q.pop() {
+            got.append(v)
+            if v % 50 == 0 { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+        await producer
+        XCTAssertEqual(got, Array(0..<200))
+        XCTAssertEqual(q.dropped, 0)
+    }
+
+    func testAProducerThreadUnderDropOldestNeverWaits() {
+        let q = BoundedQueue<Int>(name: "live", capacity: 2, policy: .dropOldest)
+        for i in 0..<10 { XCTAssertTrue(q.blockingPush(i)) }
+        XCTAssertEqual(q.dropped, 8)
+        XCTAssertEqual(q.depth, 2)
+    }
+
+    /// A decoder thread waiting for room is released when the consumer's side finishes the queue, or when the
+    /// consumer is cancelled (its next pop finishes the queue): it must not wait for a reader that is gone.
+    func testAWaitingProducerThreadIsReleasedWhenTheConsumerGoes() async {
+        for cancelled in [false, true] {
+            let q = BoundedQueue<Int>(name: "file", capacity: 1, policy: .block)
+            XCTAssertTrue(q.blockingPush(1))
+            async let second = onThread { q.blockingPush(2) }
+            let consumer = Task {
+                // Busy with an earlier element until it is cancelled.
+                try? await Task.sleep(for: .seconds(60))
+                return await q.pop()
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+            if cancelled { consumer.cancel() } else { q.finish() }
+            let accepted = await second
+            XCTAssertFalse(accepted, cancelled ? "cancelled consumer" : "finished")
+            XCTAssertTrue(q.isFinished)
+            consumer.cancel()
+            let popped = await consumer.value
+            XCTAssertNil(popped, "a cancelled consumer takes nothing more")
+        }
+    }
+
+    func testWaitForFinishEndsAtTheTimeoutOrAtOnceWhenFinished() async {
+        let q = BoundedQueue<Int>(name: "live", capacity: 1, policy: .dropOldest)
+        XCTAssertFalse(q.waitForFinish(timeout: 0.01))
+        async let waited = onThread { () -> (Bool, TimeInterval) in
+            let start = Date()
+            return (q.waitForFinish(timeout: 60), Date().timeIntervalSince(start))
+        }
+        try? await Task.sleep(for: .milliseconds(20))
+        q.finish()
+        let (finished, seconds) = await waited
+        XCTAssertTrue(finished)
+        XCTAssertLessThan(seconds, 5)
+    }
+
     func testBatcherFillsOrTimesOut() async {
         let q = BoundedQueue<Int>(name: "frames", capacity: 16, policy: .block)
         for i in 0..<5 { await q.push(i) }
@@ -88,6 +149,11 @@ final class BoundedQueueTests: XCTestCase {
         let batch = await Batcher<Int>(maxCount: 4, maxWait: .zero).next(from: q)
         XCTAssertEqual(batch, [1])
         XCTAssertFalse(q.isFinished, "returned by its deadline, not by the rescue")
+    }
+
+    /// Runs `body` on a thread of its own, as the decoder pushes, and hands back its result.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { c in Thread { c.resume(returning: body()) }.start() }
     }
 
     /// `q.pop(deadline:)`, except that a consumer still waiting after five seconds is released by finishing the queue
