@@ -49,9 +49,8 @@ public struct PipelineSnapshot: Sendable {
             if state == .detecting || state == .learning { shownState = .reconnecting }
         case .ended?, .failed?: sourceState = .down
         }
-        // Frames skipped to honour sample_fps are by design, not losses: they are not counted as dropped here.
-        let sourceDrops = (source?.droppedTotal ?? 0) - (source?.dropped[.sampling] ?? 0)
-        let dropped = sourceDrops + queues.reduce(0) { $0 + $1.dropped }
+        // Losses are what the queues dropped; frames the source skips to honour sample_fps are by design.
+        let dropped = queues.reduce(0) { $0 + $1.dropped }
         return PipelineStatus(
             state: shownState, detail: failure ?? detail,
             source: SourceStatus(state: sourceState, url: displaySource, reconnects: UInt64(source?.reconnectsTotal ?? 0),
