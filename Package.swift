@@ -29,6 +29,10 @@ let package = Package(
 
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
         .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync).
+        .target(name: "Storage", swiftSettings: [.swiftLanguageMode(.v6)]),
+        // RFC 3339 timestamps, formatted and parsed by hand.
+        .target(name: "Timestamps", swiftSettings: [.swiftLanguageMode(.v6)]),
         // safetensors reading and writing.
         .target(name: "Checkpoint"),
         // The Vision Transformer built from a checkpoint.
@@ -89,6 +93,8 @@ let package = Package(
         // What several test targets need of the machine (free ports).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Reference"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Reference"]),
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference"]),
