@@ -1,6 +1,7 @@
 import Detector
 import Foundation
 import Logging
+import Storage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,8 @@ import Glibc
 ///     <state_dir>/models/previous     symlink to the version it replaced (what `anomalyd model rollback` restores)
 ///
 /// A link is switched by creating a new symlink beside it and renaming it over the old one, then fsyncing the
-/// directory, so a crash leaves the old or the new link, never none. Older versions are pruned on promotion.
+/// directory (`AtomicFile.replaceSymlink`), so a crash leaves the old or the new link, never none. Older versions
+/// are pruned on promotion.
 /// The earlier single-bundle layout (`<state_dir>/model`) is moved into `models/` on first use.
 public struct ModelStore: Sendable {
     public let stateDir: String
@@ -116,15 +118,11 @@ public struct ModelStore: Sendable {
     }
 
     private func setLink(_ name: String, to version: String) throws {
-        let tmp = root + "/.tmp-" + name, final = root + "/" + name
-        unlink(tmp)
-        guard symlink(version, tmp) == 0, rename(tmp, final) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw ModelStoreError.cannotSwitch(link: final, version: version, reason: reason)
+        do {
+            try AtomicFile.replaceSymlink(at: root + "/" + name, to: version)
+        } catch let error as StorageError {
+            throw ModelStoreError.cannotSwitch(link: error.path, version: version, reason: "\(error.step.rawValue) failed: \(error.reason)")
         }
-        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
     }
 
     /// Keeps `current` and `previous` only; a crash between saving a bundle and switching the link leaves an

@@ -6,6 +6,7 @@ import Ingest
 import Logging
 import Metrics
 import Publisher
+import Timestamps
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -114,7 +115,7 @@ public final class Refitter: @unchecked Sendable {
 
     func isDue(now: Date) -> Bool {
         guard let model = live(), buffer.count >= settings.minFrames else { return false }
-        let made = Self.parseTime(model.bundle.metadata.createdAt) ?? .distantPast
+        let made = Timestamp.parse(model.bundle.metadata.createdAt) ?? .distantPast
         let since = max(made, lock.withLock { lastAttempt } ?? .distantPast)
         if let n = settings.everyNewFrames, buffer.count(after: since) >= n { return true }
         return now.timeIntervalSince(since) >= settings.everyHours * 3600
@@ -266,11 +267,5 @@ public final class Refitter: @unchecked Sendable {
             thread.stackSize = 8 << 20
             thread.start()
         }
-    }
-
-    static func parseTime(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
     }
 }
