@@ -29,12 +29,17 @@ let package = Package(
 
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
         .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync).
+        .target(name: "Storage", swiftSettings: [.swiftLanguageMode(.v6)]),
+        // RFC 3339 timestamps, formatted and parsed by hand.
+        .target(name: "Timestamps", swiftSettings: [.swiftLanguageMode(.v6)]),
         // safetensors reading and writing.
-        .target(name: "Checkpoint"),
+        .target(name: "Checkpoint", dependencies: ["Storage"]),
         // The Vision Transformer built from a checkpoint.
         .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"], swiftSettings: numericSettings),
         // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
-        .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS"], swiftSettings: numericSettings),
+        .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps"],
+                swiftSettings: numericSettings),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
         .target(name: "Queues", swiftSettings: [.swiftLanguageMode(.v6)]),
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
@@ -43,9 +48,9 @@ let package = Package(
         // pipelines/*.yaml decoded into plain Codable values, validated, errors located by file, line and field.
         .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Scores to debounced anomaly episodes.
-        .target(name: "Decisions"),
+        .target(name: "Decisions", dependencies: ["Timestamps"]),
         // Events, status and heartbeats over ZeroMQ.
-        .target(name: "Publisher", dependencies: ["CZMQ", "Decisions"]),
+        .target(name: "Publisher", dependencies: ["CZMQ", "Decisions", "Timestamps"]),
 
         // Fan-in: an XSUB/XPUB forwarder for several daemons' publishers, optionally a CURVE server with a ZAP allow-list.
         .target(name: "Proxy", dependencies: ["CZMQ", "Publisher", .product(name: "Logging", package: "swift-log"),
@@ -53,6 +58,7 @@ let package = Package(
 
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
         .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Queues", "Decisions", "Publisher", "Config",
+                                                "Storage", "Timestamps",
                                                 .product(name: "Logging", package: "swift-log"),
                                                 .product(name: "Metrics", package: "swift-metrics"),
                                                 .product(name: "CoreMetrics", package: "swift-metrics")]),
@@ -91,13 +97,16 @@ let package = Package(
         // What several test targets need of the machine (free ports).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Reference"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Storage"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Reference"]),
-        .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference"]),
+        .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference", "Storage"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Engine", "Checkpoint",
+                                                      "Storage",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),

@@ -19,8 +19,6 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case unexpectedShape(path: String, tensor: String, expected: [Int], found: [Int])
     /// Thrown by model builders.
     case invalidArchitecture(path: String, detail: String)
-    /// Writing failed (temp file, write, fsync or rename).
-    case unwritable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -47,8 +45,6 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "Checkpoint \(path) has tensor '\(tensor)' with shape \(found), but shape \(expected) was expected."
         case let .invalidArchitecture(path, detail):
             return "Checkpoint \(path) does not describe a supported architecture: \(detail)."
-        case let .unwritable(path, reason):
-            return "Cannot write checkpoint \(path): \(reason)."
         }
     }
 }

@@ -1,51 +1,23 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Storage
 
 #if _endian(big)
 #error("SafetensorsWriter writes in-memory Float32 values as they are, so it needs a little-endian host")
 #endif
 
 public enum SafetensorsWriter {
-    /// Writes a safetensors file (F32, little-endian) atomically: temp file in the same directory, fsync, rename, fsync dir.
+    /// Writes a safetensors file (F32, little-endian) whole or not at all (`AtomicFile`); a failed write throws
+    /// the `StorageError` naming the file and the step.
     ///
     /// Tensors are laid out in the order given. The header is padded with spaces to a multiple of 8 bytes
     /// so that the data section, and with it every F32 tensor, is 4-byte aligned in the file.
     public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String], to path: String) throws {
         let header = try encodeHeader(tensors, metadata: metadata, path: path)
-
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        var template = Array((directory + "/." + url.lastPathComponent + ".tmp-XXXXXX").utf8CString)
-        let fd = mkstemp(&template)
-        guard fd >= 0 else { throw CheckpointError.unwritable(path: path, reason: "cannot create a temporary file: " + errnoText()) }
-        let temporary = String(cString: template)
-        var renamed = false
-        defer { if !renamed { unlink(temporary) } }
-
-        do {
-            defer { close(fd) }
-            try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try writeAll(fd, $0, path: path) }
-            try header.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-            for tensor in tensors {
-                try tensor.values.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-            }
-            // mkstemp creates the file 0600; a checkpoint is ordinary data, readable like any other file.
-            guard fchmod(fd, 0o644) == 0 else { throw CheckpointError.unwritable(path: path, reason: "fchmod failed: " + errnoText()) }
-            guard fsync(fd) == 0 else { throw CheckpointError.unwritable(path: path, reason: "fsync failed: " + errnoText()) }
+        try AtomicFile.write(to: path) { file in
+            try file.write([UInt64(header.count).littleEndian])
+            try file.write(header)
+            for tensor in tensors { try file.write(tensor.values) }
         }
-        guard rename(temporary, path) == 0 else {
-            throw CheckpointError.unwritable(path: path, reason: "rename from \(temporary) failed: " + errnoText())
-        }
-        renamed = true
-        // The rename itself is durable only once the directory entry is flushed.
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryFD >= 0 else { throw CheckpointError.unwritable(path: path, reason: "cannot open directory to fsync: " + errnoText()) }
-        defer { close(directoryFD) }
-        guard fsync(directoryFD) == 0 else { throw CheckpointError.unwritable(path: path, reason: "directory fsync failed: " + errnoText()) }
     }
 
     private static func encodeHeader(_ tensors: [(name: String, shape: [Int], values: [Float])],
@@ -72,30 +44,9 @@ public enum SafetensorsWriter {
         do {
             json = [UInt8](try JSONSerialization.data(withJSONObject: entries, options: [.sortedKeys]))
         } catch {
-            throw CheckpointError.unwritable(path: path, reason: "cannot encode the header: \(error)")
+            throw CheckpointError.invalidHeader(path: path, detail: "cannot encode the header: \(error)")
         }
         json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
         return json
     }
-
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var written = 0
-        while written < bytes.count {
-            let result = systemWrite(fd, bytes.baseAddress! + written, bytes.count - written)
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw CheckpointError.unwritable(path: path, reason: "write failed: " + errnoText())
-            }
-            written += result
-        }
-    }
-
-    private static func errnoText() -> String {
-        String(cString: strerror(errno))
-    }
-}
-
-/// The libc `write`, which the static `SafetensorsWriter.write` hides inside the enum.
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, buffer, count)
 }

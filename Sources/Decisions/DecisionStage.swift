@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// Turns scored frames into debounced anomaly episodes (CONVENTIONS.md §2): a synchronous, deterministic state
 /// machine fed one frame at a time, returning at most one message per frame.

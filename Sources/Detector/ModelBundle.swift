@@ -1,14 +1,11 @@
 import Checkpoint
 import Engine
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Storage
+import Timestamps
 
 /// Everything that can be wrong with a model bundle. Every case names the bundle, and where it applies the file
-/// and the field, so that a log line is actionable on its own.
+/// and the field, so that a log line is actionable on its own. (A failed write is a `StorageError`, naming the file.)
 public enum ModelBundleError: Error, CustomStringConvertible, Equatable {
     case notADirectory(bundle: String)
     case missingFile(bundle: String, file: String)
@@ -20,7 +17,6 @@ public enum ModelBundleError: Error, CustomStringConvertible, Equatable {
     case inconsistent(bundle: String, file: String, field: String, detail: String)
     case teacherMismatch(bundle: String, teacher: String, expected: String, found: String)
     case unreadableTeacher(path: String, detail: String)
-    case unwritable(bundle: String, detail: String)
 
     public var description: String {
         switch self {
@@ -40,8 +36,6 @@ public enum ModelBundleError: Error, CustomStringConvertible, Equatable {
             return "Model bundle \(bundle) was trained with a teacher of SHA-256 \(expected) (metadata.json teacher.sha256), but \(teacher) has SHA-256 \(found); use the original teacher or retrain."
         case let .unreadableTeacher(path, detail):
             return "Cannot read teacher checkpoint \(path): \(detail)"
-        case let .unwritable(bundle, detail):
-            return "Cannot save model bundle \(bundle): \(detail)."
         }
     }
 }
@@ -141,8 +135,8 @@ public struct ModelBundle: Sendable {
         let digest = SHA256.hexString(content.finalize())
         metadata = ModelMetadata(
             formatVersion: ModelMetadata.currentFormatVersion,
-            modelVersion: Self.compactTime(createdAt) + "-" + digest.prefix(6),
-            createdAt: Self.rfc3339(createdAt), teacher: teacher,
+            modelVersion: Timestamp.basic(createdAt, milliseconds: false) + "-" + digest.prefix(6),
+            createdAt: Timestamp.rfc3339(createdAt), teacher: teacher,
             student: student.map { StudentShape(depth: $0.config.depth, heads: $0.config.heads) },
             frames: frames, settings: settings, trainingLoss: trainingLoss)
         self.student = student
@@ -162,32 +156,22 @@ public struct ModelBundle: Sendable {
 
     // MARK: - Saving
 
-    /// Saves atomically: everything is written and fsynced in a temporary sibling directory, which is then renamed
-    /// to `path`. An existing bundle is first renamed aside and removed afterwards, so a crash leaves either the old
-    /// bundle, the new one, or none at `path`, never a mixture. Leftovers of an interrupted save are removed first.
+    /// Saves atomically (`AtomicFile.writeDirectory`): the files are written and fsynced in a staging directory
+    /// beside `path`, which is then renamed into place, so a crash leaves the old bundle, the new one or none at
+    /// `path`, never a mixture. A failed write throws the `StorageError` naming the file and the step.
     public func save(to path: String) throws {
         try checkConsistency(bundle: path)
-        let destination = URL(fileURLWithPath: path).standardizedFileURL
-        let parent = destination.deletingLastPathComponent().path
-        let name = destination.lastPathComponent
-        func fail(_ detail: String) -> ModelBundleError { .unwritable(bundle: path, detail: detail) }
-
-        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
-        for entry in leftovers where entry.hasPrefix(".\(name).tmp-") || entry.hasPrefix(".\(name).old-") {
-            try? FileManager.default.removeItem(atPath: parent + "/" + entry)
-        }
-
-        var template = Array("\(parent)/.\(name).tmp-XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw fail("cannot create a temporary directory in \(parent): " + errnoText()) }
-        let staging = String(cString: template)
-        var committed = false
-        defer { if !committed { try? FileManager.default.removeItem(atPath: staging) } }
-        guard chmod(staging, 0o755) == 0 else { throw fail("chmod \(staging) failed: " + errnoText()) }
-
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do {
+        func encode(_ value: some Encodable, _ file: String) throws -> Data {
+            do { return try encoder.encode(value) } catch {
+                throw ModelBundleError.invalidJSON(bundle: path, file: file, detail: "it cannot be encoded: \(error)")
+            }
+        }
+        let calibrationJSON = try encode(calibration, Self.calibrationFile), metadataJSON = try encode(metadata, Self.metadataFile)
+
+        try AtomicFile.writeDirectory(at: path) { staging in
             if let student {
                 let tensors = student.layout.entries.map { entry in
                     (name: entry.name, shape: entry.shape,
@@ -201,69 +185,15 @@ public struct ModelBundle: Sendable {
                                             metadata: ["total_variance": "\(g.totalVariance)", "feature": g.feature.rawValue],
                                             to: staging + "/" + file)
             }
-            try writeDurably(encoder.encode(calibration), to: staging + "/" + Self.calibrationFile, bundle: path)
-            try writeDurably(encoder.encode(metadata), to: staging + "/" + Self.metadataFile, bundle: path)
-        } catch let error as ModelBundleError {
-            throw error
-        } catch {
-            throw fail("\(error)")
+            try AtomicFile.write(calibrationJSON, to: staging + "/" + Self.calibrationFile)
+            try AtomicFile.write(metadataJSON, to: staging + "/" + Self.metadataFile)
         }
-        try fsyncDirectory(staging, bundle: path)
-
-        var aside: String?
-        if FileManager.default.fileExists(atPath: destination.path) {
-            var asideTemplate = Array("\(parent)/.\(name).old-XXXXXX".utf8CString)
-            guard mkdtemp(&asideTemplate) != nil else { throw fail("cannot reserve a name to move the old bundle aside: " + errnoText()) }
-            let asidePath = String(cString: asideTemplate)
-            // rename() replaces the empty placeholder directory that mkdtemp created.
-            guard rename(destination.path, asidePath) == 0 else {
-                let reason = errnoText()
-                rmdir(asidePath)
-                throw fail("cannot move the old bundle aside to \(asidePath): " + reason)
-            }
-            aside = asidePath
-        }
-        guard rename(staging, destination.path) == 0 else {
-            let reason = errnoText()
-            if let aside { _ = rename(aside, destination.path) }
-            throw fail("cannot rename \(staging) into place: " + reason)
-        }
-        committed = true
-        try fsyncDirectory(parent, bundle: path)
-        // The new bundle is durable; failing to delete the old copy only leaves a hidden leftover for the next save.
-        if let aside { try? FileManager.default.removeItem(atPath: aside) }
     }
 
     static func tensors(of g: FeatureGaussian) -> [(name: String, shape: [Int], values: [Float])] {
         let d = g.dimension, k = g.components
         return [("mean", [d], g.mean), ("projection", [k, d], g.projection), ("eigenvalues", [k], g.eigenvalues),
                 ("whitened_mean", [k], g.whitenedMean), ("cholesky", [k, k], g.cholesky)]
-    }
-
-    private func writeDurably(_ data: Data, to file: String, bundle: String) throws {
-        func fail(_ what: String) -> ModelBundleError { .unwritable(bundle: bundle, detail: "\(what) \(file) failed: " + errnoText()) }
-        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("creating") }
-        defer { close(fd) }
-        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            var written = 0
-            while written < bytes.count {
-                let result = write(fd, bytes.baseAddress! + written, bytes.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw fail("writing")
-                }
-                written += result
-            }
-        }
-        guard fsync(fd) == 0 else { throw fail("fsync of") }
-    }
-
-    private func fsyncDirectory(_ directory: String, bundle: String) throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw ModelBundleError.unwritable(bundle: bundle, detail: "cannot open \(directory) to fsync: " + errnoText()) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ModelBundleError.unwritable(bundle: bundle, detail: "fsync of \(directory) failed: " + errnoText()) }
     }
 
     // MARK: - Loading
@@ -275,19 +205,8 @@ public struct ModelBundle: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelBundleError.notADirectory(bundle: path)
         }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-
-        // The version first, so a newer format is reported as such rather than as a field it does not recognise.
-        struct VersionProbe: Decodable { let formatVersion: Int }
-        let metadataData = try read(metadataFile, in: path)
-        let version = try decode(VersionProbe.self, from: metadataData, file: metadataFile, bundle: path, decoder).formatVersion
-        guard version == ModelMetadata.currentFormatVersion else {
-            throw ModelBundleError.unsupportedFormatVersion(bundle: path, found: version, supported: ModelMetadata.currentFormatVersion)
-        }
-        let metadata = try decode(ModelMetadata.self, from: metadataData, file: metadataFile, bundle: path, decoder)
-        let calibration = try decode(Calibration.self, from: read(calibrationFile, in: path), file: calibrationFile,
-                                     bundle: path, decoder)
+        let metadata = try Self.metadata(of: path)
+        let calibration = try decode(Calibration.self, from: read(calibrationFile, in: path), file: calibrationFile, bundle: path)
 
         if let teacherPath {
             let found: String
@@ -313,6 +232,18 @@ public struct ModelBundle: Sendable {
         return bundle
     }
 
+    /// Reads and decodes a bundle's metadata.json alone (what a listing shows, without loading the model).
+    public static func metadata(of bundle: String) throws -> ModelMetadata {
+        // The version first, so a newer format is reported as such rather than as a field it does not recognise.
+        struct VersionProbe: Decodable { let formatVersion: Int }
+        let data = try read(metadataFile, in: bundle)
+        let version = try decode(VersionProbe.self, from: data, file: metadataFile, bundle: bundle).formatVersion
+        guard version == ModelMetadata.currentFormatVersion else {
+            throw ModelBundleError.unsupportedFormatVersion(bundle: bundle, found: version, supported: ModelMetadata.currentFormatVersion)
+        }
+        return try decode(ModelMetadata.self, from: data, file: metadataFile, bundle: bundle)
+    }
+
     private static func read(_ file: String, in bundle: String) throws -> Data {
         let filePath = bundle + "/" + file
         guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
@@ -322,8 +253,9 @@ public struct ModelBundle: Sendable {
         return data
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, from data: Data, file: String, bundle: String,
-                                             _ decoder: JSONDecoder) throws -> T {
+    private static func decode<T: Decodable>(_ type: T.Type, from data: Data, file: String, bundle: String) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
@@ -431,7 +363,7 @@ public struct ModelBundle: Sendable {
         guard width >= 1, m.teacher.depth >= 1 else {
             throw inconsistent(Self.metadataFile, "teacher", "width \(width) and depth \(m.teacher.depth) must be positive")
         }
-        guard Self.parseRFC3339(m.createdAt) != nil else {
+        guard Timestamp.parse(m.createdAt) != nil else {
             throw inconsistent(Self.metadataFile, "created_at", "'\(m.createdAt)' is not an RFC 3339 time")
         }
         guard m.frames.train >= 2, m.frames.holdout == calibration.holdoutCount else {
@@ -480,32 +412,4 @@ public struct ModelBundle: Sendable {
             }
         }
     }
-
-    // MARK: - Time
-
-    static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
-
-    static func parseRFC3339(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
-
-    static func compactTime(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date)
-    }
-}
-
-private func errnoText() -> String {
-    String(cString: strerror(errno))
 }

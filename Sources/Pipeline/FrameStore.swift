@@ -1,12 +1,10 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import Storage
 
 /// Raw frames (one model-input RGB image each) kept in a directory, bounded in frames and bytes.
 ///
-/// Each frame is its own file named `<seq>-<capture ms>.rgb`, written to a `.tmp-` sibling, fsynced and renamed, so a
-/// crash leaves whole frames or a temporary file that the next open removes. The file names are the index: opening
+/// Each frame is its own file named `<seq>-<capture ms>.rgb`, written whole or not at all (`AtomicFile`), so a crash
+/// leaves whole frames or a temporary file that the next open removes. The file names are the index: opening
 /// the directory rebuilds it, nothing else needs to survive a restart.
 ///
 /// Two eviction policies: the normal-frame buffer thins itself over time (`timeStratified`) so a refit sees the
@@ -45,14 +43,9 @@ public final class FrameStore: @unchecked Sendable {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var found: [Entry] = []
-        var repaired: [String] = []
+        var repaired = AtomicFile.removeLeftovers(in: directory).map { "\($0): removed an unfinished write" }
         for name in try fm.contentsOfDirectory(atPath: directory).sorted() {
             let path = directory + "/" + name
-            if name.hasPrefix(".tmp-") {
-                try? fm.removeItem(atPath: path)
-                repaired.append("\(name): removed an unfinished write")
-                continue
-            }
             guard let entry = Self.parse(name) else { continue }
             let size = (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
             guard size == frameBytes else {
@@ -84,7 +77,7 @@ public final class FrameStore: @unchecked Sendable {
             defer { nextSeq += 1 }
             return Entry(seq: nextSeq, time: time)
         }
-        try write(rgb, name: entry.name)
+        try AtomicFile.write(rgb, to: directory + "/" + entry.name)
         try lock.withLock {
             let at = entries.firstIndex { ($0.time, $0.seq) > (entry.time, entry.seq) } ?? entries.endIndex
             entries.insert(entry, at: at)
@@ -127,34 +120,11 @@ public final class FrameStore: @unchecked Sendable {
         }
         return best
     }
-
-    private func write(_ rgb: [UInt8], name: String) throws {
-        let tmp = directory + "/.tmp-" + name, final = directory + "/" + name
-        func fail(_ what: String) -> FrameStoreError { .unwritable(file: final, detail: "\(what): " + String(cString: strerror(errno))) }
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("cannot create \(tmp)") }
-        let written = rgb.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == rgb.count, fsync(fd) == 0 else {
-            let error = fail("cannot write \(tmp)")
-            close(fd)
-            unlink(tmp)
-            throw error
-        }
-        close(fd)
-        guard rename(tmp, final) == 0 else {
-            let error = fail("cannot rename \(tmp)")
-            unlink(tmp)
-            throw error
-        }
-        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 { _ = fsync(dir); close(dir) }
-    }
 }
 
 public enum FrameStoreError: Error, CustomStringConvertible {
     case wrongSize(directory: String, bytes: Int, expected: Int)
     case unreadable(file: String, expected: Int)
-    case unwritable(file: String, detail: String)
 
     public var description: String {
         switch self {
@@ -162,8 +132,6 @@ public enum FrameStoreError: Error, CustomStringConvertible {
             return "Frame store \(directory): a frame of \(bytes) bytes was offered; frames are \(expected) bytes (model-input RGB)."
         case let .unreadable(file, expected):
             return "Frame file \(file) is missing or not \(expected) bytes long."
-        case let .unwritable(file, detail):
-            return "Cannot store frame \(file): \(detail)."
         }
     }
 }

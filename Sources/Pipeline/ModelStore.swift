@@ -1,6 +1,7 @@
 import Detector
 import Foundation
 import Logging
+import Storage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,9 @@ import Glibc
 ///     <state_dir>/models/previous     symlink to the version it replaced (what `anomalyd model rollback` restores)
 ///
 /// A link is switched by creating a new symlink beside it and renaming it over the old one, then fsyncing the
-/// directory, so a crash leaves the old or the new link, never none. Older versions are pruned on promotion.
+/// directory (`AtomicFile.replaceSymlink`), so a crash leaves the old or the new link, never none. Older versions
+/// are pruned on promotion; what a crash during a save or a link switch leaves (`.<version>.tmp-*` staging
+/// directories, temporary links) is removed when the store is loaded and on promotion.
 /// The earlier single-bundle layout (`<state_dir>/model`) is moved into `models/` on first use.
 public struct ModelStore: Sendable {
     public let stateDir: String
@@ -43,6 +46,7 @@ public struct ModelStore: Sendable {
     /// inspection, named with the time) and the pipeline learns again rather than failing forever.
     public func load() -> ModelBundle? {
         migrateLegacy()
+        removeLeftovers()
         guard let version = currentVersion() else { return nil }
         let path = root + "/" + version
         do {
@@ -66,6 +70,7 @@ public struct ModelStore: Sendable {
     @discardableResult
     public func promote(_ bundle: ModelBundle) throws -> String? {
         migrateLegacy()
+        removeLeftovers()
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let version = bundle.metadata.modelVersion
         try bundle.save(to: root + "/" + version)
@@ -95,10 +100,8 @@ public struct ModelStore: Sendable {
         let current = currentVersion(), previous = previousVersion()
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return names.filter { isVersionDirectory($0) }.sorted(by: >).map { name in
-            let meta = FileManager.default.contents(atPath: root + "/" + name + "/" + ModelBundle.metadataFile)
-                .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-            return Version(version: name, createdAt: meta?["created_at"] as? String,
-                           isCurrent: name == current, isPrevious: name == previous)
+            Version(version: name, createdAt: (try? ModelBundle.metadata(of: root + "/" + name))?.createdAt,
+                    isCurrent: name == current, isPrevious: name == previous)
         }
     }
 
@@ -116,15 +119,19 @@ public struct ModelStore: Sendable {
     }
 
     private func setLink(_ name: String, to version: String) throws {
-        let tmp = root + "/.tmp-" + name, final = root + "/" + name
-        unlink(tmp)
-        guard symlink(version, tmp) == 0, rename(tmp, final) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw ModelStoreError.cannotSwitch(link: final, version: version, reason: reason)
+        do {
+            try AtomicFile.replaceSymlink(at: root + "/" + name, to: version)
+        } catch let error as StorageError {
+            throw ModelStoreError.cannotSwitch(link: error.path, version: version, reason: "\(error.step.rawValue) failed: \(error.reason)")
         }
-        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+    }
+
+    /// What a crash during a bundle save or a link switch leaves. Called only where this pipeline is the one
+    /// writing (its start and its promotions), so no save can be under way.
+    private func removeLeftovers() {
+        for name in AtomicFile.removeLeftovers(in: root) {
+            logger.notice("removed what an interrupted model save left", metadata: ["path": "\(root)/\(name)"])
+        }
     }
 
     /// Keeps `current` and `previous` only; a crash between saving a bundle and switching the link leaves an
@@ -139,10 +146,10 @@ public struct ModelStore: Sendable {
     private func migrateLegacy() {
         guard FileManager.default.fileExists(atPath: legacyPath), currentVersion() == nil else { return }
         do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: legacyPath + "/" + ModelBundle.metadataFile))
-            guard let version = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["model_version"] as? String,
-                  !version.isEmpty, !version.contains("/") else {
-                throw ModelStoreError.cannotSwitch(link: legacyPath, version: "?", reason: "metadata.json has no model_version")
+            let version = try ModelBundle.metadata(of: legacyPath).modelVersion
+            guard !version.isEmpty, !version.contains("/"), !version.hasPrefix(".") else {
+                throw ModelStoreError.cannotSwitch(link: legacyPath, version: version,
+                                                   reason: "metadata.json's model_version is not a directory name")
             }
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try FileManager.default.moveItem(atPath: legacyPath, toPath: root + "/" + version)

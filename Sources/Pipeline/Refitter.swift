@@ -8,6 +8,7 @@ import Metrics
 import Publisher
 import Synchronization
 import Decisions
+import Timestamps
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -102,7 +103,7 @@ public final class Refitter: Sendable {
 
     func isDue(now: Date) async -> Bool {
         guard let model = await live.current, buffer.count >= settings.minFrames else { return false }
-        let made = Self.parseTime(model.metadata.createdAt) ?? .distantPast
+        let made = Timestamp.parse(model.metadata.createdAt) ?? .distantPast
         let since = [made, schedule.withLock { $0.lastAttempt }, live.rolledBackAt].compactMap { $0 }.max()!
         if let n = settings.everyNewFrames, buffer.count(after: since) >= n { return true }
         return now.timeIntervalSince(since) >= settings.everyHours * 3600
@@ -218,11 +219,5 @@ public final class Refitter: Sendable {
             thread.stackSize = 8 << 20
             thread.start()
         }
-    }
-
-    static func parseTime(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
     }
 }

@@ -1,6 +1,7 @@
 import CZMQ
 import Decisions
 import Foundation
+import Timestamps
 
 /// Whether a message was queued for the subscribers or refused because a subscriber's queue was full.
 public enum Delivery: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Decisions
 import Foundation
+import Timestamps
 
 // Wire formats (CONVENTIONS.md §2, §3): UTF-8 JSON, one object per ZeroMQ message, times RFC 3339 UTC with
 // milliseconds. Every message carries `schema`, `seq` (per pipeline, +1 on every message of any kind so

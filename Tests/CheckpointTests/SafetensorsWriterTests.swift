@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import XCTest
 @testable import Checkpoint
 
@@ -76,8 +77,7 @@ final class SafetensorsWriterTests: XCTestCase {
     func testUnwritableDirectory() {
         let path = directory.appendingPathComponent("missing-dir/model.safetensors").path
         XCTAssertThrowsError(try SafetensorsWriter.write([(name: "w", shape: [1], values: [1])], metadata: [:], to: path)) { error in
-            guard case .unwritable(let reported, _)? = error as? CheckpointError else { return XCTFail("\(error)") }
-            XCTAssertEqual(reported, path)
+            XCTAssertEqual(error as? StorageError, StorageError(path: path, step: .createTemporary, code: ENOENT))
         }
     }
 }

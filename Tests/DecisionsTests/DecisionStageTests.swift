@@ -228,12 +228,3 @@ final class RegionTests: XCTestCase {
         XCTAssertEqual(Region.locate(errors: m, grid: 14, width: 1400, height: 700, fraction: 1)?.bbox, [900, 300, 1000, 350])
     }
 }
-
-final class TimestampTests: XCTestCase {
-    func testRFC3339WithMilliseconds() {
-        let d = Date(timeIntervalSince1970: 1_795_428_900.1239)
-        XCTAssertEqual(Timestamp.rfc3339(d), "2026-11-23T10:15:00.123Z")
-        XCTAssertEqual(Timestamp.basic(d), "20261123T101500.123Z")
-        XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: 0.9999)), "1970-01-01T00:00:00.999Z")
-    }
-}

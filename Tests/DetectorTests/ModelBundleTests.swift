@@ -2,6 +2,7 @@ import Checkpoint
 import Engine
 import Foundation
 import Reference
+import Storage
 import XCTest
 @testable import Detector
 
@@ -216,9 +217,8 @@ final class ModelBundleTests: XCTestCase {
 
         let nowhere = directory + "/no/such/model"
         XCTAssertThrowsError(try second.save(to: nowhere)) {
-            guard case let .unwritable(bundle, detail) = $0 as? ModelBundleError else { return XCTFail("\($0)") }
-            XCTAssertEqual(bundle, nowhere)
-            XCTAssertTrue(detail.contains("No such file or directory"), detail)
+            XCTAssertEqual($0 as? StorageError, StorageError(path: nowhere, step: .createStaging, code: ENOENT))
+            XCTAssertTrue("\($0)".contains("No such file or directory"), "\($0)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import XCTest
 @testable import Pipeline
 
@@ -70,18 +71,33 @@ final class FrameStoreTests: XCTestCase {
     func testPartialWritesAreRemovedOnReopen() throws {
         let store = try open()
         for i in 0..<4 { try store.add(frame(i), time: at(i)) }
-        // What a crash mid-write leaves: a temporary file, or (a foreign copy) a frame file cut short.
-        let leftover = directory + "/.tmp-000000000005-1800000000005.rgb"
+        // What a crash mid-write leaves: a temporary file (named as AtomicFile names it, or as earlier versions
+        // did), or (a foreign copy) a frame file cut short.
+        let leftover = directory + "/.000000000005-1800000000005.rgb.tmp-Ab12Cd"
+        let legacyLeftover = directory + "/.tmp-000000000007-1800000000007.rgb"
         let cut = directory + "/000000000006-1800000000006.rgb"
         _ = FileManager.default.createFile(atPath: leftover, contents: Data(repeating: 1, count: 5))
+        _ = FileManager.default.createFile(atPath: legacyLeftover, contents: Data(repeating: 1, count: 12))
         _ = FileManager.default.createFile(atPath: cut, contents: Data(repeating: 1, count: 7))
         let reopened = try open()
         XCTAssertEqual(reopened.count, 4)
-        XCTAssertEqual(reopened.repaired.count, 2, "\(reopened.repaired)")
+        XCTAssertEqual(reopened.repaired.count, 3, "\(reopened.repaired)")
         XCTAssertTrue(reopened.repaired.contains { $0.contains("7 bytes where a frame has 12") }, "\(reopened.repaired)")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: cut))
+        XCTAssertEqual(try files().count, 4, "only the whole frames are left")
         for (i, e) in reopened.snapshot.enumerated() { XCTAssertEqual(try reopened.read(e), frame(i)) }
+    }
+
+    func testAFailedWriteNamesTheFrameFile() throws {
+        let store = try open()
+        try store.add(frame(1), time: at(1))
+        try FileManager.default.removeItem(atPath: directory)
+        XCTAssertThrowsError(try store.add(frame(2), time: at(2))) { error in
+            guard let error = error as? StorageError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error.path, directory + "/000000000002-1800000002000.rgb")
+            XCTAssertEqual(error.step, .createTemporary)
+            XCTAssertTrue("\(error)".contains("No such file or directory"), "\(error)")
+        }
+        XCTAssertEqual(store.count, 1, "a frame that was not stored is not indexed")
     }
 
     func testAFrameOfTheWrongSizeIsRefusedByName() throws {

@@ -54,7 +54,7 @@ final class ModelStoreTests: XCTestCase {
         XCTAssertEqual(s.list().map(\.version), [c, b].map(\.metadata.modelVersion))
         XCTAssertEqual(s.list().map(\.isCurrent), [true, false])
         XCTAssertEqual(s.list().map(\.isPrevious), [false, true])
-        XCTAssertNotNil(s.list()[0].createdAt)
+        XCTAssertEqual(s.list().map(\.createdAt), [c, b].map(\.metadata.createdAt), "read from metadata.json")
 
         let (from, to) = try s.rollback()
         XCTAssertEqual(from, c.metadata.modelVersion)
@@ -89,6 +89,26 @@ final class ModelStoreTests: XCTestCase {
         let c = try bundle(3)
         try s.promote(c)
         XCTAssertEqual(Set(s.list().map(\.version)), [a, c].map(\.metadata.modelVersion).reduce(into: Set<String>()) { $0.insert($1) })
+    }
+
+    func testWhatAnInterruptedSaveLeavesIsRemoved() throws {
+        let s = store()
+        let (a, b) = (try bundle(1), try bundle(2))
+        try s.promote(a)
+        // A crash while saving b: its staging directory, half written; and one while switching a link.
+        let staging = s.root + "/." + b.metadata.modelVersion + ".tmp-Qx81Lk"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        try Data("{".utf8).write(to: URL(fileURLWithPath: staging + "/metadata.json"))
+        XCTAssertEqual(symlink(b.metadata.modelVersion, s.root + "/.current.tmp-9zz1"), 0)
+        // The next start removes them and keeps the model.
+        XCTAssertEqual(store().load()?.metadata.modelVersion, a.metadata.modelVersion)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: s.root).sorted(), [a.metadata.modelVersion, "current"])
+        // So does a promotion (of another version than the one that left it).
+        let orphan = s.root + "/.20270101T000000Z-0a1b2c.old-Zz0Zz0"
+        try FileManager.default.createDirectory(atPath: orphan, withIntermediateDirectories: false)
+        try s.promote(b)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: s.root).sorted(),
+                       [a.metadata.modelVersion, b.metadata.modelVersion, "current", "previous"].sorted())
     }
 
     func testABundleThatDoesNotLoadIsMovedAside() throws {
