@@ -1,7 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Hot numeric loops are bounds-checked in debug builds only; release builds drop the checks.
+// The kernels' hot loops drop overflow checks and preconditions in release builds (debug builds keep them, and
+// `make test` runs the suites in both). Only Kernels: every other target keeps its checks, and a hot loop that
+// needs the speed belongs in a kernel.
 let numericSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -36,10 +38,9 @@ let package = Package(
         // safetensors reading and writing.
         .target(name: "Checkpoint", dependencies: ["Storage"]),
         // The Vision Transformer built from a checkpoint.
-        .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"], swiftSettings: numericSettings),
+        .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"]),
         // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
-        .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps"],
-                swiftSettings: numericSettings),
+        .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps"]),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
         .target(name: "Queues", swiftSettings: [.swiftLanguageMode(.v6)]),
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
@@ -84,13 +85,11 @@ let package = Package(
 
         // Benchmarks (run by benchmarks/run.sh, never by the tests).
         .executableTarget(name: "engine-bench", dependencies: ["Engine", "Checkpoint", "Kernels"],
-                          path: "benchmarks/engine", swiftSettings: numericSettings),
+                          path: "benchmarks/engine"),
         .executableTarget(name: "train-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
-                          path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh", "RESULTS.md"],
-                          swiftSettings: numericSettings),
+                          path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh", "RESULTS.md"]),
         .executableTarget(name: "quality-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
-                          path: "benchmarks/quality", exclude: ["run.sh", "offline.py", "small_sample.py", "RESULTS.md", "runs"],
-                          swiftSettings: numericSettings),
+                          path: "benchmarks/quality", exclude: ["run.sh", "offline.py", "small_sample.py", "RESULTS.md", "runs"]),
 
         // Plain double-precision reference implementations the numeric tests compare against.
         .target(name: "Reference", path: "Tests/Reference"),

@@ -250,7 +250,7 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
             let others = (1..<parts).map { grads[$0].storage.data }
             DispatchQueue.concurrentPerform(iterations: workers) { part in
                 let lo = count * part / workers, hi = count * (part + 1) / workers
-                for other in others { for i in lo..<hi { total[i] += other[i] } }
+                for other in others { Residual.forward(total + lo, adding: other + lo, count: hi - lo) }
             }
         }
         return partLoss.reduce(0, +)

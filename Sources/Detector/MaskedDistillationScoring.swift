@@ -76,7 +76,6 @@ public final class MaskedDistillationScorer: @unchecked Sendable {
         precondition(batch <= chunk * workers, "batch \(batch) exceeds the scorer's maxBatch")
         var maps = [Float](repeating: 0, count: batch * n)
         var profiles = [Float](repeating: 0, count: batch * d)
-        let all = (0..<Int32(n)).map { $0 }
         let imageBytes = c.imageSize * c.imageSize * 3
         let parts = (batch + chunk - 1) / chunk
         profiles.withUnsafeMutableBufferPointer { profiles in
@@ -84,8 +83,7 @@ public final class MaskedDistillationScorer: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: parts) { w in
                 let ws = workspaces[w]
                 let lo = w * chunk, count = min(chunk, batch - lo)
-                let keep = [Int32]((0..<count).map { _ in all }.joined())
-                student.forward(rgb: rgb + lo * imageBytes, batch: count, keep: keep, kept: n,
+                student.forward(rgb: rgb + lo * imageBytes, batch: count, keep: nil, kept: n,
                                 normalization: normalization, workspace: ws)
                 let target = teacherRows[w].data
                 for b in 0..<count {

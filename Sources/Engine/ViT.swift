@@ -1,4 +1,3 @@
-import Dispatch
 import Kernels
 
 /// How pixel values are normalised before the patch embedding, as the checkpoint was trained.
@@ -31,28 +30,78 @@ public struct ViTOutput: Sendable {
     }
 }
 
-/// Activation buffers for one worker, sized for up to `capacity` images. Not shared between threads.
+/// Activation buffers of one worker for up to `capacity` images of up to `maxTokens` tokens each (CLS plus the
+/// patches kept). With `keepsActivations` every block writes its own slot and the gradient buffers exist, so
+/// `ViT.backward` can follow (llm.c's activations and their gradients); without it (inference) all blocks share one
+/// slot. Not shared between threads.
 public final class ViTWorkspace: @unchecked Sendable {
-    public let capacity: Int
-    let patches, x, ln, qkv, attnOut, proj, hidden, probs, mean, rstd: Tensor
+    public let config: ViTConfig
+    public let capacity, maxTokens: Int
+    public let keepsActivations: Bool
+    // Embedding: every patch of each image, the kept ones gathered (only when a mask is given), their projection.
+    let patches: Tensor
+    private(set) lazy var keptPatches = Tensor([capacity * (maxTokens - 1), config.patchDim])
+    let embedded: Tensor
+    // Blocks, slot l (or 0 without keepsActivations). `xs` slot l is block l's input; one more slot holds the final
+    // stream when activations are kept, otherwise every block updates slot 0 in place.
+    let xs, xmid, ln1, ln1Mean, ln1Rstd, qkv, probs, att, ln2, ln2Mean, ln2Rstd, fc1, gelu: Tensor
+    /// Final LayerNorm output [batch, tokens, D]: what `encode` leaves for its caller.
+    public let lnf: Tensor
+    let lnfMean, lnfRstd: Tensor
+    /// dL/d(final LayerNorm output) [batch, tokens, D], set by the caller before `ViT.backward`.
+    public let dlnf: Tensor
+    // Backward scratch: the residual stream's gradient, then the branches' gradients (TransformerBlock.Scratch).
+    let dx, dln, datt, dqkv, dhidden, dscores: Tensor
 
-    public init(config c: ViTConfig, capacity: Int) {
-        let bt = capacity * c.tokens
+    public init(config c: ViTConfig, capacity: Int, maxTokens: Int? = nil, keepsActivations: Bool = false) {
+        let t = maxTokens ?? c.tokens
+        precondition(capacity >= 1 && t >= 2 && t <= c.tokens, "workspace for \(capacity) images of \(t) tokens")
+        config = c
         self.capacity = capacity
+        self.maxTokens = t
+        self.keepsActivations = keepsActivations
+        let l = keepsActivations ? c.depth : 1, bt = capacity * t, d = c.width, m = c.mlpWidth
         patches = Tensor([capacity * c.patches, c.patchDim])
-        x = Tensor([bt, c.width])
-        ln = Tensor([bt, c.width])
-        qkv = Tensor([bt, 3 * c.width])
-        attnOut = Tensor([bt, c.width])
-        proj = Tensor([bt, c.width])
-        hidden = Tensor([bt, c.mlpWidth])
-        probs = Tensor([capacity, c.heads, c.tokens, c.tokens])
-        mean = Tensor([bt])
-        rstd = Tensor([bt])
+        embedded = Tensor([capacity * (t - 1), d])
+        xs = Tensor([keepsActivations ? l + 1 : 1, bt, d])
+        xmid = Tensor([l, bt, d])
+        ln1 = Tensor([l, bt, d]); ln1Mean = Tensor([l, bt]); ln1Rstd = Tensor([l, bt])
+        qkv = Tensor([l, bt, 3 * d])
+        probs = Tensor([l, capacity, c.heads, t, t])
+        att = Tensor([l, bt, d])
+        // Inference reuses the first LayerNorm's output for the second and applies GELU in place.
+        ln2 = keepsActivations ? Tensor([l, bt, d]) : ln1
+        ln2Mean = Tensor([l, bt]); ln2Rstd = Tensor([l, bt])
+        fc1 = Tensor([l, bt, m])
+        gelu = keepsActivations ? Tensor([l, bt, m]) : fc1
+        lnf = Tensor([bt, d]); lnfMean = Tensor([bt]); lnfRstd = Tensor([bt])
+        let g = keepsActivations ? 1 : 0   // inference never runs backward: no gradient buffers
+        dlnf = Tensor([g * bt, d]); dx = Tensor([g * bt, d]); dln = Tensor([g * bt, d]); datt = Tensor([g * bt, d])
+        dqkv = Tensor([g * bt, 3 * d]); dhidden = Tensor([g * bt, m]); dscores = Tensor([g * t, t])
+    }
+
+    /// The residual stream entering block `i` (i = depth: leaving the last block) of a pass over `rows` rows.
+    func stream(_ i: Int, rows: Int) -> UnsafeMutablePointer<Float> {
+        xs.data + (keepsActivations ? i * rows * config.width : 0)
+    }
+
+    /// Block `i`'s activation record for `batch` images of `t` tokens, packed at that size.
+    func block(_ i: Int, batch: Int, tokens t: Int) -> TransformerBlock.Activations {
+        let s = keepsActivations ? i : 0, bt = batch * t, d = config.width, m = config.mlpWidth
+        return .init(ln1: ln1.data + s * bt * d, ln1Mean: ln1Mean.data + s * bt, ln1Rstd: ln1Rstd.data + s * bt,
+                     qkv: qkv.data + s * bt * 3 * d, probs: probs.data + s * batch * config.heads * t * t,
+                     att: att.data + s * bt * d, xmid: xmid.data + s * bt * d, ln2: ln2.data + s * bt * d,
+                     ln2Mean: ln2Mean.data + s * bt, ln2Rstd: ln2Rstd.data + s * bt,
+                     fc1: fc1.data + s * bt * m, gelu: gelu.data + s * bt * m)
+    }
+
+    var scratch: TransformerBlock.Scratch {
+        .init(dln: dln.data, datt: datt.data, dqkv: dqkv.data, dhidden: dhidden.data, dscores: dscores.data)
     }
 }
 
-/// A Vision Transformer forward pass (timm semantics, pre-norm blocks) over one flat parameter allocation.
+/// A Vision Transformer (timm semantics, pre-norm blocks) over one flat parameter allocation: the frozen teacher's
+/// forward, and the encoder forward and backward the student trains with.
 public struct ViT: Sendable {
     public let parameters: ViTParameters
     public let normalization: Normalization
@@ -63,71 +112,116 @@ public struct ViT: Sendable {
         self.normalization = normalization
     }
 
-    /// Runs `batch` packed RGB24 images of `imageSize`² pixels through the network on the calling thread.
-    public func forward(rgb: UnsafePointer<UInt8>, batch: Int, workspace ws: ViTWorkspace,
-                        captureBlocks: Set<Int> = []) -> ViTOutput {
-        precondition(batch <= ws.capacity, "batch \(batch) exceeds workspace capacity \(ws.capacity)")
+    /// Patch embedding, blocks and final LayerNorm for `batch` packed RGB24 images of `imageSize`² pixels, on the
+    /// calling thread; the tokens are left in `ws.lnf` ([batch, 1+kept, D], token 0 CLS). `keep` ([batch, kept]
+    /// patch indices) picks the patches each image contributes (MAE order: the position embedding is added before
+    /// the blocks see them); nil keeps all of them, in order. `afterBlock(i, stream)` sees block i's output.
+    public func encode(rgb: UnsafePointer<UInt8>, batch: Int, keep: [Int32]? = nil, workspace ws: ViTWorkspace,
+                       afterBlock: (Int, UnsafePointer<Float>) -> Void = { _, _ in }) {
         let c = config, p = parameters, l = p.layout
-        let d = c.width, t = c.tokens, n = c.patches, bt = batch * t
+        let d = c.width, n = c.patches
+        let kept = keep.map { batch > 0 ? $0.count / batch : 0 } ?? n, t = kept + 1, bt = batch * t
+        precondition(keep == nil || keep!.count == batch * kept, "keep has \(keep?.count ?? 0) indices for \(batch) images")
+        precondition(batch <= ws.capacity && t <= ws.maxTokens,
+                     "\(batch) images of \(t) tokens exceed the workspace (\(ws.capacity) of \(ws.maxTokens))")
 
-        // Patch embedding (as a GEMM), then [CLS; patches] + position embedding.
         PatchEmbed.im2col(ws.patches.data, rgb: rgb, batch: batch, imageSize: c.imageSize, patchSize: c.patchSize,
                           mean: normalization.mean, std: normalization.std)
-        Linear.forward(ws.proj.data, ws.patches.data, p.ptr(l.patchW), p.ptr(l.patchB),
-                       rows: batch * n, inFeatures: c.patchDim, outFeatures: d)
-        for b in 0..<batch {
-            let xb = ws.x.data + b * t * d
-            xb.update(from: p.ptr(l.cls), count: d)
-            (xb + d).update(from: ws.proj.data + b * n * d, count: n * d)
-            Residual.forward(xb, adding: p.ptr(l.pos), count: t * d)
+        if let keep {
+            // Gather first, then embed only the kept rows: the projection is per row, so masking saves its cost.
+            for r in 0..<(batch * kept) {
+                let index = Int(keep[r])
+                precondition(index >= 0 && index < n, "patch index \(index) outside 0..<\(n)")
+                (ws.keptPatches.data + r * c.patchDim).update(from: ws.patches.data + ((r / kept) * n + index) * c.patchDim,
+                                                              count: c.patchDim)
+            }
         }
-
-        var captured: [Int: [Float]] = [:]
-        for (i, blk) in l.blocks.enumerated() {
-            LayerNorm.forward(ws.ln.data, ws.x.data, p.ptr(blk.norm1W), p.ptr(blk.norm1B),
-                              rows: bt, channels: d, eps: c.layerNormEps)
-            Linear.forward(ws.qkv.data, ws.ln.data, p.ptr(blk.qkvW), p.ptr(blk.qkvB),
-                           rows: bt, inFeatures: d, outFeatures: 3 * d)
-            Attention.forward(ws.attnOut.data, probs: ws.probs.data, ws.qkv.data,
-                              batch: batch, tokens: t, width: d, heads: c.heads)
-            Linear.forward(ws.proj.data, ws.attnOut.data, p.ptr(blk.projW), p.ptr(blk.projB),
-                           rows: bt, inFeatures: d, outFeatures: d)
-            Residual.forward(ws.x.data, adding: ws.proj.data, count: bt * d)
-
-            LayerNorm.forward(ws.ln.data, ws.x.data, p.ptr(blk.norm2W), p.ptr(blk.norm2B),
-                              rows: bt, channels: d, eps: c.layerNormEps)
-            Linear.forward(ws.hidden.data, ws.ln.data, p.ptr(blk.fc1W), p.ptr(blk.fc1B),
-                           rows: bt, inFeatures: d, outFeatures: c.mlpWidth)
-            GELU.forward(ws.hidden.data, ws.hidden.data, count: bt * c.mlpWidth)
-            Linear.forward(ws.proj.data, ws.hidden.data, p.ptr(blk.fc2W), p.ptr(blk.fc2B),
-                           rows: bt, inFeatures: c.mlpWidth, outFeatures: d)
-            Residual.forward(ws.x.data, adding: ws.proj.data, count: bt * d)
-            if captureBlocks.contains(i) {
-                captured[i] = Array(UnsafeBufferPointer(start: ws.x.data, count: bt * d))
+        Linear.forward(ws.embedded.data, keep == nil ? ws.patches.data : ws.keptPatches.data, p.ptr(l.patchW),
+                       p.ptr(l.patchB), rows: batch * kept, inFeatures: c.patchDim, outFeatures: d)
+        // [CLS; patches] + the position embedding of each token's patch.
+        let x0 = ws.stream(0, rows: bt), pos = p.ptr(l.pos)
+        for b in 0..<batch {
+            let xb = x0 + b * t * d
+            xb.update(from: p.ptr(l.cls), count: d)
+            Residual.forward(xb, adding: pos, count: d)
+            for k in 0..<kept {
+                let row = xb + (1 + k) * d, patch = keep.map { Int($0[b * kept + k]) } ?? k
+                row.update(from: ws.embedded.data + (b * kept + k) * d, count: d)
+                Residual.forward(row, adding: pos + (1 + patch) * d, count: d)
             }
         }
 
-        // The last block's attention weights are still in `probs`: row 0 (the CLS query), patch keys, head mean.
+        for (i, blk) in l.blocks.enumerated() {
+            let out = ws.stream(i + 1, rows: bt)
+            TransformerBlock.forward(out, ws.stream(i, rows: bt), ws.block(i, batch: batch, tokens: t), p, blk,
+                                     batch: batch, tokens: t)
+            afterBlock(i, out)
+        }
+        LayerNorm.forward(ws.lnf.data, ws.stream(c.depth, rows: bt), p.ptr(l.normW), p.ptr(l.normB),
+                          mean: ws.lnfMean.data, rstd: ws.lnfRstd.data, rows: bt, channels: d, eps: c.layerNormEps)
+    }
+
+    /// Backward of the last `encode` (same `batch` and `keep`, a workspace that keeps activations) from the
+    /// gradient in `ws.dlnf`. Parameter gradients ACCUMULATE into `grads`, which has this ViT's layout. The
+    /// position embedding gets none: the one ViT trained here, the student, keeps its sin-cos table fixed.
+    public func backward(batch: Int, keep: [Int32]? = nil, workspace ws: ViTWorkspace, grads: ViTParameters) {
+        let c = config, p = parameters, l = p.layout
+        let d = c.width, n = c.patches
+        let kept = keep.map { batch > 0 ? $0.count / batch : 0 } ?? n, t = kept + 1, bt = batch * t
+        precondition(ws.keepsActivations, "backward needs a workspace that keeps activations")
+        precondition(batch <= ws.capacity && t <= ws.maxTokens && grads.layout.count == l.count)
+        let g = grads.ptr, dx = ws.dx.data
+
+        // Final LayerNorm; dx becomes dL/d(final stream) and then, block by block, dL/d(block input).
+        dx.update(repeating: 0, count: bt * d)
+        LayerNorm.backward(dinp: dx, dgamma: g(l.normW), dbeta: g(l.normB), dout: ws.dlnf.data,
+                           inp: ws.stream(c.depth, rows: bt), gamma: p.ptr(l.normW), mean: ws.lnfMean.data,
+                           rstd: ws.lnfRstd.data, rows: bt, channels: d)
+        for (i, blk) in l.blocks.enumerated().reversed() {
+            TransformerBlock.backward(dx: dx, ws.stream(i, rows: bt), ws.block(i, batch: batch, tokens: t),
+                                      scratch: ws.scratch, grads: grads, p, blk, batch: batch, tokens: t)
+        }
+
+        // Token assembly: the CLS row to cls_token, the patch rows to the projection of the patches embedded.
+        for b in 0..<batch {
+            let row = dx + b * t * d
+            Residual.forward(g(l.cls), adding: row, count: d)
+            (ws.embedded.data + b * kept * d).update(from: row + d, count: kept * d)   // reused as d(embedded)
+        }
+        Linear.backward(dinp: nil, dweight: g(l.patchW), dbias: g(l.patchB), dout: ws.embedded.data,
+                        inp: keep == nil ? ws.patches.data : ws.keptPatches.data, weight: p.ptr(l.patchW),
+                        rows: batch * kept, inFeatures: c.patchDim, outFeatures: d)
+    }
+
+    /// The teacher's forward: `encode` over every patch, plus the last block's CLS attention, the classifier logits
+    /// and copies of the residual stream after the blocks in `captureBlocks`.
+    public func forward(rgb: UnsafePointer<UInt8>, batch: Int, workspace ws: ViTWorkspace,
+                        captureBlocks: Set<Int> = []) -> ViTOutput {
+        let c = config, p = parameters, l = p.layout
+        let d = c.width, t = c.tokens, n = c.patches, bt = batch * t
+        var captured: [Int: [Float]] = [:]
+        encode(rgb: rgb, batch: batch, workspace: ws) { i, stream in
+            if captureBlocks.contains(i) { captured[i] = Array(UnsafeBufferPointer(start: stream, count: bt * d)) }
+        }
+
+        // The last block's attention weights: row 0 (the CLS query), patch keys, mean over heads.
         var clsAttention = [Float](repeating: 0, count: batch * n)
-        let invHeads = 1 / Float(c.heads)
+        let probs = ws.block(c.depth - 1, batch: batch, tokens: t).probs, invHeads = 1 / Float(c.heads)
         for b in 0..<batch {
             for h in 0..<c.heads {
-                let row = ws.probs.data + (b * c.heads + h) * t * t
+                let row = probs + (b * c.heads + h) * t * t
                 for j in 0..<n { clsAttention[b * n + j] += row[1 + j] * invHeads }
             }
         }
 
-        LayerNorm.forward(ws.ln.data, ws.x.data, p.ptr(l.normW), p.ptr(l.normB),
-                          rows: bt, channels: d, eps: c.layerNormEps)
-        let finalTokens = Array(UnsafeBufferPointer(start: ws.ln.data, count: bt * d))
-
+        let finalTokens = Array(UnsafeBufferPointer(start: ws.lnf.data, count: bt * d))
         var logits: [Float] = []
         if c.numClasses > 0 {
-            // Head on the CLS rows only: gather them, then one GEMM.
-            for b in 0..<batch { (ws.attnOut.data + b * d).update(from: ws.ln.data + b * t * d, count: d) }
+            // Head on the CLS rows only: gather them (into the embedding's buffer, free by now), then one GEMM.
+            for b in 0..<batch { (ws.embedded.data + b * d).update(from: ws.lnf.data + b * t * d, count: d) }
             logits = [Float](repeating: 0, count: batch * c.numClasses)
             logits.withUnsafeMutableBufferPointer { out in
-                Linear.forward(out.baseAddress!, ws.attnOut.data, p.ptr(l.headW), p.ptr(l.headB),
+                Linear.forward(out.baseAddress!, ws.embedded.data, p.ptr(l.headW), p.ptr(l.headB),
                                rows: batch, inFeatures: d, outFeatures: c.numClasses)
             }
         }

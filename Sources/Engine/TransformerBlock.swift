@@ -1,0 +1,68 @@
+import Kernels
+
+/// One pre-norm transformer block (timm `Block`), the only block code there is: the frozen teacher and the student
+/// both run `forward`, and the student's training runs `backward` from the same record.
+///   xmid = x + proj(Attn(qkv(LN1(x))))
+///   out  = xmid + fc2(GELU(fc1(LN2(xmid))))
+public enum TransformerBlock {
+    /// Where one block's forward writes, and what its backward reads (llm.c's activations for one layer), all for
+    /// `batch`·`tokens` rows. Without a backward to follow, `ln2` may be `ln1` and `gelu` may be `fc1`.
+    public struct Activations {
+        public var ln1, ln1Mean, ln1Rstd, qkv, probs, att, xmid, ln2, ln2Mean, ln2Rstd, fc1, gelu: UnsafeMutablePointer<Float>
+    }
+
+    /// The backward pass's scratch: [rows, D] twice, [rows, 3D], [rows, MLP] and one [T, T] matrix.
+    public struct Scratch {
+        public var dln, datt, dqkv, dhidden, dscores: UnsafeMutablePointer<Float>
+    }
+
+    /// out = block(x) for `batch` sequences of `tokens` rows. `out` may be `x`: x is last read before fc2 writes.
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ a: Activations,
+                               _ p: ViTParameters, _ blk: ViTLayout.Block, batch: Int, tokens t: Int) {
+        let c = p.config, d = c.width, m = c.mlpWidth, bt = batch * t
+        LayerNorm.forward(a.ln1, x, p.ptr(blk.norm1W), p.ptr(blk.norm1B), mean: a.ln1Mean, rstd: a.ln1Rstd,
+                          rows: bt, channels: d, eps: c.layerNormEps)
+        Linear.forward(a.qkv, a.ln1, p.ptr(blk.qkvW), p.ptr(blk.qkvB), rows: bt, inFeatures: d, outFeatures: 3 * d)
+        Attention.forward(a.att, probs: a.probs, a.qkv, batch: batch, tokens: t, width: d, heads: c.heads)
+        Linear.forward(a.xmid, a.att, p.ptr(blk.projW), p.ptr(blk.projB), rows: bt, inFeatures: d, outFeatures: d)
+        Residual.forward(a.xmid, adding: x, count: bt * d)
+        LayerNorm.forward(a.ln2, a.xmid, p.ptr(blk.norm2W), p.ptr(blk.norm2B), mean: a.ln2Mean, rstd: a.ln2Rstd,
+                          rows: bt, channels: d, eps: c.layerNormEps)
+        Linear.forward(a.fc1, a.ln2, p.ptr(blk.fc1W), p.ptr(blk.fc1B), rows: bt, inFeatures: d, outFeatures: m)
+        GELU.forward(a.gelu, a.fc1, count: bt * m)
+        Linear.forward(out, a.gelu, p.ptr(blk.fc2W), p.ptr(blk.fc2B), rows: bt, inFeatures: m, outFeatures: d)
+        Residual.forward(out, adding: a.xmid, count: bt * d)
+    }
+
+    /// Backward of `forward` from its record (with `ln2` and `gelu` buffers of their own) and its input `x`.
+    /// `dx` holds dL/d(out) on entry and dL/dx on return: the residual stream's gradient passes through, and each
+    /// branch's backward adds its share. Parameter gradients ACCUMULATE into `grads`, which has `p`'s layout.
+    public static func backward(dx: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ a: Activations,
+                                scratch s: Scratch, grads: ViTParameters, _ p: ViTParameters, _ blk: ViTLayout.Block,
+                                batch: Int, tokens t: Int) {
+        let c = p.config, d = c.width, m = c.mlpWidth, bt = batch * t
+        let g = grads.ptr
+        // MLP branch.
+        s.dhidden.update(repeating: 0, count: bt * m)
+        Linear.backward(dinp: s.dhidden, dweight: g(blk.fc2W), dbias: g(blk.fc2B), dout: dx, inp: a.gelu,
+                        weight: p.ptr(blk.fc2W), rows: bt, inFeatures: m, outFeatures: d)
+        GELU.backward(dinp: s.dhidden, inp: a.fc1, dout: s.dhidden, count: bt * m)
+        s.dln.update(repeating: 0, count: bt * d)
+        Linear.backward(dinp: s.dln, dweight: g(blk.fc1W), dbias: g(blk.fc1B), dout: s.dhidden, inp: a.ln2,
+                        weight: p.ptr(blk.fc1W), rows: bt, inFeatures: d, outFeatures: m)
+        LayerNorm.backward(dinp: dx, dgamma: g(blk.norm2W), dbeta: g(blk.norm2B), dout: s.dln, inp: a.xmid,
+                           gamma: p.ptr(blk.norm2W), mean: a.ln2Mean, rstd: a.ln2Rstd, rows: bt, channels: d)
+        // Attention branch.
+        s.datt.update(repeating: 0, count: bt * d)
+        Linear.backward(dinp: s.datt, dweight: g(blk.projW), dbias: g(blk.projB), dout: dx, inp: a.att,
+                        weight: p.ptr(blk.projW), rows: bt, inFeatures: d, outFeatures: d)
+        s.dqkv.update(repeating: 0, count: bt * 3 * d)
+        Attention.backward(dqkv: s.dqkv, scratch: s.dscores, dout: s.datt, qkv: a.qkv, probs: a.probs,
+                           batch: batch, tokens: t, width: d, heads: c.heads)
+        s.dln.update(repeating: 0, count: bt * d)
+        Linear.backward(dinp: s.dln, dweight: g(blk.qkvW), dbias: g(blk.qkvB), dout: s.dqkv, inp: a.ln1,
+                        weight: p.ptr(blk.qkvW), rows: bt, inFeatures: d, outFeatures: 3 * d)
+        LayerNorm.backward(dinp: dx, dgamma: g(blk.norm1W), dbeta: g(blk.norm1B), dout: s.dln, inp: x,
+                           gamma: p.ptr(blk.norm1W), mean: a.ln1Mean, rstd: a.ln1Rstd, rows: bt, channels: d)
+    }
+}
