@@ -38,12 +38,14 @@ let package = Package(
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames.
         .target(name: "Ingest", dependencies: ["CFFmpeg"]),
 
-        // pipelines/*.yaml decoded into plain Codable values, validated, errors located by file, line and field.
-        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Scores to debounced anomaly episodes.
         .target(name: "Decisions"),
         // Events, status and heartbeats over ZeroMQ.
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions"]),
+        // pipelines/*.yaml decoded straight into each stage's settings type, validated by those types, errors located
+        // by file, line and field.
+        .target(name: "Config", dependencies: ["Detector", "Decisions", "Ingest", "Publisher",
+                                               .product(name: "Yams", package: "Yams")]),
 
         // Fan-in: an XSUB/XPUB forwarder for several daemons' publishers, optionally a CURVE server with a ZAP allow-list.
         .target(name: "Proxy", dependencies: ["CZMQ", "Publisher", .product(name: "Logging", package: "swift-log"),

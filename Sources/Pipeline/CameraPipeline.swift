@@ -37,7 +37,7 @@ public final class CameraPipeline: @unchecked Sendable {
     let workers: Int
     let logger: Logger
     /// Learning needs a calibration hold-out; with fewer frames a model is not worth having.
-    static let minimumLearningFrames = 40
+    static let minimumLearningFrames = LearningSettings.minimumFrames
 
     private let lock = NSLock()
     private var state: PipelineState = .starting
@@ -68,10 +68,10 @@ public final class CameraPipeline: @unchecked Sendable {
         if let bundle = store.load() {
             await install(bundle)
         } else {
-            set(.learning, "collecting \(config.learningFrames) normal frames")
+            set(.learning, "collecting \(config.learning.frames) normal frames")
         }
         let source = try FrameSource(config.source, options: config.sourceOptions)
-        let frames = BoundedQueue<Frame>(name: "frames", capacity: max(8, 2 * config.batchMaxFrames),
+        let frames = BoundedQueue<Frame>(name: "frames", capacity: max(8, 2 * config.batch.maxFrames),
                                          policy: source.kind.isLive ? .dropOldest : .block)
         let scored = BoundedQueue<ScoredItem>(name: "scored", capacity: 64, policy: .block)
         lock.withLock {
@@ -81,7 +81,7 @@ public final class CameraPipeline: @unchecked Sendable {
         logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(currentState.0.rawValue)"])
         let status = Task { await self.reportStatusPeriodically() }
         defer { status.cancel() }
-        let refitter = config.refitSettings.enabled
+        let refitter = config.refit.enabled
             ? try Refitter(config: config, store: store, vit: vit, publisher: publisher, logger: logger,
                            live: { self.currentModel }, install: { await self.install($0) })
             : nil
@@ -123,8 +123,8 @@ public final class CameraPipeline: @unchecked Sendable {
     }
 
     private func infer(from frames: BoundedQueue<Frame>, into scored: BoundedQueue<ScoredItem>, store: ModelStore) async throws {
-        let batcher = Batcher<Frame>(maxCount: config.batchMaxFrames, maxWait: .milliseconds(Int(config.batchMaxWaitMs)))
-        let runner = ViTRunner(vit: vit, workers: workers, maxBatch: config.batchMaxFrames)
+        let batcher = Batcher<Frame>(maxCount: config.batch.maxFrames, maxWait: .milliseconds(Int(config.batch.maxWaitMs)))
+        let runner = ViTRunner(vit: vit, workers: workers, maxBatch: config.batch.maxFrames)
         var learning: [UInt8] = []
         var learned = 0
         let learningStarted = Date()
@@ -149,9 +149,9 @@ public final class CameraPipeline: @unchecked Sendable {
             for frame in batch { learning += frame.pixels }
             learned += batch.count
             counters.learned(batch.count)
-            set(.learning, "collecting normal frames: \(learned)/\(config.learningFrames)")
-            let timeUp = config.learningSeconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
-            if learned >= config.learningFrames || (timeUp && learned >= Self.minimumLearningFrames) {
+            set(.learning, "collecting normal frames: \(learned)/\(config.learning.frames)")
+            let timeUp = config.learning.seconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
+            if learned >= config.learning.frames || (timeUp && learned >= Self.minimumLearningFrames) {
                 try await learn(rgb: learning, count: learned, store: store)
                 learning = []
                 learned = 0
@@ -167,7 +167,7 @@ public final class CameraPipeline: @unchecked Sendable {
     }
 
     private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?) async throws {
-        var stage = try DecisionStage(pipeline: config.name, settings: config.decisionSettings)
+        var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
         while let item = await scored.pop() {
@@ -212,13 +212,13 @@ public final class CameraPipeline: @unchecked Sendable {
         logger.info("learning: training on normal frames", metadata: ["frames": "\(count)"])
         let identity = try TeacherIdentity(path: config.teacher)
         let runner = ViTRunner(vit: vit, workers: workers, maxBatch: 8)
-        let settings = config.detectorSettings
+        let settings = config.detector
         let stop = StopFlag()
         let bundle = try await withTaskCancellationHandler {
             try await offload(qos: .utility) { [config] in
                 try ModelFitting.fit(
                     rgb: rgb, count: count, teacher: runner, teacherIdentity: identity, settings: settings,
-                    blockLength: max(1, Int(config.sampleFps)), workers: self.workers,
+                    blockLength: max(1, Int(config.sourceOptions.sampleFPS ?? 1)), workers: self.workers,
                     progress: { p in
                         if case .training(let t) = p, t.frames == t.framesPerEpoch {
                             self.set(.learning, String(format: "training: epoch %d/%d, loss %.5f", t.epoch + 1, t.epochs, t.loss))
@@ -239,7 +239,7 @@ public final class CameraPipeline: @unchecked Sendable {
     /// Switches to detecting with this model, and says so at once: a state change must not wait for the periodic
     /// status (a short recording can be over before it comes).
     private func install(_ bundle: ModelBundle) async {
-        let m = AnomalyModel(bundle: bundle, workers: workers, maxBatch: config.batchMaxFrames)
+        let m = AnomalyModel(bundle: bundle, workers: workers, maxBatch: config.batch.maxFrames)
         lock.withLock { model = m }
         set(.detecting, nil)
         await reportStatus()
@@ -283,7 +283,7 @@ public final class CameraPipeline: @unchecked Sendable {
             counters: Counters(framesDecoded: UInt64(stats?.framesDecoded ?? 0), framesScored: UInt64(c.framesScored),
                                framesDropped: UInt64(dropped), events: UInt64(c.events.values.reduce(0, +))),
             model: model.map { ModelInfo(version: $0.version, teacher: teacherName) },
-            sensitivity: config.decisionSettings.sensitivity)
+            sensitivity: config.decision.sensitivity)
     }
 
     /// What the metrics endpoint and the watchdog read: raw source stats and queues, beyond `status()`.
@@ -292,7 +292,7 @@ public final class CameraPipeline: @unchecked Sendable {
         return PipelineProbe(
             name: config.name, state: state, failure: nil, source: source?.stats, counters: counters.snapshot,
             queues: queues.map { [.init($0.frames), .init($0.scored)] } ?? [],
-            modelVersion: model?.version, threshold: 1 - config.decisionSettings.sensitivity)
+            modelVersion: model?.version, threshold: 1 - config.decision.sensitivity)
     }
 
     private func reportStatus() async {

@@ -38,7 +38,7 @@ public final class Refitter: @unchecked Sendable {
     public init(config: PipelineConfig, store: ModelStore, vit: ViT, publisher: EventPublisher, logger: Logger,
                 live: @escaping @Sendable () -> AnomalyModel?, install: @escaping @Sendable (ModelBundle) async -> Void) throws {
         self.config = config
-        settings = config.refitSettings
+        settings = config.refit
         self.store = store
         self.vit = vit
         self.publisher = publisher
@@ -61,7 +61,7 @@ public final class Refitter: @unchecked Sendable {
     // MARK: Input from the decide stage
 
     /// The normalised score at which the decision stage calls a frame anomalous.
-    var cut: Double { 1 - config.decisionSettings.sensitivity }
+    var cut: Double { 1 - config.decision.sensitivity }
 
     /// A scored frame: kept when clearly below the cut and the sampling interval has passed. A failing disk costs
     /// the buffer a frame, never the pipeline.
@@ -203,7 +203,7 @@ public final class Refitter: @unchecked Sendable {
         var rgb = [UInt8]()
         rgb.reserveCapacity(train.count * buffer.frameBytes)
         for entry in train { rgb += try buffer.read(entry) }
-        var settings = config.detectorSettings
+        var settings = config.detector
         settings.epochs = self.settings.epochs ?? settings.epochs
         return try ModelFitting.fit(
             rgb: rgb, count: train.count, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),

@@ -86,7 +86,7 @@ final class RefitSceneTests: XCTestCase {
         let store = ModelStore(stateDir: config.stateDir, teacherPath: Self.teacher, logger: Logger(label: "test"))
         let first = try ModelFitting.fit(
             rgb: normal.flatMap(\.pixels), count: normal.count, teacher: ViTRunner(vit: vit, workers: 2, maxBatch: 8),
-            teacherIdentity: try TeacherIdentity(path: Self.teacher), settings: config.detectorSettings, blockLength: 5)
+            teacherIdentity: try TeacherIdentity(path: Self.teacher), settings: config.detector, blockLength: 5)
         try store.promote(first)
         let live = Live(AnomalyModel(bundle: first, workers: 2, maxBatch: 8))
         var publisherSettings = PublisherSettings()
