@@ -81,7 +81,7 @@ public enum ConfigLoader {
             }
             (p.source, p.displaySource) = try resolveSource(p.source, credentialsFile: p.credentialsFile,
                                                             environment: environment) { at.error(at: ["source"], $0) }
-            let dir = URL(fileURLWithPath: p.stateDir).standardizedFileURL.path
+            let dir = URL(fileURLWithPath: p.stateDir, isDirectory: true).standardizedFileURL.path
             if let other = stateDirs.updateValue(name, forKey: dir) {
                 throw at.error(at: ["state_dir"], "pipelines '\(other)' and '\(name)' share the state directory \(dir): "
                     + "each would run the other's model after a restart; give each its own state_dir "

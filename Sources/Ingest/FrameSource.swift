@@ -89,7 +89,8 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
     /// The first configurable option outside its range, and what it must be; nil when all are usable. NaN fails
     /// every comparison, so it is out of every range.
     public var firstInvalid: (key: CodingKeys, problem: String)? {
-        if let f = sampleFPS, !(f > 0 && f <= 120) { return (.sampleFPS, "expected a rate in (0, 120] frames/s, got \(f)") }
+        // Below one frame per 100 s a pipeline would never gather its learning frames.
+        if let f = sampleFPS, !(f >= 0.01 && f <= 120) { return (.sampleFPS, "expected a rate in [0.01, 120] frames/s, got \(f)") }
         if !Self.rtspTransports.contains(rtspTransport) {
             return (.rtspTransport, "expected \(Self.either(Self.rtspTransports)), got '\(rtspTransport.prefix(80))'")
         }

@@ -69,7 +69,7 @@ final class ConfigLoaderTests: XCTestCase {
     func testValuesOutOfRangeNameTheirField() {
         assertRejected("pipelines:\n  a:\n    source: x.mp4\n    decision: {sensitivity: 1.5}\n",
                        line: 4, field: "pipelines.a.decision.sensitivity", contains: "[0, 1]")
-        assertRejected("pipelines:\n  a:\n    source: x.mp4\n    sample_fps: 0\n", line: 4, field: "pipelines.a.sample_fps", contains: "(0, 120]")
+        assertRejected("pipelines:\n  a:\n    source: x.mp4\n    sample_fps: 0\n", line: 4, field: "pipelines.a.sample_fps", contains: "[0.01, 120]")
         assertRejected("pipelines:\n  a:\n    source: x.mp4\n    resize: stretch\n", line: 4, field: "pipelines.a.resize",
                        contains: "expected 'squash' or 'crop', got 'stretch'")
         assertRejected("pipelines:\n  Line3: {source: x.mp4}\n", line: 2, field: "pipelines", contains: "pipeline name 'Line3': names are 1 to 64 of a-z")
