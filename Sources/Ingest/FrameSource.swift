@@ -76,7 +76,8 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
         sampleFPS = try c.decodeIfPresent(Double.self, forKey: .sampleFPS) ?? Self.configuredSampleFPS
         if let raw = try c.decodeIfPresent(String.self, forKey: .resize) {
             guard let mode = ResizeMode(rawValue: raw) else {
-                throw DecodingError.dataCorruptedError(forKey: .resize, in: c, debugDescription: "expected \(Self.either(ResizeMode.allCases.map(\.rawValue))), got '\(raw.prefix(80))'")
+                let expected = Self.either(ResizeMode.allCases.map(\.rawValue))
+                throw DecodingError.dataCorruptedError(forKey: .resize, in: c, debugDescription: "expected \(expected), got '\(raw.prefix(80))'")
             }
             resize = mode
         }
