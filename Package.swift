@@ -46,12 +46,14 @@ let package = Package(
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
         .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues"]),
 
-        // pipelines/*.yaml decoded into plain Codable values, validated, errors located by file, line and field.
-        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Scores to debounced anomaly episodes.
         .target(name: "Decisions", dependencies: ["Timestamps"]),
         // Events, status and heartbeats over ZeroMQ.
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions", "Timestamps"]),
+        // pipelines/*.yaml decoded straight into each stage's settings type, validated by those types, errors located
+        // by file, line and field.
+        .target(name: "Config", dependencies: ["Detector", "Decisions", "Ingest", "Publisher",
+                                               .product(name: "Yams", package: "Yams")]),
 
         // Fan-in: an XSUB/XPUB forwarder for several daemons' publishers, optionally a CURVE server with a ZAP allow-list.
         .target(name: "Proxy", dependencies: ["CZMQ", "Publisher", .product(name: "Logging", package: "swift-log"),

@@ -10,8 +10,13 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
         self.file = file
         self.line = line
         self.column = column
-        self.field = field
-        self.message = message
+        self.field = Self.printable(field)
+        self.message = Self.printable(message)
+    }
+
+    /// Keys and values from the file may hold control characters; the message goes to a terminal or the journal.
+    static func printable(_ s: String) -> String {
+        s.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
     }
 
     public var description: String {

@@ -1,4 +1,5 @@
-/// How per-frame scores become anomaly episodes (CONVENTIONS.md §2), as plain Codable values.
+/// How per-frame scores become anomaly episodes (CONVENTIONS.md §2): a pipeline's `decision:` section. Absent keys
+/// keep the defaults below; `firstInvalid` holds the ranges, which the configuration loader and the stage enforce.
 public struct DecisionSettings: Codable, Sendable, Equatable {
     /// Moves the cut on the normalised score at run time: a frame is above the cut when score ≥ 1 − sensitivity.
     public var sensitivity: Double = 0.5
@@ -23,21 +24,57 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// Rejects values the state machine cannot work with, naming the field.
-    public func validate() throws {
-        func check(_ ok: Bool, _ field: String, _ reason: String) throws {
-            if !ok { throw DecisionError.invalidSetting(field: field, reason: reason) }
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case sensitivity, framesToStart = "frames_to_start", framesToEnd = "frames_to_end", medianWindow = "median_window"
+        case maxDurationSeconds = "max_duration_s", updateIntervalSeconds = "update_interval_s"
+        case updateMinScoreIncrease = "update_min_score_increase", updateMinCellShift = "update_min_cell_shift"
+        case regionFraction = "region_fraction"
+    }
+
+    /// The keys a configuration file may set; the others are tuned in code.
+    public static let configKeys: [CodingKeys] = [.sensitivity, .framesToStart, .framesToEnd, .maxDurationSeconds,
+                                                  .updateIntervalSeconds]
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sensitivity = try c.decodeIfPresent(Double.self, forKey: .sensitivity) ?? sensitivity
+        framesToStart = try c.decodeIfPresent(Int.self, forKey: .framesToStart) ?? framesToStart
+        framesToEnd = try c.decodeIfPresent(Int.self, forKey: .framesToEnd) ?? framesToEnd
+        medianWindow = try c.decodeIfPresent(Int.self, forKey: .medianWindow) ?? medianWindow
+        maxDurationSeconds = try c.decodeIfPresent(Double.self, forKey: .maxDurationSeconds) ?? maxDurationSeconds
+        updateIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .updateIntervalSeconds) ?? updateIntervalSeconds
+        updateMinScoreIncrease = try c.decodeIfPresent(Double.self, forKey: .updateMinScoreIncrease) ?? updateMinScoreIncrease
+        updateMinCellShift = try c.decodeIfPresent(Int.self, forKey: .updateMinCellShift) ?? updateMinCellShift
+        regionFraction = try c.decodeIfPresent(Double.self, forKey: .regionFraction) ?? regionFraction
+    }
+
+    /// The first setting the state machine cannot work with, and what it must be; nil when all are usable. NaN
+    /// fails every comparison, so it is out of every range.
+    public var firstInvalid: (key: CodingKeys, problem: String)? {
+        func expect(_ ok: Bool, _ key: CodingKeys, _ range: String, _ value: Any) -> (key: CodingKeys, problem: String)? {
+            ok ? nil : (key, "expected \(range), got \(value)")
         }
-        try check((0...1).contains(sensitivity), "sensitivity", "must be in [0, 1], got \(sensitivity)")
-        try check(framesToStart >= 1, "framesToStart", "must be at least 1, got \(framesToStart)")
-        try check(framesToEnd >= 1, "framesToEnd", "must be at least 1, got \(framesToEnd)")
-        try check(medianWindow >= 1 && medianWindow % 2 == 1, "medianWindow",
-                  "must be an odd number ≥ 1 (1 = off), got \(medianWindow)")
-        try check(maxDurationSeconds > 0, "maxDurationSeconds", "must be positive, got \(maxDurationSeconds)")
-        try check(updateIntervalSeconds >= 0, "updateIntervalSeconds", "must not be negative, got \(updateIntervalSeconds)")
-        try check(updateMinScoreIncrease >= 0, "updateMinScoreIncrease", "must not be negative, got \(updateMinScoreIncrease)")
-        try check(updateMinCellShift >= 1, "updateMinCellShift", "must be at least 1, got \(updateMinCellShift)")
-        try check(regionFraction > 0 && regionFraction <= 1, "regionFraction", "must be in (0, 1], got \(regionFraction)")
+        let checks: [(key: CodingKeys, problem: String)?] = [
+            expect((0...1).contains(sensitivity), .sensitivity, "a value in [0, 1]", sensitivity),
+            expect((1...10_000).contains(framesToStart), .framesToStart, "1...10000 frames", framesToStart),
+            expect((1...10_000).contains(framesToEnd), .framesToEnd, "1...10000 frames", framesToEnd),
+            expect((1...99).contains(medianWindow) && medianWindow % 2 == 1, .medianWindow,
+                   "an odd number of frames in 1...99 (1 = off)", medianWindow),
+            expect(maxDurationSeconds > 0 && maxDurationSeconds <= 86_400, .maxDurationSeconds,
+                   "a duration in (0, 86400] seconds", maxDurationSeconds),
+            expect((0...3600).contains(updateIntervalSeconds), .updateIntervalSeconds, "a duration in [0, 3600] seconds",
+                   updateIntervalSeconds),
+            expect((0...1).contains(updateMinScoreIncrease), .updateMinScoreIncrease, "a score in [0, 1]",
+                   updateMinScoreIncrease),
+            expect((1...1000).contains(updateMinCellShift), .updateMinCellShift, "1...1000 cells", updateMinCellShift),
+            expect(regionFraction > 0 && regionFraction <= 1, .regionFraction, "a fraction in (0, 1]", regionFraction),
+        ]
+        return checks.lazy.compactMap { $0 }.first
+    }
+
+    /// For settings built in code; the error names the key, as the configuration file writes it.
+    public func validate() throws {
+        if let (key, problem) = firstInvalid { throw DecisionError.invalidSetting(field: key.stringValue, reason: problem) }
     }
 }
 

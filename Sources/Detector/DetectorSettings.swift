@@ -1,5 +1,13 @@
-/// Hyper-parameters of the detector (ALGORITHM.md "Decisions for anomalyd"), as plain Codable values.
+import Engine
+
+/// Hyper-parameters of the detector (ALGORITHM.md "Decisions for anomalyd"): a pipeline's `detector:` section and
+/// the `settings` a model bundle records. Absent keys keep the defaults below. `firstInvalid` holds the ranges: the
+/// configuration loader rejects what learning would, while a bundle's record is read as it was written.
 public struct DetectorSettings: Codable, Sendable, Equatable {
+    /// No ViT teacher anomalyd can load is deeper (ViT-G has 48 blocks); the loaded teacher's depth is the real bound
+    /// (`studentConfig(teacher:)`), known only once it is loaded.
+    public static let maxStudentDepth = 48
+
     /// Student depth in blocks; nil means the teacher's depth.
     public var studentDepth: Int?
     /// Fraction of patches the guided mask drops during training (RN: 0.5).
@@ -19,7 +27,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     /// end-to-end belt scene, so it is a setting, not the default.
     public var gaussianFeature: GaussianFeature = .cls
     public var gaussianCovariance: GaussianCovariance = .pca
-    /// Variance the PCA keeps when `gaussianCovariance` is `.pca` (Transformaly's 0.9).
+    /// Variance the PCA keeps when `gaussianCovariance` is `.pca` (Transformaly's 0.9). Below 1: keeping all of it
+    /// would whiten the null space of the features (`FeatureGaussian.fit` refuses 1).
     public var varianceKept: Double = 0.9
     /// How the student's errors are scored: RN's mean, or a Gaussian of their per-channel profile.
     public var studentScore: StudentScore = .mean
@@ -28,29 +37,131 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case studentDepth, maskRatio, epochs, batchSize, learningRate, beta1, beta2, weightDecay, seed, holdout
-        case gaussianFeature, gaussianCovariance, varianceKept, thresholdQuantile, studentScore
+    /// The keys as a configuration file and metadata.json write them.
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case studentDepth = "student_depth", maskRatio = "mask_ratio", epochs, batchSize = "batch_size"
+        case learningRate = "learning_rate", beta1, beta2, weightDecay = "weight_decay", seed, holdout
+        case gaussianFeature = "gaussian_feature", gaussianCovariance = "gaussian_covariance"
+        case varianceKept = "variance_kept", thresholdQuantile = "threshold_quantile", studentScore = "student_score"
     }
+
+    /// The keys a configuration file may set: the optimiser's constants are recorded in a bundle, not tuned per camera.
+    public static let configKeys = CodingKeys.allCases.filter { ![.batchSize, .beta1, .beta2, .weightDecay].contains($0) }
 
     /// Every key may be absent (a bundle written by an older version): absent keys keep their defaults; for the
     /// Gaussian's that is also what older versions always did (CLS, PCA), whatever the defaults become.
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        studentDepth = try c.decodeIfPresent(Int.self, forKey: .studentDepth)
-        maskRatio = try c.decodeIfPresent(Double.self, forKey: .maskRatio) ?? maskRatio
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
-        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? learningRate
-        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? beta1
-        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? beta2
-        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
-        holdout = try c.decodeIfPresent(Double.self, forKey: .holdout) ?? holdout
-        gaussianFeature = try c.decodeIfPresent(GaussianFeature.self, forKey: .gaussianFeature) ?? .cls
-        gaussianCovariance = try c.decodeIfPresent(GaussianCovariance.self, forKey: .gaussianCovariance) ?? .pca
-        varianceKept = try c.decodeIfPresent(Double.self, forKey: .varianceKept) ?? varianceKept
-        thresholdQuantile = try c.decodeIfPresent(Double.self, forKey: .thresholdQuantile) ?? thresholdQuantile
-        studentScore = try c.decodeIfPresent(StudentScore.self, forKey: .studentScore) ?? .mean
+        let c = try Keys(decoder)
+        studentDepth = try c.decode(Int.self, .studentDepth)
+        maskRatio = try c.decode(Double.self, .maskRatio) ?? maskRatio
+        epochs = try c.decode(Int.self, .epochs) ?? epochs
+        batchSize = try c.decode(Int.self, .batchSize) ?? batchSize
+        learningRate = try c.decode(Float.self, .learningRate) ?? learningRate
+        beta1 = try c.decode(Float.self, .beta1) ?? beta1
+        beta2 = try c.decode(Float.self, .beta2) ?? beta2
+        weightDecay = try c.decode(Float.self, .weightDecay) ?? weightDecay
+        seed = try c.decode(UInt64.self, .seed) ?? seed
+        holdout = try c.decode(Double.self, .holdout) ?? holdout
+        gaussianFeature = try c.choice(.gaussianFeature, among: GaussianFeature.teacherFeatures) ?? .cls
+        gaussianCovariance = try c.choice(.gaussianCovariance, among: GaussianCovariance.allCases) ?? .pca
+        varianceKept = try c.decode(Double.self, .varianceKept) ?? varianceKept
+        thresholdQuantile = try c.decode(Double.self, .thresholdQuantile) ?? thresholdQuantile
+        studentScore = try c.choice(.studentScore, among: StudentScore.allCases) ?? .mean
+    }
+
+    /// The first setting outside its range, with what it must be; nil when learning can use every one. NaN fails
+    /// every comparison, so it is out of every range.
+    public var firstInvalid: (key: CodingKeys, problem: String)? {
+        func expect(_ ok: Bool, _ key: CodingKeys, _ range: String, _ value: Any) -> (key: CodingKeys, problem: String)? {
+            ok ? nil : (key, "expected \(range), got \(value)")
+        }
+        let checks: [(key: CodingKeys, problem: String)?] = [
+            expect(studentDepth.map { (1...Self.maxStudentDepth).contains($0) } ?? true, .studentDepth,
+                   "1...\(Self.maxStudentDepth) blocks (at most the teacher's depth)", studentDepth ?? 0),
+            expect(maskRatio >= 0 && maskRatio < 1, .maskRatio, "a share in [0, 1)", maskRatio),
+            expect((1...1000).contains(epochs), .epochs, "1...1000", epochs),
+            expect((1...256).contains(batchSize), .batchSize, "1...256", batchSize),
+            expect(learningRate > 0 && learningRate <= 1, .learningRate, "a rate in (0, 1]", learningRate),
+            expect(beta1 >= 0 && beta1 < 1, .beta1, "a decay in [0, 1)", beta1),
+            expect(beta2 >= 0 && beta2 < 1, .beta2, "a decay in [0, 1)", beta2),
+            expect(weightDecay >= 0 && weightDecay <= 1, .weightDecay, "a factor in [0, 1]", weightDecay),
+            expect(holdout > 0 && holdout < 0.5, .holdout, "a share in (0, 0.5)", holdout),
+            expect(varianceKept > 0 && varianceKept < 1, .varianceKept, "a share in (0, 1)", varianceKept),
+            expect(thresholdQuantile > 0.5 && thresholdQuantile < 1, .thresholdQuantile, "a quantile in (0.5, 1)",
+                   thresholdQuantile),
+        ]
+        return checks.lazy.compactMap { $0 }.first
+    }
+
+    /// For settings built in code; the error names the key, as the configuration file writes it.
+    public func validate() throws {
+        if let (key, problem) = firstInvalid { throw DetectorSettingsError.invalidSetting(field: key.stringValue, reason: problem) }
+    }
+
+    /// The student's architecture under `teacher`: `studentDepth` blocks, at most the teacher's.
+    public func studentConfig(teacher: ViTConfig) throws -> ViTConfig {
+        if let depth = studentDepth, depth > teacher.depth {
+            throw DetectorSettingsError.studentDeeperThanTeacher(depth: depth, teacherDepth: teacher.depth)
+        }
+        return Student.config(teacher: teacher, depth: studentDepth)
+    }
+}
+
+public enum DetectorSettingsError: Error, Equatable, CustomStringConvertible {
+    case invalidSetting(field: String, reason: String)
+    case studentDeeperThanTeacher(depth: Int, teacherDepth: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidSetting(let field, let reason): return "invalid detector setting \(field): \(reason)"
+        case .studentDeeperThanTeacher(let depth, let teacherDepth):
+            return "invalid detector setting student_depth: \(depth) blocks, but the teacher has \(teacherDepth); "
+                + "the student may be at most as deep as its teacher"
+        }
+    }
+}
+
+extension DetectorSettings {
+    /// Looks a key up as a configuration writes it (`student_depth`) or as metadata.json hands it over: the bundle
+    /// reader's `.convertFromSnakeCase` turns the file's `student_depth` into `studentDepth` before the lookup.
+    private struct Keys {
+        let written: KeyedDecodingContainer<CodingKeys>
+        let converted: KeyedDecodingContainer<AnyKey>
+
+        init(_ decoder: Decoder) throws {
+            written = try decoder.container(keyedBy: CodingKeys.self)
+            converted = try decoder.container(keyedBy: AnyKey.self)
+        }
+
+        func decode<T: Decodable>(_ type: T.Type, _ key: CodingKeys) throws -> T? {
+            if written.contains(key) { return try written.decodeIfPresent(type, forKey: key) }
+            return try converted.decodeIfPresent(type, forKey: AnyKey(camelCase: key.stringValue))
+        }
+
+        /// An enum among `allowed`; any other value is an error that lists them.
+        func choice<T: RawRepresentable & Equatable>(_ key: CodingKeys, among allowed: [T]) throws -> T? where T.RawValue == String {
+            guard let raw = try decode(String.self, key) else { return nil }
+            guard let value = T(rawValue: raw), allowed.contains(value) else {
+                let names = allowed.map { "'\($0.rawValue)'" }
+                let list = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names.last! : names.joined()
+                let problem = "expected \(list), got '\(raw.prefix(80))'"
+                if written.contains(key) { throw DecodingError.dataCorruptedError(forKey: key, in: written, debugDescription: problem) }
+                throw DecodingError.dataCorruptedError(forKey: AnyKey(camelCase: key.stringValue), in: converted,
+                                                       debugDescription: problem)
+            }
+            return value
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+        /// `student_depth` as `.convertFromSnakeCase` spells it: `studentDepth`.
+        init(camelCase snake: String) {
+            let words = snake.split(separator: "_")
+            stringValue = String(words.first ?? "") + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        }
     }
 }

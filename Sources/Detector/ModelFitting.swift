@@ -24,6 +24,7 @@ public enum ModelFitting {
                            shouldStop: @escaping @Sendable () -> Bool = { false },
                            initialStudent: ViTParameters? = nil) throws -> ModelBundle {
         let c = teacher.vit.config
+        let shape = try settings.studentConfig(teacher: c)   // before the teacher pass: a bad depth fails at once
         let imageBytes = c.imageSize * c.imageSize * 3
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
@@ -51,7 +52,6 @@ public enum ModelFitting {
         var student: Student?
         var loss: [Double] = []
         if components.contains(.mkd) {
-            let shape = Student.config(teacher: c, depth: settings.studentDepth)
             let s = Student(config: shape, seed: settings.seed)
             // Warm start (a refit): continue from the live student's weights, copied so the live model is untouched.
             // A student of another shape (the depth setting changed) cannot be continued: it starts afresh.

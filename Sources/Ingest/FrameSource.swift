@@ -28,7 +28,9 @@ public enum SourceKind: Sendable, Equatable {
     public var overflowPolicy: OverflowPolicy { isLive ? .dropOldest : .block }
 }
 
-public struct SourceOptions: Sendable {
+/// How a source is decoded, sampled and reconnected. A pipeline's configuration sets `CodingKeys` at its top level,
+/// beside `source`; the other fields are the daemon's own.
+public struct SourceOptions: Decodable, Sendable, Equatable {
     /// Side of the square RGB24 output.
     public var size = 224
     public var resize: ResizeMode = .squash
@@ -40,7 +42,7 @@ public struct SourceOptions: Sendable {
     public var loop = false
     /// Frames buffered between the decoder and the consumer.
     public var queueCapacity = 4
-    /// RTSP lower transport.
+    /// RTSP lower transport, one of `rtspTransports`.
     public var rtspTransport = "tcp"
     /// Socket timeout and deadline for opening a live source.
     public var ioTimeout: TimeInterval = 10
@@ -54,21 +56,63 @@ public struct SourceOptions: Sendable {
     /// Forces a libavformat input format (e.g. "video4linux2"); nil probes.
     public var inputFormat: String?
 
+    public static let rtspTransports = ["tcp", "udp"]
+    /// A configured pipeline scores at most this many frames per second unless it says otherwise; `init()` keeps
+    /// every frame, as the command-line tools want.
+    public static let configuredSampleFPS = 10.0
+
     public init() {}
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case sampleFPS = "sample_fps", resize, nativeRate = "realtime", loop, rtspTransport = "rtsp_transport"
+        case stallTimeout = "stall_timeout_s"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sampleFPS = try c.decodeIfPresent(Double.self, forKey: .sampleFPS) ?? Self.configuredSampleFPS
+        if let raw = try c.decodeIfPresent(String.self, forKey: .resize) {
+            guard let mode = ResizeMode(rawValue: raw) else {
+                let expected = Self.either(ResizeMode.allCases.map(\.rawValue))
+                throw DecodingError.dataCorruptedError(forKey: .resize, in: c, debugDescription: "expected \(expected), got '\(raw.prefix(80))'")
+            }
+            resize = mode
+        }
+        nativeRate = try c.decodeIfPresent(Bool.self, forKey: .nativeRate) ?? nativeRate
+        loop = try c.decodeIfPresent(Bool.self, forKey: .loop) ?? loop
+        rtspTransport = try c.decodeIfPresent(String.self, forKey: .rtspTransport) ?? rtspTransport
+        stallTimeout = try c.decodeIfPresent(Double.self, forKey: .stallTimeout)
+    }
+
+    /// The first configurable option outside its range, and what it must be; nil when all are usable. NaN fails
+    /// every comparison, so it is out of every range.
+    public var firstInvalid: (key: CodingKeys, problem: String)? {
+        // Below one frame per 100 s a pipeline would never gather its learning frames.
+        if let f = sampleFPS, !(f >= 0.01 && f <= 120) { return (.sampleFPS, "expected a rate in [0.01, 120] frames/s, got \(f)") }
+        if !Self.rtspTransports.contains(rtspTransport) {
+            return (.rtspTransport, "expected \(Self.either(Self.rtspTransports)), got '\(rtspTransport.prefix(80))'")
+        }
+        // Shorter stalls are ordinary network jitter: the source would reconnect for ever.
+        if let s = stallTimeout, !(s >= 1 && s <= 3600) { return (.stallTimeout, "expected a timeout in [1, 3600] seconds, got \(s)") }
+        return nil
+    }
 
     func validate() throws {
         func fail(_ why: String) throws -> Never { throw IngestError.invalidConfiguration(why) }
-        if size <= 0 { try fail("size must be positive, got \(size)") }
-        if let f = sampleFPS, !(f > 0) { try fail("sample_fps must be positive, got \(f)") }
-        if queueCapacity < 1 { try fail("queue capacity must be at least 1, got \(queueCapacity)") }
-        if !(ioTimeout > 0) { try fail("timeout must be positive, got \(ioTimeout)") }
-        if let s = stallTimeout, !(s > 0) { try fail("stall timeout must be positive, got \(s)") }
-        if !(reconnectBaseDelay > 0) || reconnectMaxDelay < reconnectBaseDelay {
-            try fail("reconnect delays need 0 < base <= max, got \(reconnectBaseDelay) and \(reconnectMaxDelay)")
+        if let (key, problem) = firstInvalid { try fail("\(key.stringValue): \(problem)") }
+        if !(1...4096).contains(size) { try fail("size must be in 1...4096, got \(size)") }
+        if !(1...1024).contains(queueCapacity) { try fail("queue capacity must be in 1...1024, got \(queueCapacity)") }
+        if !(ioTimeout > 0 && ioTimeout <= 3600) { try fail("timeout must be in (0, 3600] seconds, got \(ioTimeout)") }
+        if !(reconnectBaseDelay > 0 && reconnectBaseDelay <= reconnectMaxDelay && reconnectMaxDelay <= 3600) {
+            try fail("reconnect delays need 0 < base <= max <= 3600 s, got \(reconnectBaseDelay) and \(reconnectMaxDelay)")
         }
-        if !["tcp", "udp", "udp_multicast", "http", "https"].contains(rtspTransport) {
-            try fail("unknown rtsp transport '\(rtspTransport)'")
-        }
+        if !(0...64).contains(decoderThreads) { try fail("decoder threads must be in 0...64, got \(decoderThreads)") }
+    }
+
+    /// "'a' or 'b'", "'a', 'b' or 'c'".
+    static func either(_ names: [String]) -> String {
+        let quoted = names.map { "'\($0)'" }
+        return quoted.count > 1 ? quoted.dropLast().joined(separator: ", ") + " or " + quoted.last! : quoted.joined()
     }
 }
 

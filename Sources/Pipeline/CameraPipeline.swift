@@ -44,8 +44,6 @@ public final class CameraPipeline: Sendable {
     let teacherName: String
     let workers: Int
     let logger: Logger
-    /// Learning needs a calibration hold-out; with fewer frames a model is not worth having.
-    static let minimumLearningFrames = 40
 
     private let phase = Mutex(Phase())
 
@@ -83,10 +81,10 @@ public final class CameraPipeline: Sendable {
         if await live.loadStored() != nil {
             set(.detecting, nil)
         } else {
-            set(.learning, "collecting \(config.learningFrames) normal frames")
+            set(.learning, "collecting \(config.learning.frames) normal frames")
         }
         var sourceOptions = config.sourceOptions
-        sourceOptions.queueCapacity = max(8, 2 * config.batchMaxFrames)
+        sourceOptions.queueCapacity = max(8, 2 * config.batch.maxFrames)
         // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
         let source = try FrameSource(config.source, options: sourceOptions)
         let frames = source.frames
@@ -97,7 +95,7 @@ public final class CameraPipeline: Sendable {
             $0.scored = scored
         }
         logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(snapshot().state.rawValue)"])
-        let refitter = config.refitSettings.enabled ? try Refitter(config: config, live: live, vit: vit, logger: logger) : nil
+        let refitter = config.refit.enabled ? try Refitter(config: config, live: live, vit: vit, logger: logger) : nil
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask {
                 // Returns when the decoder's thread has ended (it finishes `frames`); throws when a file fails to open.
@@ -153,7 +151,7 @@ public final class CameraPipeline: Sendable {
     /// Scores batches with the live model, or collects them to learn one while there is none. The stage owns its
     /// scorer (scratch buffers) and makes a new one when the live model's version changes.
     private func infer(from frames: BoundedQueue<Frame>, into scored: BoundedQueue<ScoredItem>) async throws {
-        let batcher = Batcher<Frame>(maxCount: config.batchMaxFrames, maxWait: .milliseconds(Int(config.batchMaxWaitMs)))
+        let batcher = Batcher<Frame>(maxCount: config.batch.maxFrames, maxWait: .milliseconds(Int(config.batch.maxWaitMs)))
         var scorer: FrameScorer?
         var learning: [UInt8] = []
         var learned = 0
@@ -162,7 +160,7 @@ public final class CameraPipeline: Sendable {
             for _ in batch { counters.frameIn() }
             if let bundle = await live.current {
                 if scorer?.version != bundle.metadata.modelVersion {
-                    scorer = FrameScorer(teacher: vit, bundle: bundle, workers: workers, maxBatch: config.batchMaxFrames)
+                    scorer = FrameScorer(teacher: vit, bundle: bundle, workers: workers, maxBatch: config.batch.maxFrames)
                 }
                 try await FaultInjection.current.inferStage(scored: counters.framesScored, logger: logger)
                 let s = scorer!
@@ -180,9 +178,9 @@ public final class CameraPipeline: Sendable {
             for frame in batch { learning += frame.pixels }
             learned += batch.count
             counters.learned(batch.count)
-            set(.learning, "collecting normal frames: \(learned)/\(config.learningFrames)")
-            let timeUp = config.learningSeconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
-            if learned >= config.learningFrames || (timeUp && learned >= Self.minimumLearningFrames) {
+            set(.learning, "collecting normal frames: \(learned)/\(config.learning.frames)")
+            let timeUp = config.learning.seconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
+            if learned >= config.learning.frames || (timeUp && learned >= LearningSettings.minimumFrames) {
                 try await learn(rgb: learning, count: learned)
                 learning = []
                 learned = 0
@@ -190,15 +188,15 @@ public final class CameraPipeline: Sendable {
         }
         // A recording shorter than the learning phase: learn from what there was, if it is enough.
         if await live.current == nil, learned > 0 {
-            guard learned >= Self.minimumLearningFrames else {
-                throw PipelineError.tooFewLearningFrames(pipeline: config.name, got: learned, needed: Self.minimumLearningFrames)
+            guard learned >= LearningSettings.minimumFrames else {
+                throw PipelineError.tooFewLearningFrames(pipeline: config.name, got: learned, needed: LearningSettings.minimumFrames)
             }
             try await learn(rgb: learning, count: learned)
         }
     }
 
     private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?) async throws {
-        var stage = try DecisionStage(pipeline: config.name, settings: config.decisionSettings)
+        var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
         while let item = await scored.pop() {
@@ -245,8 +243,8 @@ public final class CameraPipeline: Sendable {
         logger.info("learning: training on normal frames", metadata: ["frames": "\(count)"])
         let teacherPath = config.teacher
         let identity = try await offload(qos: .utility) { try TeacherIdentity(path: teacherPath) }   // hashes the file
-        let settings = config.detectorSettings
-        let blockLength = max(1, Int(config.sampleFps))
+        let settings = config.detector
+        let blockLength = max(1, Int(config.sourceOptions.sampleFPS ?? 1))
         let stop = StopFlag()
         let (vit, workers, counters) = (self.vit, self.workers, self.counters)
         let bundle = try await withTaskCancellationHandler {
@@ -293,7 +291,7 @@ public final class CameraPipeline: Sendable {
             displaySource: config.displaySource, counters: counters.snapshot,
             queues: [p.frames.map(PipelineSnapshot.Queue.init), p.scored.map(PipelineSnapshot.Queue.init)].compactMap { $0 },
             model: live.version.map { ModelInfo(version: $0, teacher: teacherName) },
-            sensitivity: config.decisionSettings.sensitivity)
+            sensitivity: config.decision.sensitivity)
     }
 
     private func reportStatus() async {

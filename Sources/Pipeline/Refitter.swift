@@ -39,7 +39,7 @@ public final class Refitter: Sendable {
 
     public init(config: PipelineConfig, live: LiveModel, vit: ViT, logger: Logger) throws {
         self.config = config
-        settings = config.refitSettings
+        settings = config.refit
         self.live = live
         self.vit = vit
         self.logger = logger
@@ -59,7 +59,7 @@ public final class Refitter: Sendable {
     // MARK: Input from the decide stage
 
     /// The normalised score at which the decision stage calls a frame anomalous.
-    var cut: Double { DecisionStage.cut(sensitivity: config.decisionSettings.sensitivity) }
+    var cut: Double { DecisionStage.cut(sensitivity: config.decision.sensitivity) }
 
     /// A scored frame: kept when clearly below the cut and the sampling interval has passed. A failing disk costs
     /// the buffer a frame, never the pipeline. The write (and its fsync) runs off the cooperative pool.
@@ -172,7 +172,7 @@ public final class Refitter: Sendable {
         var rgb = [UInt8]()
         rgb.reserveCapacity(train.count * buffer.frameBytes)
         for entry in train { rgb += try buffer.read(entry) }
-        var settings = config.detectorSettings
+        var settings = config.detector
         settings.epochs = self.settings.epochs ?? settings.epochs
         return try ModelFitting.fit(
             rgb: rgb, count: train.count, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),

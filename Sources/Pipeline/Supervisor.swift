@@ -44,14 +44,8 @@ public final class Supervisor: @unchecked Sendable {
         self.logger = logger
         self.loadTeacher = loadTeacher
         self.teachers = try Self.loadTeachers(for: c, have: [:], loadTeacher)
-        var settings = PublisherSettings()
-        settings.endpoint = c.publisher.endpoint
-        settings.heartbeatIntervalSeconds = c.publisher.heartbeatS
-        settings.statusIntervalSeconds = c.publisher.statusS
-        settings.sendHighWaterMark = c.publisher.sendHighWaterMark
-        settings.curveSecretKeyFile = c.publisher.curveSecretKeyFile
         do {
-            publisher = try EventPublisher(settings: settings)
+            publisher = try EventPublisher(settings: c.publisher)
         } catch let e as CurveKeyError {
             throw ConfigError(file: c.file, field: "publisher.curve_secret_key_file", message: "\(e)")
         }

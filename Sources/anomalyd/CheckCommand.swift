@@ -13,7 +13,8 @@ struct CheckCommand: ParsableCommand {
         let c = try loadConfigOrExit(config)
         print("\(config): valid; publisher \(c.publisher.endpoint); \(c.pipelines.count) pipeline(s)")
         for p in c.pipelines {
-            print("  \(p.name): \(p.displaySource) at \(p.sampleFps) fps, state in \(p.stateDir)")
+            let rate = p.sourceOptions.sampleFPS.map { "at \($0) fps" } ?? "every frame"
+            print("  \(p.name): \(p.displaySource) \(rate), state in \(p.stateDir)")
         }
     }
 }

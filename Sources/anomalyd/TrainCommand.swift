@@ -67,6 +67,29 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Consecutive frames held out together, so near-duplicate neighbours do not leak into training.")
     var holdoutBlock: Int = 1
 
+    /// The options as the detector's settings.
+    var settings: DetectorSettings {
+        var s = DetectorSettings()
+        s.studentDepth = studentDepth
+        s.epochs = epochs
+        s.learningRate = learningRate
+        s.holdout = holdout
+        s.thresholdQuantile = thresholdQuantile
+        s.seed = seed
+        s.gaussianFeature = gaussianFeature
+        s.gaussianCovariance = gaussianCovariance
+        s.varianceKept = varianceKept
+        s.studentScore = studentScore
+        return s
+    }
+
+    /// The settings' own ranges, named by the option (`variance_kept` is `--variance-kept`).
+    func validate() throws {
+        if let (key, problem) = settings.firstInvalid {
+            throw ValidationError("--\(key.stringValue.replacingOccurrences(of: "_", with: "-")): \(problem)")
+        }
+    }
+
     func run() async throws {
         let runner = try teacher.load()
         let c = runner.vit.config
@@ -84,17 +107,6 @@ struct TrainCommand: AsyncParsableCommand {
         }
         progress.finish("read \(count) normal frames")
 
-        var settings = DetectorSettings()
-        settings.studentDepth = studentDepth
-        settings.epochs = epochs
-        settings.learningRate = learningRate
-        settings.holdout = holdout
-        settings.thresholdQuantile = thresholdQuantile
-        settings.seed = seed
-        settings.gaussianFeature = gaussianFeature
-        settings.gaussianCovariance = gaussianCovariance
-        settings.varianceKept = varianceKept
-        settings.studentScore = studentScore
         let started = Date()
         let bundle = try ModelFitting.fit(
             rgb: rgb, count: count, teacher: runner, teacherIdentity: try TeacherIdentity(path: teacher.teacher),

@@ -43,6 +43,16 @@ final class CheckCommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("/nonexistent/x.yaml: cannot read the configuration file"), missing.stderr)
     }
 
+    /// `run` refused a high-water mark of 0 only when binding, with exit 1 and no file or line; `check` passed it.
+    func testCheckAndRunRejectWhatTheRuntimeCannotUse() throws {
+        let path = try write("publisher: {send_high_water_mark: 0}\npipelines:\n  a: {source: x.mp4}\n")
+        for command in ["check", "run"] {
+            let r = try CLI.run([command, "--config", path])
+            XCTAssertEqual(r.status, 78, r.stderr)
+            XCTAssertTrue(r.stderr.contains(path + ":1:35: publisher.send_high_water_mark: expected 1...1000000"), r.stderr)
+        }
+    }
+
     /// The publisher's CURVE key: a missing file fails the check, a file that is not a key fails the start (before
     /// READY, exit 78); both name the field and the file.
     func testABadPublisherKeyFileIsAConfigError() throws {

@@ -85,7 +85,7 @@ final class MetricsEndpointTests: XCTestCase {
         XCTAssertEqual(ready?.status, 200, ready?.body ?? "")
 
         // A pipeline whose source is missing makes the process not ready, and says which and why; it stays alive.
-        try write("  ghost:\n    source: \(dir.path)/missing.mp4")
+        try write("  ghost:\n    source: \(dir.path)/missing.mp4\n    state_dir: \(dir.path)/ghost")
         daemon.signal(SIGHUP)
         var notReady: (status: Int, body: String)?
         let reloaded = Date().addingTimeInterval(20)

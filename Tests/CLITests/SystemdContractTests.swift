@@ -80,7 +80,7 @@ final class SystemdContractTests: XCTestCase {
         let video = try ServiceHarness.video(in: dir)
         let zmqPort = freeLocalPort()
         let config = dir.appendingPathComponent("cam.yaml").path
-        // Learning never completes (100000 frames): only collecting, which is cheap.
+        // Learning never completes (10000 frames, the most allowed): only collecting, which is cheap.
         func write(_ pipelines: String) throws {
             try """
             publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1, status_s: 1}
@@ -90,7 +90,7 @@ final class SystemdContractTests: XCTestCase {
               realtime: true
               teacher: \(CLI.teacher)
               state_dir: \(dir.path)/state
-              learning: {frames: 100000}
+              learning: {frames: 10000}
             pipelines:
             \(pipelines)
             """.write(toFile: config, atomically: true, encoding: .utf8)
@@ -142,7 +142,7 @@ final class SystemdContractTests: XCTestCase {
         // Good: add a pipeline, with a teacher not loaded yet (another path); cam is unchanged and keeps its counters.
         let teacher2 = dir.appendingPathComponent("teacher2.safetensors").path
         try FileManager.default.createSymbolicLink(atPath: teacher2, withDestinationPath: CLI.teacher)
-        try write("  cam: {sample_fps: 5}\n  second: {sample_fps: 5, teacher: \(teacher2)}")
+        try write("  cam: {sample_fps: 5}\n  second: {sample_fps: 5, teacher: \(teacher2), state_dir: \(dir.path)/second}")
         _ = try reload(expecting: "reloaded: added: second; unchanged: cam")
         let deadline = Date().addingTimeInterval(20)
         while decoded("second").filter({ $0 > 0 }).isEmpty && Date() < deadline { usleep(200_000) }

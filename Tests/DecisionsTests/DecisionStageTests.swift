@@ -182,11 +182,11 @@ final class DecisionStageTests: XCTestCase {
         var bad = DecisionSettings()
         bad.medianWindow = 4
         XCTAssertThrowsError(try DecisionStage(pipeline: "p", settings: bad)) {
-            XCTAssertEqual("\($0)", "invalid decision setting medianWindow: must be an odd number ≥ 1 (1 = off), got 4")
+            XCTAssertEqual("\($0)", "invalid decision setting median_window: expected an odd number of frames in 1...99 (1 = off), got 4")
         }
         bad = DecisionSettings()
         bad.framesToEnd = 0
-        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("framesToEnd"), "\($0)") }
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("frames_to_end"), "\($0)") }
     }
 
     func testRandomIdSuffixesFollowTheFormat() throws {

@@ -72,7 +72,7 @@ final class RefitSceneTests: XCTestCase {
         let store = ModelStore(stateDir: config.stateDir, teacherPath: Self.teacher, logger: Logger(label: "test"))
         let first = try ModelFitting.fit(
             rgb: normal.flatMap(\.pixels), count: normal.count, teacher: ViTRunner(vit: vit, workers: 2, maxBatch: 8),
-            teacherIdentity: try TeacherIdentity(path: Self.teacher), settings: config.detectorSettings, blockLength: 5)
+            teacherIdentity: try TeacherIdentity(path: Self.teacher), settings: config.detector, blockLength: 5)
         try store.promote(first)
         var publisherSettings = PublisherSettings()
         publisherSettings.endpoint = "tcp://127.0.0.1:*"

@@ -58,7 +58,7 @@ final class RefitValidationTests: XCTestCase {
           a: {source: /v/a.mp4}
           b: {source: /v/b.mp4, state_dir: /s/b, refit: {enabled: true, every_new_frames: 50, epochs: 2}}
         """, file: "t.yaml")
-        let a = c.pipelines[0].refitSettings, b = c.pipelines[1].refitSettings
+        let a = c.pipelines[0].refit, b = c.pipelines[1].refit
         XCTAssertFalse(a.enabled, "learning while running is opt-in")
         XCTAssertEqual(a.maxFrames, 2000)
         XCTAssertEqual(a.everyHours, 24)

@@ -256,10 +256,10 @@ final class EventPublisherTests: XCTestCase {
     func testSettingsValidationNamesTheField() {
         var s = PublisherSettings()
         s.sendHighWaterMark = 0
-        XCTAssertThrowsError(try EventPublisher(settings: s)) { XCTAssertTrue("\($0)".contains("sendHighWaterMark"), "\($0)") }
+        XCTAssertThrowsError(try EventPublisher(settings: s)) { XCTAssertTrue("\($0)".contains("send_high_water_mark"), "\($0)") }
         s = PublisherSettings()
         s.lingerMilliseconds = -1
-        XCTAssertThrowsError(try s.validate()) { XCTAssertTrue("\($0)".contains("lingerMilliseconds"), "\($0)") }
+        XCTAssertThrowsError(try s.validate()) { XCTAssertTrue("\($0)".contains("linger_ms"), "\($0)") }
     }
 }
 

@@ -1,0 +1,59 @@
+import Publisher
+
+/// The whole validated configuration.
+public struct DaemonConfig: Sendable {
+    public var file: String
+    /// Sorted by name.
+    public var pipelines: [PipelineConfig]
+    /// One ZeroMQ XPUB socket shared by every pipeline of the process.
+    public var publisher: PublisherSettings
+    public var metrics: MetricsSettings
+}
+
+/// Prometheus /metrics, /healthz and /readyz over HTTP; off unless `listen` is given.
+public struct MetricsSettings: Decodable, Sendable, Equatable {
+    /// HOST:PORT.
+    public var listen: String?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case listen }
+
+    public init(from decoder: Decoder) throws {
+        listen = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .listen)
+    }
+
+    var invalidKey: (key: String, problem: String)? {
+        listen.flatMap { listen in
+            // The port after the last colon, as `MonitoringServer.address` reads it; a host before it.
+            let colon = listen.lastIndex(of: ":")
+            let port = colon.flatMap { Int(listen[listen.index(after: $0)...]) }
+            let usable = colon.map { $0 > listen.startIndex } == true && port.map { (1...65535).contains($0) } == true
+            return expect(usable && !listen.contains("\0"), CodingKeys.listen, "HOST:PORT (e.g. 127.0.0.1:9108)", quoted(listen))
+        }
+    }
+}
+
+extension MetricsSettings: ConfigSection {
+    static var keyNames: [String] { CodingKeys.allCases.map(\.stringValue) }
+}
+
+/// The file's top level. `defaults` and `pipelines` are read as YAML nodes: each pipeline's entry is merged over
+/// `defaults` and decoded on its own (`ConfigLoader`).
+struct TopLevel: Decodable {
+    var publisher = PublisherSettings()
+    var metrics = MetricsSettings()
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case defaults, publisher, metrics, pipelines }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        publisher = try c.section(PublisherSettings.self, forKey: .publisher) ?? publisher
+        metrics = try c.section(MetricsSettings.self, forKey: .metrics) ?? metrics
+    }
+}
+
+extension TopLevel: ConfigSection {
+    static var keyNames: [String] { CodingKeys.allCases.map(\.stringValue) }
+    var invalidKey: (key: String, problem: String)? { nil }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+@testable import Config
+import Decisions
+import Detector
+import Publisher
+
+/// Every numeric field against negative, zero, huge, NaN and infinite values: each is either a `ConfigError`
+/// naming the field with its line, or a value the runtime can use (finite, small enough for any conversion or
+/// allocation it feeds).
+final class NumericFieldFuzzTests: XCTestCase {
+    enum Kind { case integer, unsigned, number }
+
+    struct Field {
+        /// Where it sits: "publisher", "pipeline" (the pipeline's own keys), or a pipeline section.
+        let section: String
+        let key: String
+        let kind: Kind
+        /// The decoded value; nil for a field whose every value is usable (a seed).
+        let read: ((DaemonConfig) -> Double)?
+    }
+
+    static let fields: [Field] = {
+        func p(_ c: DaemonConfig) -> PipelineConfig { c.pipelines[0] }
+        return [
+            Field(section: "publisher", key: "heartbeat_s", kind: .number) { $0.publisher.heartbeatIntervalSeconds },
+            Field(section: "publisher", key: "status_s", kind: .number) { $0.publisher.statusIntervalSeconds },
+            Field(section: "publisher", key: "send_high_water_mark", kind: .integer) { Double($0.publisher.sendHighWaterMark) },
+            Field(section: "pipeline", key: "sample_fps", kind: .number) { p($0).sourceOptions.sampleFPS ?? 0 },
+            Field(section: "pipeline", key: "stall_timeout_s", kind: .number) { p($0).sourceOptions.stallTimeout ?? 0 },
+            Field(section: "batch", key: "max_frames", kind: .integer) { Double(p($0).batch.maxFrames) },
+            Field(section: "batch", key: "max_wait_ms", kind: .number) { p($0).batch.maxWaitMs },
+            Field(section: "learning", key: "frames", kind: .integer) { Double(p($0).learning.frames) },
+            Field(section: "learning", key: "seconds", kind: .number) { p($0).learning.seconds ?? 0 },
+            Field(section: "detector", key: "student_depth", kind: .integer) { Double(p($0).detector.studentDepth ?? 0) },
+            Field(section: "detector", key: "epochs", kind: .integer) { Double(p($0).detector.epochs) },
+            Field(section: "detector", key: "learning_rate", kind: .number) { Double(p($0).detector.learningRate) },
+            Field(section: "detector", key: "mask_ratio", kind: .number) { p($0).detector.maskRatio },
+            Field(section: "detector", key: "holdout", kind: .number) { p($0).detector.holdout },
+            Field(section: "detector", key: "threshold_quantile", kind: .number) { p($0).detector.thresholdQuantile },
+            Field(section: "detector", key: "variance_kept", kind: .number) { p($0).detector.varianceKept },
+            Field(section: "detector", key: "seed", kind: .unsigned, read: nil),
+            Field(section: "decision", key: "sensitivity", kind: .number) { p($0).decision.sensitivity },
+            Field(section: "decision", key: "frames_to_start", kind: .integer) { Double(p($0).decision.framesToStart) },
+            Field(section: "decision", key: "frames_to_end", kind: .integer) { Double(p($0).decision.framesToEnd) },
+            Field(section: "decision", key: "max_duration_s", kind: .number) { p($0).decision.maxDurationSeconds },
+            Field(section: "decision", key: "update_interval_s", kind: .number) { p($0).decision.updateIntervalSeconds },
+            Field(section: "refit", key: "every_hours", kind: .number) { p($0).refit.everyHours },
+            Field(section: "refit", key: "every_new_frames", kind: .integer) { Double(p($0).refit.everyNewFrames ?? 0) },
+            Field(section: "refit", key: "min_frames", kind: .integer) { Double(p($0).refit.minFrames) },
+            Field(section: "refit", key: "normal_margin", kind: .number) { p($0).refit.normalMargin },
+            Field(section: "refit", key: "sample_interval_s", kind: .number) { p($0).refit.sampleIntervalS },
+            Field(section: "refit", key: "max_frames", kind: .integer) { Double(p($0).refit.maxFrames) },
+            Field(section: "refit", key: "max_bytes", kind: .integer) { Double(p($0).refit.maxBytes) },
+            Field(section: "refit", key: "epochs", kind: .integer) { Double(p($0).refit.epochs ?? 0) },
+            Field(section: "refit", key: "validation_holdout", kind: .number) { p($0).refit.validationHoldout },
+            Field(section: "refit", key: "false_alarm_margin", kind: .number) { p($0).refit.falseAlarmMargin },
+            Field(section: "refit", key: "evidence_min_score", kind: .number) { p($0).refit.evidenceMinScore },
+            Field(section: "refit", key: "evidence_max_frames", kind: .integer) { Double(p($0).refit.evidenceMaxFrames) },
+        ]
+    }()
+
+    /// The keys that hold no number; every other key must be in `fields`, so a new numeric setting is fuzzed too.
+    static let otherKeys: Set<String> = [
+        "publisher.endpoint", "publisher.curve_secret_key_file", "metrics.listen",
+        "pipeline.source", "pipeline.credentials_file", "pipeline.teacher", "pipeline.state_dir", "pipeline.evidence_jpeg",
+        "pipeline.resize", "pipeline.realtime", "pipeline.loop", "pipeline.rtsp_transport",
+        "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit",
+        "detector.gaussian_feature", "detector.gaussian_covariance", "detector.student_score", "refit.enabled",
+    ]
+
+    func testEveryKeyIsFuzzedOrHoldsNoNumber() {
+        let sections: [(String, [String])] = [
+            ("publisher", PublisherSettings.keyNames), ("metrics", MetricsSettings.keyNames), ("pipeline", PipelineConfig.keyNames),
+            ("batch", BatchSettings.keyNames), ("learning", LearningSettings.keyNames), ("detector", DetectorSettings.keyNames),
+            ("decision", DecisionSettings.keyNames), ("refit", RefitSettings.keyNames),
+        ]
+        let fuzzed = Set(Self.fields.map { "\($0.section).\($0.key)" })
+        for (section, keys) in sections {
+            for key in keys {
+                XCTAssertTrue(fuzzed.contains("\(section).\(key)") || Self.otherKeys.contains("\(section).\(key)"),
+                              "\(section).\(key) is neither fuzzed nor listed as holding no number")
+            }
+        }
+    }
+
+    /// The YAML with `value` at the field, and the dotted field the error must name.
+    func yaml(_ f: Field, _ value: String) -> (String, String) {
+        switch f.section {
+        case "publisher":
+            return ("publisher:\n  \(f.key): \(value)\npipelines:\n  a:\n    source: x.mp4\n", "publisher.\(f.key)")
+        case "pipeline":
+            return ("pipelines:\n  a:\n    source: x.mp4\n    \(f.key): \(value)\n", "pipelines.a.\(f.key)")
+        default:
+            return ("pipelines:\n  a:\n    source: x.mp4\n    \(f.section):\n      \(f.key): \(value)\n",
+                    "pipelines.a.\(f.section).\(f.key)")
+        }
+    }
+
+    func testEveryNumericFieldIsRejectedByNameOrUsable() {
+        let values = ["-1", "0", "1e300", "9223372036854775807", "-9223372036854775808", ".nan", ".inf", "-.inf", "2.5", "1"]
+        for f in Self.fields {
+            for value in values {
+                let (text, field) = yaml(f, value)
+                do {
+                    let c = try parse(text)
+                    guard let read = f.read else { continue }
+                    let v = read(c)
+                    XCTAssertTrue(v.isFinite && abs(v) <= Double(1 << 40), "\(field): \(value) accepted as \(v)")
+                    XCTAssertFalse([".nan", ".inf", "-.inf", "1e300"].contains(value), "\(field): \(value) accepted")
+                } catch let e as ConfigError {
+                    XCTAssertEqual(e.field, field, "\(value): \(e)")
+                    XCTAssertEqual(e.line, f.section == "publisher" ? 2 : f.section == "pipeline" ? 4 : 5, "\(value): \(e)")
+                    XCTAssertTrue(e.message.hasPrefix("expected"), "\(value): \(e)")
+                } catch {
+                    XCTFail("\(field): \(value): not a ConfigError: \(error)")
+                }
+            }
+        }
+    }
+}
