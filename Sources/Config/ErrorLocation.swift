@@ -10,15 +10,7 @@ extension ConfigLoader {
         let prefix: [String]
         let defaults: Node?
         /// Where a problem with the entry as a whole points: its name.
-        var keyMark: Mark?
-
-        init(file: String, node: Node, prefix: [String], defaults: Node?, keyMark: Mark? = nil) {
-            self.file = file
-            self.node = node
-            self.prefix = prefix
-            self.defaults = defaults
-            self.keyMark = keyMark
-        }
+        var keyMark: Mark? = nil
 
         func error(_ e: DecodingError) -> ConfigError {
             let (codingPath, message): ([CodingKey], String) = {
