@@ -8,8 +8,6 @@ final class StudentWorkspace: @unchecked Sendable {
     let vit: ViTWorkspace
     /// L2-normalised final-LN tokens [batch, tokens, D], their norms [batch·tokens], and the loss gradient on them.
     let normed, norms, dnormed: Tensor
-    var capacity: Int { vit.capacity }
-    var keepsActivations: Bool { vit.keepsActivations }
     /// The final-LN tokens before normalisation.
     var lnf: Tensor { vit.lnf }
 

@@ -34,10 +34,18 @@ let gflop = flopsPerImage(c) / 1e9
 var gen = SystemRandomNumberGenerator()
 let images = (0..<16 * c.imageSize * c.imageSize * 3).map { _ in UInt8.random(in: 0...255, using: &gen) }
 
-/// Runs `step` (which processes `imagesPerStep` images) repeatedly for about `seconds`; returns images/s.
-func measure(imagesPerStep: Int, _ step: () -> Void) -> Double {
+/// Process CPU time in seconds: on a shared machine, CPU time per image is steadier than wall time.
+func cpuSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Runs `step` (which processes `imagesPerStep` images) repeatedly for about `seconds`; returns images/s and
+/// CPU milliseconds per image.
+func measure(imagesPerStep: Int, _ step: () -> Void) -> (Double, Double) {
     step()   // warm-up: page in weights, grow buffers
-    let start = DispatchTime.now().uptimeNanoseconds
+    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuSeconds()
     var done = 0
     var elapsed = 0.0
     repeat {
@@ -45,12 +53,13 @@ func measure(imagesPerStep: Int, _ step: () -> Void) -> Double {
         done += imagesPerStep
         elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     } while elapsed < seconds
-    return Double(done) / elapsed
+    return (Double(done) / elapsed, (cpuSeconds() - cpuStart) * 1000 / Double(done))
 }
 
-func report(_ mode: String, threads: Int, batch: Int, _ ips: Double) {
-    let line = String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"threads\":%d,\"batch\":%d,\"images_per_s\":%.2f,\"gflops\":%.1f,\"gflop_per_image\":%.3f}",
-                      mode, threads, batch, ips, ips * gflop, gflop)
+func report(_ mode: String, threads: Int, batch: Int, _ result: (Double, Double)) {
+    let (ips, cpuMs) = result
+    let line = String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"threads\":%d,\"batch\":%d,\"images_per_s\":%.2f,\"gflops\":%.1f,\"gflop_per_image\":%.3f,\"cpu_ms_per_image\":%.1f}",
+                      mode, threads, batch, ips, ips * gflop, gflop, cpuMs)
     print(line)
     fflush(stdout)
 }
