@@ -110,12 +110,12 @@ public enum AtomicFile {
     /// so a crash leaves the old link or the new one, never none.
     public static func replaceSymlink(at path: String, to target: String) throws {
         let (directory, name) = split(path)
-        var temporary: String
-        repeat {
+        var temporary = ""
+        while true {   // symlink() has no mkstemp: draw names until one is free
             temporary = "\(directory)/.\(name).tmp-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
             if symlink(target, temporary) == 0 { break }
             guard errno == EEXIST else { throw StorageError(path: path, step: .link, code: errno) }
-        } while true
+        }
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)
