@@ -10,35 +10,20 @@ import XCTest
 /// single-bundle layout. Real bundles (Gaussian-only, 16 wide) against a real tiny teacher checkpoint.
 final class ModelStoreTests: XCTestCase {
     private var directory = ""
-    private var teacherPath: String { directory + "/teacher.safetensors" }
+    private var models: TinyModels!
+    private var teacherPath: String { models.teacherPath }
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("modelstore-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let teacher = ViTParameters(config: ViTConfig(imageSize: 32, patchSize: 16, width: 16, depth: 1, heads: 2, mlpWidth: 32))
-        for i in 0..<teacher.layout.count { teacher.storage.data[i] = Float(i % 7) * 0.01 }
-        try SafetensorsWriter.write(teacher.layout.entries.map { e in
-            (name: e.name, shape: e.shape, values: Array(UnsafeBufferPointer(start: teacher.ptr(e.offset), count: e.shape.reduce(1, *))))
-        }, metadata: [:], to: teacherPath)
+        models = try TinyModels(in: directory)
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
     private func store() -> ModelStore { ModelStore(stateDir: directory + "/state", teacherPath: teacherPath, logger: Logger(label: "test")) }
 
-    private func bundle(_ n: Int) throws -> ModelBundle {
-        var state = UInt64(n + 1) &* 0x9E37_79B9_7F4A_7C15
-        func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(state >> 40) / Float(1 << 24)
-        }
-        let features = (0..<(60 * 16)).map { _ in next() }
-        let gaussian = try FeatureGaussian.fit(features: features, count: 60, dimension: 16)
-        let calibration = try Calibration.fit(holdout: [.gaussian: (0..<8).map { _ in Double(next()) * 10 }], quantile: 0.99)
-        return ModelBundle(student: nil, gaussian: gaussian, calibration: calibration, teacher: try TeacherIdentity(path: teacherPath),
-                           settings: DetectorSettings(), frames: FrameCounts(train: 60, holdout: 8), trainingLoss: [],
-                           createdAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(n) * 3600))
-    }
+    private func bundle(_ n: Int) throws -> ModelBundle { try models.bundle(n) }
 
     func testPromotionKeepsThePreviousVersionAndRollbackSwapsThem() throws {
         let s = store()
