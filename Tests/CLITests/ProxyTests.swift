@@ -202,6 +202,46 @@ final class ProxyTests: XCTestCase {
         XCTAssertEqual(after, Array((after.first ?? 0)..<((after.first ?? 0) + after.count)), "seq gaps after the restart")
     }
 
+    /// Frames larger than the proxy accepts end that one connection, on either side: an upstream that sends a 2 MiB
+    /// part is disconnected (and reconnected) instead of having it forwarded, and a peer at the backend that declares
+    /// a 4 GiB frame is dropped at its header. The proxy forwards on.
+    func testOversizedFramesAreRefusedOnBothSides() throws {
+        let upstream = "tcp://127.0.0.1:\(freeLocalPort())"
+        let publisher = try CLI.Child("/usr/bin/python3", ["-c", """
+            import json, sys, time, zmq
+            pub = zmq.Context.instance().socket(zmq.XPUB)
+            pub.bind(sys.argv[1])
+            pub.recv()
+            pub.send_multipart([b"anomaly/line3/event", json.dumps({"pipeline": "line3", "pad": "x" * (2 << 20)}).encode()])
+            for seq in range(1, 1200):
+                pub.send_multipart([b"anomaly/line3/heartbeat", json.dumps({"pipeline": "line3", "seq": seq}).encode()])
+                time.sleep(0.05)
+            """, upstream])
+        defer { publisher.stop() }
+        let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
+        let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", upstream, "--bind", endpoint],
+                                    log: dir.appendingPathComponent("proxy.log"))
+        defer { proxy.stop() }
+        XCTAssertTrue(proxy.waitForLog("anomalyd proxy running"), proxy.log)
+        let out = dir.appendingPathComponent("sub.jsonl").path
+        let collector = try CLI.Child("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path,
+                                                          endpoint, out])
+        defer { collector.stop() }
+        XCTAssertTrue(collector.waitFor("READY"))
+        let deadline = Date().addingTimeInterval(30)
+        while CLI.messages(out).count < 5 && Date() < deadline { usleep(100_000) }
+        let messages = CLI.messages(out).compactMap { $0["message"] as? [String: Any] }
+        XCTAssertGreaterThanOrEqual(messages.count, 5, "the proxy forwards on after refusing the oversized part: \(proxy.log)")
+        XCTAssertFalse(messages.contains { $0["pad"] != nil }, "the 2 MiB part was forwarded")
+
+        let port = endpoint.split(separator: ":").last.map(String.init) ?? ""
+        let frame = CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmtp_frame.py").path
+        let peer = try CLI.python(try String(contentsOfFile: frame, encoding: .utf8),
+                                  ["127.0.0.1", port, "\(UInt64(4) << 30)", "\(1 << 20)"])
+        XCTAssertEqual(peer.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "CLOSED", peer.stderr)
+        XCTAssertTrue(proxy.process.isRunning, proxy.log)
+    }
+
     /// Under systemd: READY=1 once the backend is bound (a subscriber can connect at once), STOPPING=1 on SIGTERM.
     func testNotifiesSystemdReadyOnceBoundAndStoppingOnSIGTERM() throws {
         let socketPath = dir.appendingPathComponent("notify.sock").path
