@@ -130,15 +130,18 @@ final class EventPublisherTests: XCTestCase {
         }
         let normalSeqs = try normal.lines.map { try Received($0).seq }
         XCTAssertEqual(normalSeqs, Array(1...400), "the normal subscriber gets every message while the stuck one is connected")
+        // libzmq says when a queue fills up, not what the stuck subscriber loses afterwards: at least once.
+        let fellBehind = await pub.publishDropped(pipeline: "line3", reason: .subscriberQueueFull)
+        XCTAssertGreaterThanOrEqual(fellBehind, 1)
 
         stuck.send("go")
-        // A status marks the end; once the stuck subscriber reads again it has room for it.
+        // Heartbeats mark the end: once the stuck subscriber has caught up, libzmq sends to it again.
         let deadline = Date().addingTimeInterval(15)
         repeat {
-            try await pub.report(Episodes.status, pipeline: "line3")
+            try await pub.publishHeartbeats()
             try await Task.sleep(nanoseconds: 50_000_000)
-        } while stuck.lines.last?.contains("anomaly/line3/status") != true && Date() < deadline
-        let late = try await stuck.waitFor("the marker status") { $0.last?.contains("anomaly/line3/status") == true }
+        } while stuck.lines.last?.contains("anomaly/line3/heartbeat") != true && Date() < deadline
+        let late = try await stuck.waitFor("a heartbeat") { $0.last?.contains("anomaly/line3/heartbeat") == true }
             .map(Received.init)
         await pub.close()
         let marker = try XCTUnwrap(late.last)
@@ -163,8 +166,8 @@ final class EventPublisherTests: XCTestCase {
         await pub.close()
         XCTAssertEqual(got.map(\.topic), ["anomaly/line3/status"])
         XCTAssertEqual(got.first?.seq, 2)
-        let dropped = await pub.publishDropped(pipeline: "line3")
-        XCTAssertEqual(dropped, 1)
+        let tooLarge = await pub.publishDropped(pipeline: "line3", reason: .tooLarge)
+        XCTAssertEqual(tooLarge, 1)
     }
 
     /// 50,000 distinct subscriptions from one peer used to grow the publisher's subscription table (and memory) without
@@ -173,7 +176,9 @@ final class EventPublisherTests: XCTestCase {
     func testASubscriptionFloodIsBoundedAndTheFlooderDisconnected() async throws {
         let pub = try EventPublisher.loopback()
         try await pub.register(pipeline: "line3")
-        let flood = 50_000, bound = 5_000
+        // The limit (1,000) plus what libzmq takes in from the flooder before it notices the shutdown, and from its
+        // reconnections: the most held was 1,100 to 4,300 in ten runs here. A fifth of the flood.
+        let flood = 50_000, bound = 10_000
         let flooder = try PythonFlooder.start(endpoint: pub.endpoint, count: flood)
         var most = 0
         let deadline = Date().addingTimeInterval(60)
@@ -188,6 +193,8 @@ final class EventPublisherTests: XCTestCase {
         }
         XCTAssertNotNil(sentAt, "the flooder never finished: \(flooder.stderr)")
         XCTAssertLessThanOrEqual(most, bound, "the subscription table grew with the flood")
+        let disconnected = await pub.subscribersDisconnected()
+        XCTAssertGreaterThanOrEqual(disconnected, 1)
         flooder.send("bye")
         _ = await flooder.waitForExit(timeout: 10)
         // The flooder's subscriptions go with it; a subscriber that behaves is served.
@@ -333,29 +340,31 @@ final class EventPublisherTests: XCTestCase {
 
 final class EventSubscriberTests: XCTestCase {
     /// A publisher (here a pyzmq XPUB) that sends a part larger than the subscriber accepts loses that connection
-    /// instead of growing the subscriber's memory; the subscriber reconnects and reads on.
-    func testAPartLargerThanTheBoundDropsTheConnectionNotTheSubscriber() async throws {
+    /// instead of growing the subscriber's memory. libzmq treats it as a protocol error and does not reconnect; the
+    /// publisher sees the subscription go.
+    func testAPartLargerThanTheBoundEndsTheConnection() async throws {
         let script = #"""
-import sys, time, zmq
+import sys, zmq
 pub = zmq.Context.instance().socket(zmq.XPUB)
+pub.setsockopt(zmq.XPUB_VERBOSER, 1)
 print(pub.bind_to_random_port("tcp://127.0.0.1"), flush=True)
 pub.recv()
 pub.send_multipart([b"anomaly/line3/event", b"x" * (2 << 20)])
-for i in range(400):
-    pub.send_multipart([b"anomaly/line3/heartbeat", b'{"seq": %d}' % i])
-    time.sleep(0.05)
+pub.send_multipart([b"anomaly/line3/heartbeat", b"{}"])
+if pub.poll(10000) and pub.recv()[:1] == b"\x00":
+    print("DROPPED", flush=True)
 """#
         let publisher = try Subprocess("/usr/bin/python3", ["-c", script])
         let port = await publisher.waitFor("the port") { !$0.isEmpty }.first ?? ""
         let sub = try EventSubscriber(endpoint: "tcp://127.0.0.1:\(port)", prefixes: ["anomaly/"])
         var sizes: [Int] = []
-        let deadline = Date().addingTimeInterval(20)
-        while sizes.filter({ $0 < 100 }).count < 3 && Date() < deadline {
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline {
             if let parts = try sub.receive() { sizes.append(parts[1].count) }
         }
+        await publisher.waitFor("the publisher to see the subscriber go") { $0.contains("DROPPED") }
         sub.close()
-        XCTAssertGreaterThanOrEqual(sizes.count, 3, "the subscriber reads on after the oversized part")
-        XCTAssertLessThanOrEqual(sizes.max() ?? 0, 1 << 20, "a 2 MiB part was accepted")
+        XCTAssertEqual(sizes, [], "nothing after the oversized part either: it ended the connection")
     }
 }
 
