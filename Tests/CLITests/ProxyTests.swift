@@ -203,20 +203,21 @@ final class ProxyTests: XCTestCase {
     }
 
     /// Frames larger than the proxy accepts end that one connection, on either side: an upstream that sends a 2 MiB
-    /// part is disconnected (and reconnected) instead of having it forwarded, and a peer at the backend that declares
-    /// a 4 GiB frame is dropped at its header. The proxy forwards on.
-    func testOversizedFramesAreRefusedOnBothSides() throws {
+    /// part is disconnected instead of having it forwarded (libzmq treats it as a protocol error and does not
+    /// reconnect), and a peer at the backend that declares a 4 GiB frame is dropped at its header. The proxy runs on.
+    func testOversizedFramesEndTheirConnectionOnBothSides() throws {
         let upstream = "tcp://127.0.0.1:\(freeLocalPort())"
-        let publisher = try CLI.Child("/usr/bin/python3", ["-c", """
-            import json, sys, time, zmq
+        let publisher = try LoggedChild("/usr/bin/python3", ["-c", """
+            import json, sys, zmq
             pub = zmq.Context.instance().socket(zmq.XPUB)
+            pub.setsockopt(zmq.XPUB_VERBOSER, 1)
             pub.bind(sys.argv[1])
-            pub.recv()
+            print("SUBSCRIBED", pub.recv(), flush=True)
             pub.send_multipart([b"anomaly/line3/event", json.dumps({"pipeline": "line3", "pad": "x" * (2 << 20)}).encode()])
-            for seq in range(1, 1200):
-                pub.send_multipart([b"anomaly/line3/heartbeat", json.dumps({"pipeline": "line3", "seq": seq}).encode()])
-                time.sleep(0.05)
-            """, upstream])
+            pub.send_multipart([b"anomaly/line3/heartbeat", json.dumps({"pipeline": "line3", "seq": 1}).encode()])
+            if pub.poll(20000) and pub.recv()[:1] == b"\\x00":
+                print("DROPPED", flush=True)
+            """, upstream], log: dir.appendingPathComponent("upstream.log"))
         defer { publisher.stop() }
         let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
         let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", upstream, "--bind", endpoint],
@@ -228,11 +229,9 @@ final class ProxyTests: XCTestCase {
                                                           endpoint, out])
         defer { collector.stop() }
         XCTAssertTrue(collector.waitFor("READY"))
-        let deadline = Date().addingTimeInterval(30)
-        while CLI.messages(out).count < 5 && Date() < deadline { usleep(100_000) }
-        let messages = CLI.messages(out).compactMap { $0["message"] as? [String: Any] }
-        XCTAssertGreaterThanOrEqual(messages.count, 5, "the proxy forwards on after refusing the oversized part: \(proxy.log)")
-        XCTAssertFalse(messages.contains { $0["pad"] != nil }, "the 2 MiB part was forwarded")
+        XCTAssertTrue(publisher.waitForLog("DROPPED"), "the proxy kept the upstream that sent 2 MiB: \(publisher.log)")
+        usleep(500_000)
+        XCTAssertEqual(CLI.messages(out).count, 0, "the 2 MiB part or what followed it was forwarded")
 
         let port = endpoint.split(separator: ":").last.map(String.init) ?? ""
         let frame = CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmtp_frame.py").path
