@@ -21,7 +21,11 @@ final class SubscriptionLimit {
     private(set) var disconnected = 0
 
     private let monitor: UnsafeMutableRawPointer
+    /// Subscriptions per peer address, from the subscriptions and cancellations its connections sent; an address
+    /// leaves when its last connection ends (libzmq's cancellations for it carry no address).
     private var heldByAddress: [String: Int] = [:]
+    /// The address disconnected last, until what it held has left the table.
+    private var lastCut: (address: String, at: ContinuousClock.Instant)?
     private var connections: [Int32: Connection] = [:]
     /// The XPUB's TCP port once bound (nil for ipc://): only descriptors of its own connections are ever shut down.
     private var port: Int?
@@ -29,7 +33,7 @@ final class SubscriptionLimit {
     private struct Connection {
         /// As libzmq reports it in the "Peer-Address" property: the numeric IP, or "" for ipc://.
         let address: String
-        var shutDownAt: ContinuousClock.Instant?
+        var shutDown = false
     }
 
     /// Starts the socket monitor; call it before the socket binds, so that no connection goes unseen.
@@ -66,7 +70,11 @@ final class SubscriptionLimit {
             let count = heldByAddress[address, default: 0] + (subscribe ? 1 : -1)
             heldByAddress[address] = count > 0 ? count : nil
         }
-        if subscribe && held > limit { disconnectLargestHolder() }
+        if held <= limit {
+            lastCut = nil
+        } else if subscribe {
+            disconnectLargestHolder()
+        }
     }
 
     /// Reads what the monitor reported: connections accepted and ended.
@@ -90,8 +98,9 @@ final class SubscriptionLimit {
             }
             if Int32(kind) == ZMQ_EVENT_ACCEPTED {
                 connections[descriptor] = Connection(address: Self.peerAddress(descriptor) ?? "")
-            } else if Int32(kind) == ZMQ_EVENT_DISCONNECTED {
-                connections[descriptor] = nil
+            } else if Int32(kind) == ZMQ_EVENT_DISCONNECTED, let gone = connections.removeValue(forKey: descriptor) {
+                // An address with no connection left holds nothing for long: libzmq is dropping its subscriptions.
+                if !connections.values.contains(where: { $0.address == gone.address }) { heldByAddress[gone.address] = nil }
             }
         }
     }
@@ -105,19 +114,28 @@ final class SubscriptionLimit {
     private func disconnectLargestHolder() {
         readEvents()
         let now = ContinuousClock.now
-        // One holder at a time: until the connections shut down last have ended, the table is still full of their
-        // subscriptions, and another peer must not pay for those. (A second is ample; it only guards a lost event.)
-        guard !connections.values.contains(where: { $0.shutDownAt.map { now - $0 < .seconds(1) } ?? false }) else { return }
-        // Holders whose connections are all gone are not candidates: their subscriptions are on their way out.
-        let present = Set(connections.values.map(\.address))
-        heldByAddress = heldByAddress.filter { present.contains($0.key) }
-        guard let address = heldByAddress.max(by: { $0.value < $1.value })?.key else { return }
-        for (descriptor, connection) in connections where connection.address == address && isOurs(descriptor, from: address) {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            connections[descriptor]?.shutDownAt = now
-            disconnected += 1
+        let address: String
+        if let cut = lastCut, now - cut.at < .seconds(1) {
+            // Until what the last cut dropped has left the table (libzmq removes it as it ends those connections),
+            // only that address may go again: it reconnects, or its last subscriptions are still queued. Anyone
+            // else would pay for its subscriptions. (A second is ample; it only guards against a lost event.)
+            address = cut.address
+        } else if let largest = heldByAddress.max(by: { $0.value < $1.value })?.key {
+            address = largest
+        } else {
+            return
         }
+        var count = 0
+        for (descriptor, connection) in connections
+        where connection.address == address && !connection.shutDown && isOurs(descriptor, from: address) {
+            shutdown(descriptor, Int32(SHUT_RDWR))
+            connections[descriptor]?.shutDown = true
+            count += 1
+        }
+        guard count > 0 else { return }
+        disconnected += count
         heldByAddress[address] = nil
+        lastCut = (address, now)
     }
 
     /// Whether `descriptor` is still a connection of this socket from `address`: checked again right before the

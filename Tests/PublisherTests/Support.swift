@@ -96,15 +96,16 @@ while True:
     }
 }
 
-/// A pyzmq SUB that subscribes to `count` distinct prefixes as fast as it can (its send queue unbounded, so none is
-/// dropped on its side), prints SENT, and stays connected until it gets a line on stdin.
+/// A pyzmq SUB that connects from 127.0.0.2 (another peer address than the other subscribers' 127.0.0.1),
+/// subscribes to `count` distinct prefixes as fast as it can (its send queue unbounded, so none is dropped on its
+/// side), prints SENT, and stays connected until it gets a line on stdin.
 enum PythonFlooder {
     static let script = #"""
 import sys, zmq
 sub = zmq.Context.instance().socket(zmq.SUB)
 sub.setsockopt(zmq.SNDHWM, 0)
 sub.setsockopt(zmq.LINGER, 0)
-sub.connect(sys.argv[1])
+sub.connect(sys.argv[1].replace("tcp://", "tcp://127.0.0.2:0;"))
 for i in range(int(sys.argv[2])):
     sub.setsockopt(zmq.SUBSCRIBE, b"anomaly/flood-%d/" % i)
 print("SENT", flush=True)
