@@ -16,8 +16,8 @@ public enum MonitoringServer {
     /// could become `metrics:` settings.
     public struct Limits: Sendable {
         /// A connection that sends nothing for this long (no request yet, or none since its last answer) is closed.
-        /// A scraper reconnects at no cost; Prometheus scrapes every 15 s or more.
-        public var idleTimeout: Duration = .seconds(10)
+        /// Short, because connections past the cap wait behind idle ones; a scraper reconnects at no cost.
+        public var idleTimeout: Duration = .seconds(5)
         /// From a request's head until it has been read whole and answered, however slowly it trickles in.
         public var requestTimeout: Duration = .seconds(10)
         /// Connections open at once; further ones wait in the listen backlog until one closes. Well under the
