@@ -16,13 +16,14 @@ public enum MonitoringServer {
     /// could become `metrics:` settings.
     public struct Limits: Sendable {
         /// A connection that sends nothing for this long (no request yet, or none since its last answer) is closed.
-        /// Short, because connections past the cap wait behind idle ones; a scraper reconnects at no cost.
-        public var idleTimeout: Duration = .seconds(5)
+        /// Short, because connections past the cap wait behind idle ones: a client sends its request as soon as it
+        /// has connected, and a scraper reconnects at no cost.
+        public var idleTimeout: Duration = .seconds(2)
         /// From a request's head until it has been read whole and answered, however slowly it trickles in.
         public var requestTimeout: Duration = .seconds(10)
         /// Connections open at once; further ones wait in the listen backlog until one closes. Well under the
         /// 1024 descriptors systemd gives a service by default.
-        public var maxConnections = 64
+        public var maxConnections = 128
 
         public init() {}
     }
