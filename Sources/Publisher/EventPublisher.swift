@@ -56,10 +56,12 @@ public actor EventPublisher {
     /// The public key subscribers need, when the socket is a CURVE server.
     public nonisolated let curvePublicKey: CurveKey?
 
-    private var context: UnsafeMutableRawPointer?
-    private var socket: UnsafeMutableRawPointer?
+    // nonisolated(unsafe): deinit closes them too, when nothing else can be using them (Swift 6 sees deinit as
+    // nonisolated); everything else uses them on the actor.
+    private nonisolated(unsafe) var context: UnsafeMutableRawPointer?
+    private nonisolated(unsafe) var socket: UnsafeMutableRawPointer?
+    private nonisolated(unsafe) let limit: SubscriptionLimit
     private var pipelines: [String: PipelineRecord] = [:]
-    private let limit: SubscriptionLimit
     private var timer: Task<Void, Never>?
     private let encoder: JSONEncoder = {
         let e = JSONEncoder()

@@ -173,6 +173,6 @@ final class SubscriptionLimit {
                 return getnameinfo(p, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
             }
         }
-        return rc == 0 ? String(cString: host) : nil
+        return rc == 0 ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 }
