@@ -6,10 +6,12 @@ import Foundation
 /// libzmq files every subscription a peer sends before the application sees it (ZMQ_XPUB_MANUAL too keeps its own
 /// copy of each request, so filtering them there bounds nothing) and forgets them only when the peer leaves; it has
 /// no call to drop one peer of an XPUB either. So the bound is kept by making the peer leave: libzmq's socket
-/// monitor reports each accepted connection with its descriptor, and when the table passes `limit`, every
-/// connection from the address that holds the most subscriptions is shut down (shutdown(2): the descriptor stays
-/// libzmq's, which sees the end of the stream, closes it and drops what that peer held). Other subscribers on the
-/// same address lose their connection too: they reconnect and resubscribe by themselves, with a seq gap.
+/// monitor reports each accepted connection with its descriptor, and when the subscriptions of the addresses still
+/// connected pass `limit`, every connection from the address that holds the most is shut down (shutdown(2): the
+/// descriptor stays libzmq's, which sees the end of the stream, closes it and drops what that peer held). Other
+/// subscribers on the same address lose their connection too: they reconnect and resubscribe by themselves, with a
+/// seq gap. What libzmq is still dropping for connections already ended or shut down counts in the table but is
+/// nobody's to pay for.
 ///
 /// Not thread-safe: the publisher's actor owns it and calls it between its own uses of the socket.
 final class SubscriptionLimit {
@@ -21,11 +23,9 @@ final class SubscriptionLimit {
     private(set) var disconnected = 0
 
     private let monitor: UnsafeMutableRawPointer
-    /// Subscriptions per peer address, from the subscriptions and cancellations its connections sent; an address
-    /// leaves when its last connection ends (libzmq's cancellations for it carry no address).
+    /// Subscriptions per peer address, from the subscriptions and cancellations its connections sent (libzmq's
+    /// cancellations for a peer that left carry no address, so an address is forgotten when its connections end).
     private var heldByAddress: [String: Int] = [:]
-    /// The address disconnected last, until what it held has left the table.
-    private var lastCut: (address: String, at: ContinuousClock.Instant)?
     private var connections: [Int32: Connection] = [:]
     /// The XPUB's TCP port once bound (nil for ipc://): only descriptors of its own connections are ever shut down.
     private var port: Int?
@@ -33,7 +33,10 @@ final class SubscriptionLimit {
     private struct Connection {
         /// As libzmq reports it in the "Peer-Address" property: the numeric IP, or "" for ipc://.
         let address: String
-        var shutDown = false
+        var shutDownAt: ContinuousClock.Instant?
+
+        /// Not shut down, or shut down so long ago that libzmq should have ended it (a lost event, at worst).
+        func isLive(at now: ContinuousClock.Instant) -> Bool { shutDownAt.map { now - $0 > .seconds(1) } ?? true }
     }
 
     /// Starts the socket monitor; call it before the socket binds, so that no connection goes unseen.
@@ -70,11 +73,7 @@ final class SubscriptionLimit {
             let count = heldByAddress[address, default: 0] + (subscribe ? 1 : -1)
             heldByAddress[address] = count > 0 ? count : nil
         }
-        if held <= limit {
-            lastCut = nil
-        } else if subscribe {
-            disconnectLargestHolder()
-        }
+        if subscribe && held > limit { disconnectLargestHolder() }
     }
 
     /// Reads what the monitor reported: connections accepted and ended.
@@ -114,28 +113,18 @@ final class SubscriptionLimit {
     private func disconnectLargestHolder() {
         readEvents()
         let now = ContinuousClock.now
-        let address: String
-        if let cut = lastCut, now - cut.at < .seconds(1) {
-            // Until what the last cut dropped has left the table (libzmq removes it as it ends those connections),
-            // only that address may go again: it reconnects, or its last subscriptions are still queued. Anyone
-            // else would pay for its subscriptions. (A second is ample; it only guards against a lost event.)
-            address = cut.address
-        } else if let largest = heldByAddress.max(by: { $0.value < $1.value })?.key {
-            address = largest
-        } else {
-            return
-        }
-        var count = 0
+        let live = Set(connections.values.filter { $0.isLive(at: now) }.map(\.address))
+        // Only what live connections hold counts: the rest is on its way out, and must not make another peer pay.
+        heldByAddress = heldByAddress.filter { live.contains($0.key) }
+        guard heldByAddress.values.reduce(0, +) > limit,
+              let address = heldByAddress.max(by: { $0.value < $1.value })?.key else { return }
         for (descriptor, connection) in connections
-        where connection.address == address && !connection.shutDown && isOurs(descriptor, from: address) {
+        where connection.address == address && connection.isLive(at: now) && isOurs(descriptor, from: address) {
             shutdown(descriptor, Int32(SHUT_RDWR))
-            connections[descriptor]?.shutDown = true
-            count += 1
+            connections[descriptor]?.shutDownAt = now
+            disconnected += 1
         }
-        guard count > 0 else { return }
-        disconnected += count
         heldByAddress[address] = nil
-        lastCut = (address, now)
     }
 
     /// Whether `descriptor` is still a connection of this socket from `address`: checked again right before the
