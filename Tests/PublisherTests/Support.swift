@@ -23,7 +23,9 @@ final class Subprocess: @unchecked Sendable {
         try process.run()
     }
 
-    deinit { if process.isRunning { process.terminate() } }
+    // SIGKILL, not SIGTERM: a child started from a concurrency thread inherits its blocked signals, SIGTERM among
+    // them, and would otherwise live on, reconnecting to whatever later binds its old port.
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
     private func append(_ d: Data, toErr: Bool) {
         lock.lock(); defer { lock.unlock() }
