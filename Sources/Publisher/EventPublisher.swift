@@ -4,7 +4,7 @@ import Foundation
 
 /// Whether a message was handed to the socket for its subscribers, or refused before any subscriber got it.
 public enum Delivery: Sendable, Equatable {
-    /// Queued for every subscriber, except one whose queue was full (counted as `.subscriberQueueFull`).
+    /// Queued for every subscriber, except any whose queue was full (counted as `.subscriberQueueFull`).
     case queued
     /// Counted in `publishDropped(pipeline:reason:)`; the message's seq is used up, so subscribers see the gap.
     case dropped
