@@ -2,6 +2,7 @@ import Foundation
 import Ingest
 import Pipeline
 import Prometheus
+import Publisher
 
 /// The metrics read from the components' own state at scrape time rather than emitted as events: gauges of
 /// state (queue depth, source up, last frame, model, threshold) and counters the source, queues and publisher
@@ -16,7 +17,7 @@ final class ScrapeGauges: @unchecked Sendable {
 
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
-    func refresh(_ probes: [PipelineSnapshot], publishDropped: [String: UInt64]) {
+    func refresh(_ probes: [PipelineSnapshot], publishDropped: [String: [PublishDropReason: UInt64]]) {
         lock.withLock {
             let present = Set(probes.map(\.name))
             for (name, made) in gauges where !present.contains(name) {
@@ -24,11 +25,11 @@ final class ScrapeGauges: @unchecked Sendable {
                 gauges[name] = nil
                 modelVersions[name] = nil
             }
-            for p in probes { refresh(p, publishDropped: publishDropped[p.name] ?? 0) }
+            for p in probes { refresh(p, publishDropped: publishDropped[p.name] ?? [:]) }
         }
     }
 
-    private func refresh(_ p: PipelineSnapshot, publishDropped: UInt64) {
+    private func refresh(_ p: PipelineSnapshot, publishDropped: [PublishDropReason: UInt64]) {
         let pipeline = ("pipeline", p.name)
         func gauge(_ name: String, _ labels: [(String, String)] = []) -> Gauge {
             let g = registry.makeGauge(name: name, labels: [pipeline] + labels)
@@ -67,6 +68,8 @@ final class ScrapeGauges: @unchecked Sendable {
         for reason in ReconnectReason.allCases {
             advance("anomalyd_source_reconnects_total", [("reason", reason.rawValue)], to: source?.reconnects[reason] ?? 0)
         }
-        advance("anomalyd_publish_dropped_total", [], to: Int(publishDropped))
+        for reason in PublishDropReason.allCases {
+            advance("anomalyd_publish_dropped_total", [("reason", reason.rawValue)], to: Int(publishDropped[reason] ?? 0))
+        }
     }
 }

@@ -7,6 +7,12 @@ import Publisher
 /// subscribers, joined by libzmq's own `zmq_proxy_steerable` on a dedicated thread. Subscriptions travel
 /// upstream through it, messages downstream, unchanged (topic, JSON, JPEG frames; each pipeline's seq intact).
 /// `stop()` steers the proxy to TERMINATE, so a SIGTERM ends it at once.
+///
+/// Frames from peers are bounded as the daemon's own sockets bound them (ZMQ_MAXMSGSIZE): a message part from an
+/// upstream up to `EventPublisher.maxMessagePartBytes`, a frame from a subscriber up to
+/// `EventPublisher.maxSubscriptionFrameBytes`; a larger one ends that connection at its header. The number of
+/// subscriptions is not bounded here (`zmq_proxy` keeps them all): expose the backend with CURVE and
+/// `--authorized-keys` only.
 public final class Forwarder: @unchecked Sendable {
     /// The bound backend endpoint, with the actual port when the settings asked for "*".
     public let endpoint: String
@@ -56,6 +62,7 @@ public final class Forwarder: @unchecked Sendable {
             }
             // The frontend only ever sends subscriptions; nothing worth flushing at exit.
             try option(frontend, ZMQ_LINGER, 0, upstreams)
+            try maxMessageSize(frontend, EventPublisher.maxMessagePartBytes, upstreams)
             try settings.upstreamCurve?.apply(to: frontend, endpoint: upstreams)
             for upstream in settings.upstreams {
                 guard zmq_connect(frontend, upstream) == 0 else {
@@ -65,6 +72,7 @@ public final class Forwarder: @unchecked Sendable {
 
             try option(backend, ZMQ_SNDHWM, Int32(clamping: settings.sendHighWaterMark), settings.endpoint)
             try option(backend, ZMQ_LINGER, Int32(clamping: settings.lingerMilliseconds), settings.endpoint)
+            try maxMessageSize(backend, EventPublisher.maxSubscriptionFrameBytes, settings.endpoint)
             if let keys = settings.curve {
                 if let authorized = settings.authorizedKeys {
                     zap = try ZAPHandler(context: context, authorized: authorized, logger: logger)
@@ -198,6 +206,14 @@ private func option(_ socket: UnsafeMutableRawPointer, _ option: Int32, _ value:
     var v = value
     guard zmq_setsockopt(socket, option, &v, MemoryLayout<Int32>.size) == 0 else {
         throw ProxyError.socketFailed(endpoint: endpoint, operation: "setting socket option \(option)", reason: zmqError())
+    }
+}
+
+/// ZMQ_MAXMSGSIZE (an int64_t): a larger frame from a peer ends its connection before anything is allocated for it.
+private func maxMessageSize(_ socket: UnsafeMutableRawPointer, _ bytes: Int, _ endpoint: String) throws {
+    var v = Int64(bytes)
+    guard zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &v, MemoryLayout<Int64>.size) == 0 else {
+        throw ProxyError.socketFailed(endpoint: endpoint, operation: "setting ZMQ_MAXMSGSIZE", reason: zmqError())
     }
 }
 

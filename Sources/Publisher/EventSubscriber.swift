@@ -24,6 +24,8 @@ public final class EventSubscriber {
         // A subscriber has nothing worth flushing on exit.
         try setOption(sock, ZMQ_LINGER, 0, endpoint)
         try setOption(sock, ZMQ_RCVTIMEO, timeoutMilliseconds, endpoint)
+        // A part larger than any the daemon sends ends that connection (libzmq reconnects) instead of being buffered.
+        try setMaxMessageSize(sock, EventPublisher.maxMessagePartBytes, endpoint)
         try curve?.apply(to: sock, endpoint: endpoint)
         guard zmq_connect(sock, endpoint) == 0 else {
             throw PublisherError.connectFailed(endpoint: endpoint, reason: zmqError())

@@ -74,6 +74,10 @@ final class MetricsEndpointTests: XCTestCase {
         XCTAssertEqual(value("anomalyd_threshold"), 0.5)
         XCTAssertEqual(value("anomalyd_model_info"), 1)
         XCTAssertEqual(value("anomalyd_frames_dropped_total", ["reason": "frames_queue_full"]), 0, "a file source blocks, never drops")
+        // Refused publishes by cause; nobody subscribes here, so none.
+        for reason in ["subscriber_queue_full", "too_large", "socket_error"] {
+            XCTAssertEqual(value("anomalyd_publish_dropped_total", ["reason": reason]), 0, reason)
+        }
         XCTAssertLessThan(abs(value("anomalyd_last_frame_timestamp_seconds") - Date().timeIntervalSince1970), 10)
         // Every scored frame lands in the score histogram (+Inf bucket), and inference took measurable time.
         XCTAssertGreaterThanOrEqual(value("anomalyd_anomaly_score_count"), 1)

@@ -202,6 +202,45 @@ final class ProxyTests: XCTestCase {
         XCTAssertEqual(after, Array((after.first ?? 0)..<((after.first ?? 0) + after.count)), "seq gaps after the restart")
     }
 
+    /// Frames larger than the proxy accepts end that one connection, on either side: an upstream that sends a 2 MiB
+    /// part is disconnected instead of having it forwarded (libzmq treats it as a protocol error and does not
+    /// reconnect), and a peer at the backend that declares a 4 GiB frame is dropped at its header. The proxy runs on.
+    func testOversizedFramesEndTheirConnectionOnBothSides() throws {
+        let upstream = "tcp://127.0.0.1:\(freeLocalPort())"
+        let publisher = try LoggedChild("/usr/bin/python3", ["-c", """
+            import json, sys, zmq
+            pub = zmq.Context.instance().socket(zmq.XPUB)
+            pub.setsockopt(zmq.XPUB_VERBOSER, 1)
+            pub.bind(sys.argv[1])
+            print("SUBSCRIBED", pub.recv(), flush=True)
+            pub.send_multipart([b"anomaly/line3/event", json.dumps({"pipeline": "line3", "pad": "x" * (2 << 20)}).encode()])
+            pub.send_multipart([b"anomaly/line3/heartbeat", json.dumps({"pipeline": "line3", "seq": 1}).encode()])
+            if pub.poll(20000) and pub.recv()[:1] == b"\\x00":
+                print("DROPPED", flush=True)
+            """, upstream], log: dir.appendingPathComponent("upstream.log"))
+        defer { publisher.stop() }
+        let endpoint = "tcp://127.0.0.1:\(freeLocalPort())"
+        let proxy = try LoggedChild(CLI.binary, ["proxy", "--upstream", upstream, "--bind", endpoint],
+                                    log: dir.appendingPathComponent("proxy.log"))
+        defer { proxy.stop() }
+        XCTAssertTrue(proxy.waitForLog("anomalyd proxy running"), proxy.log)
+        let out = dir.appendingPathComponent("sub.jsonl").path
+        let collector = try CLI.Child("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path,
+                                                          endpoint, out])
+        defer { collector.stop() }
+        XCTAssertTrue(collector.waitFor("READY"))
+        XCTAssertTrue(publisher.waitForLog("DROPPED"), "the proxy kept the upstream that sent 2 MiB: \(publisher.log)")
+        usleep(500_000)
+        XCTAssertEqual(CLI.messages(out).count, 0, "the 2 MiB part or what followed it was forwarded")
+
+        let port = endpoint.split(separator: ":").last.map(String.init) ?? ""
+        let frame = CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmtp_frame.py").path
+        let peer = try CLI.python(try String(contentsOfFile: frame, encoding: .utf8),
+                                  ["127.0.0.1", port, "\(UInt64(4) << 30)", "\(1 << 20)"])
+        XCTAssertEqual(peer.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "CLOSED", peer.stderr)
+        XCTAssertTrue(proxy.process.isRunning, proxy.log)
+    }
+
     /// Under systemd: READY=1 once the backend is bound (a subscriber can connect at once), STOPPING=1 on SIGTERM.
     func testNotifiesSystemdReadyOnceBoundAndStoppingOnSIGTERM() throws {
         let socketPath = dir.appendingPathComponent("notify.sock").path

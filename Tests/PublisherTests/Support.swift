@@ -23,7 +23,9 @@ final class Subprocess: @unchecked Sendable {
         try process.run()
     }
 
-    deinit { if process.isRunning { process.terminate() } }
+    // SIGKILL, not SIGTERM: a child started from a concurrency thread inherits its blocked signals, SIGTERM among
+    // them, and would otherwise live on, reconnecting to whatever later binds its old port.
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
     private func append(_ d: Data, toErr: Bool) {
         lock.lock(); defer { lock.unlock() }
@@ -93,6 +95,44 @@ while True:
 
     static func start(endpoint: String, prefixes: [String], stalled: Bool = false) throws -> Subprocess {
         try Subprocess("/usr/bin/python3", ["-c", script, endpoint, prefixes.joined(separator: ","), stalled ? "stalled" : "reading"])
+    }
+}
+
+/// A pyzmq SUB that connects from 127.0.0.2 (another peer address than the other subscribers' 127.0.0.1),
+/// subscribes to `count` distinct prefixes as fast as it can (its send queue unbounded, so none is dropped on its
+/// side), prints SENT, and stays connected until it gets a line on stdin.
+enum PythonFlooder {
+    static let script = #"""
+import sys, zmq
+sub = zmq.Context.instance().socket(zmq.SUB)
+sub.setsockopt(zmq.SNDHWM, 0)
+sub.setsockopt(zmq.LINGER, 0)
+sub.connect(sys.argv[1].replace("tcp://", "tcp://127.0.0.2:0;"))
+for i in range(int(sys.argv[2])):
+    sub.setsockopt(zmq.SUBSCRIBE, b"anomaly/flood-%d/" % i)
+print("SENT", flush=True)
+sys.stdin.readline()
+"""#
+
+    static func start(endpoint: String, count: Int) throws -> Subprocess {
+        try Subprocess("/usr/bin/python3", ["-c", script, endpoint, "\(count)"])
+    }
+}
+
+/// Tests/CLITests/Fixtures/zmtp_frame.py: a raw ZMTP peer that declares one huge frame; prints CLOSED or OPEN.
+enum ZMTPFramePeer {
+    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("CLITests/Fixtures/zmtp_frame.py").path
+
+    /// Whether the server at `endpoint` (tcp://HOST:PORT) dropped the connection after the frame header.
+    static func run(endpoint: String, declaring declared: UInt64, sending body: Int) async throws -> String {
+        let address = endpoint.replacingOccurrences(of: "tcp://", with: "")
+        let colon = try XCTUnwrap(address.lastIndex(of: ":"))
+        let peer = try Subprocess("/usr/bin/python3", [path, String(address[..<colon]), String(address[address.index(after: colon)...]),
+                                                       "\(declared)", "\(body)"])
+        let status = await peer.waitForExit(timeout: 30)
+        XCTAssertEqual(status, 0, peer.stderr)
+        return peer.lines.last ?? ""
     }
 }
 
