@@ -180,8 +180,10 @@ final class EventPublisherTests: XCTestCase {
         let normal = try PythonSubscriber.start(endpoint: pub.endpoint, prefixes: ["anomaly/line3/"])
         try await pub.waitForSubscriptions(1)
         // The limit (1,000) plus what libzmq takes in from the flooder before it notices the shutdown, and from its
-        // reconnections: the most held was 1,100 to 4,300 in ten runs here. A fifth of the flood.
-        let flood = 50_000, bound = 10_000
+        // reconnections: the most held was 1,100 to 4,300 in ten runs on an idle machine, 12,101 under load 6 on two
+        // cores (libzmq's I/O thread is slower to end shut-down connections). Half the flood: without the limit the
+        // table holds all of it.
+        let flood = 50_000, bound = 25_000
         let flooder = try PythonFlooder.start(endpoint: pub.endpoint, count: flood)
         var most = 0, heartbeats = 0
         let deadline = Date().addingTimeInterval(60)
