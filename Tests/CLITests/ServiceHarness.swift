@@ -134,6 +134,26 @@ enum ServiceHarness {
         return video
     }
 
+    /// Writes `cam.yaml` in `dir`: one pipeline `cam` on a looping, paced recording that learns a tiny model (40
+    /// frames, one student block, one epoch) in `stateDir`, publishing on `zmqPort` with a heartbeat every second.
+    static func tinyLiveConfig(in dir: URL, video: String, zmqPort: Int, stateDir: String) throws -> String {
+        let config = dir.appendingPathComponent("cam.yaml").path
+        try """
+        publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}
+        pipelines:
+          cam:
+            source: \(video)
+            loop: true
+            realtime: true
+            teacher: \(CLI.teacher)
+            sample_fps: 10
+            state_dir: \(stateDir)
+            learning: {frames: 40}
+            detector: {student_depth: 1, epochs: 1}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
     /// The value of the Prometheus sample `name` with (at least) these labels, whatever their order.
     static func sample(_ metrics: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
         metrics.split(separator: "\n").first { line in

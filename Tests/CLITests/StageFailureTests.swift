@@ -22,20 +22,7 @@ final class StageFailureTests: XCTestCase {
         let blocker = dir.appendingPathComponent("not-a-directory").path
         try "a file".write(toFile: blocker, atomically: true, encoding: .utf8)
         let zmqPort = freeLocalPort()
-        let config = dir.appendingPathComponent("cam.yaml").path
-        try """
-        publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}
-        pipelines:
-          cam:
-            source: \(video)
-            loop: true
-            realtime: true
-            teacher: \(CLI.teacher)
-            sample_fps: 10
-            state_dir: \(blocker)/state
-            learning: {frames: 40}
-            detector: {student_depth: 1, epochs: 1}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try ServiceHarness.tinyLiveConfig(in: dir, video: video, zmqPort: zmqPort, stateDir: "\(blocker)/state")
         let statuses = dir.appendingPathComponent("status.jsonl").path
         let subscriber = Process()
         subscriber.executableURL = URL(fileURLWithPath: CLI.binary)

@@ -20,20 +20,7 @@ final class SystemdContractTests: XCTestCase {
     func testReadyAfterBindThenWatchdogOnlyWhileFramesFlow() throws {
         let video = try ServiceHarness.video(in: dir)
         let zmqPort = freeLocalPort()
-        let config = dir.appendingPathComponent("cam.yaml").path
-        try """
-        publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}
-        pipelines:
-          cam:
-            source: \(video)
-            loop: true
-            realtime: true
-            teacher: \(CLI.teacher)
-            sample_fps: 10
-            state_dir: \(dir.path)/state
-            learning: {frames: 40}
-            detector: {student_depth: 1, epochs: 1}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try ServiceHarness.tinyLiveConfig(in: dir, video: video, zmqPort: zmqPort, stateDir: "\(dir.path)/state")
         let notify = ServiceHarness.NotifySocket()
         defer { notify.close() }
         // WATCHDOG_USEC of 2 s: a ping every second, none once the pipeline has been still for 2 s.
