@@ -17,8 +17,11 @@ final class ComputeExecutor: TaskExecutor {
     private let ready = DispatchSemaphore(value: 0)
 
     init(name: String) {
-        let thread = Thread { [self] in serve() }
-        thread.name = name
+        let thread = Thread { [self] in
+            // Named from inside: on Linux a name set before `start()` never reaches the OS thread (top -H, /proc).
+            Thread.current.name = name
+            serve()
+        }
         thread.stackSize = 8 << 20   // a forward's stack frames are small, but a fit's calls run deep
         thread.start()
     }
