@@ -96,9 +96,9 @@ public final class CameraPipeline: Sendable {
         }
         logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(snapshot().state.rawValue)"])
         // Opening the frame stores reads (and repairs) their directories: off the cooperative pool.
-        let (config, live, vit, logger) = (config, live, vit, logger)
         let refitter = config.refit.enabled
-            ? try await offload(qos: .utility) { try Refitter(config: config, live: live, vit: vit, logger: logger) } : nil
+            ? try await offload(qos: .utility) { [self] in try Refitter(config: config, live: live, vit: vit, logger: logger) }
+            : nil
         // The infer stage's own thread: its scorer (scratch) stays there, and so does the model's compute.
         let compute = ComputeExecutor(name: "infer")
         defer { compute.shutdown() }

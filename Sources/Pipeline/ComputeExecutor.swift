@@ -18,7 +18,7 @@ final class ComputeExecutor: TaskExecutor {
 
     init(name: String) {
         let thread = Thread { [self] in
-            // Named from inside: on Linux a name set before `start()` never reaches the OS thread (top -H, /proc).
+            // Named from inside: on Linux, Foundation does not carry a name set before `start()` over to the thread.
             Thread.current.name = name
             serve()
         }
