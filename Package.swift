@@ -14,7 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // `LogHandler.log(event:)`, which JournalLogHandler implements (the older entry point is deprecated).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
@@ -35,9 +36,9 @@ let package = Package(
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
         .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
         // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync).
-        .target(name: "Storage", swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Storage"),
         // RFC 3339 timestamps, formatted and parsed by hand.
-        .target(name: "Timestamps", swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Timestamps"),
         // safetensors reading and writing.
         .target(name: "Checkpoint", dependencies: ["Storage"]),
         // The Vision Transformer built from a checkpoint.
@@ -45,7 +46,7 @@ let package = Package(
         // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
         .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps"]),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
-        .target(name: "Queues", swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Queues"),
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
         .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues"]),
 
@@ -110,7 +111,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Reference"]),
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference", "Storage"]),
         // Runs the built `anomalyd` binary the way users do.
-        .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Engine", "Checkpoint",
                                                       "Storage",
@@ -123,5 +124,5 @@ let package = Package(
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -21,6 +21,7 @@ public struct TensorInfo: Sendable, Equatable {
 /// The whole header is parsed and validated in `init`, so every later accessor only has to look a
 /// name up: a file that opens is internally consistent. Reads never modify the mapping, so one
 /// instance may be shared between threads.
+// @unchecked Sendable: a read-only mapping behind a raw pointer, immutable after init.
 public final class SafetensorsFile: @unchecked Sendable {
     public let path: String
     /// The `__metadata__` entry (empty if absent).

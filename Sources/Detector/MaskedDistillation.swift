@@ -100,7 +100,8 @@ public struct TrainingReport: Sendable {
 /// The batch is split over `workers` threads, each with its own activations and gradient buffer; the gradients
 /// are summed before the update (data parallel). Each worker's GEMMs are small, so run BLAS single-threaded
 /// (`BLAS.setThreads(1)`) when workers > 1: on 2 cores this beats one worker with 2 BLAS threads (benchmarks/train).
-public final class MaskedDistillationTrainer: @unchecked Sendable {
+/// Owns the optimiser state and the workers' scratch, so it is not Sendable: it lives where the fit runs.
+public final class MaskedDistillationTrainer {
     public let student: Student
     public let settings: DetectorSettings
     public let normalization: Normalization
@@ -207,7 +208,7 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
         targets.rgb.withUnsafeBufferPointer { rgbAll in
         targets.tokens.withUnsafeBufferPointer { teacher in
         partLoss.withUnsafeMutableBufferPointer { partLoss in
-            DispatchQueue.concurrentPerform(iterations: parts) { w in
+            Parallel.forEach(parts) { w in
                 let ws = workspaces[w], g = grads[w]
                 let lo = w * chunk, hi = min(lo + chunk, frames.count), batch = hi - lo
                 let myKeep = Array(keep[(lo * kept)..<(hi * kept)])
@@ -248,7 +249,7 @@ public final class MaskedDistillationTrainer: @unchecked Sendable {
         if parts > 1 {
             let total = grads[0].storage.data, count = grads[0].storage.count
             let others = (1..<parts).map { grads[$0].storage.data }
-            DispatchQueue.concurrentPerform(iterations: workers) { part in
+            Parallel.forEach(workers) { part in
                 let lo = count * part / workers, hi = count * (part + 1) / workers
                 for other in others { Residual.forward(total + lo, adding: other + lo, count: hi - lo) }
             }

@@ -1,4 +1,3 @@
-import Dispatch
 import Engine
 import Kernels
 
@@ -18,8 +17,9 @@ public struct MKDScores: Sendable {
 }
 
 /// Scores frames with a trained student against the teacher's tokens for the same frames, so the daemon runs the
-/// teacher once per frame for both the MKD score and the Gaussian. The student sees every patch.
-public final class MaskedDistillationScorer: @unchecked Sendable {
+/// teacher once per frame for both the MKD score and the Gaussian. The student sees every patch. Owns the workers'
+/// scratch, so it is not Sendable: each user makes its own.
+public final class MaskedDistillationScorer {
     public let student: Student
     public let normalization: Normalization
     public let workers: Int
@@ -80,7 +80,7 @@ public final class MaskedDistillationScorer: @unchecked Sendable {
         let parts = (batch + chunk - 1) / chunk
         profiles.withUnsafeMutableBufferPointer { profiles in
         maps.withUnsafeMutableBufferPointer { maps in
-            DispatchQueue.concurrentPerform(iterations: parts) { w in
+            Parallel.forEach(parts) { w in
                 let ws = workspaces[w]
                 let lo = w * chunk, count = min(chunk, batch - lo)
                 student.forward(rgb: rgb + lo * imageBytes, batch: count, keep: nil, kept: n,

@@ -40,7 +40,7 @@ public enum ModelFitting {
             if shouldStop() { throw CancellationError() }
             let n = min(batch, split.train.count - start)
             let packed = gather(rgb, split.train[start..<(start + n)], imageBytes)
-            try packed.withUnsafeBufferPointer { buf in
+            packed.withUnsafeBufferPointer { buf in
                 let frames = buf.baseAddress!
                 let out = teacher.forward(rgb: frames, batch: n)
                 if components.contains(.mkd) { targets.append(out, rgb: frames) }

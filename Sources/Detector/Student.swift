@@ -7,7 +7,7 @@ import Kernels
 /// configurable depth, no classifier head, randomly initialised, with a FIXED 2-D sin-cos position embedding.
 /// Its parameters share `ViTLayout` with the engine, so a saved student is a timm-named checkpoint that
 /// `ViTParameters(checkpoint:)` loads and `ViT.forward` runs.
-public final class Student: @unchecked Sendable {
+public final class Student: Sendable {
     public let parameters: ViTParameters
     public var config: ViTConfig { parameters.config }
 

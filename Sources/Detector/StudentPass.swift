@@ -3,8 +3,8 @@ import Kernels
 
 /// One student worker's buffers for up to `capacity` frames of up to `maxTokens` tokens each: the encoder's
 /// (`ViTWorkspace`; with `keepsActivations`, every block's activations for the backward pass) and the
-/// L2-normalised tokens the loss and the scores compare. Not shared between threads.
-final class StudentWorkspace: @unchecked Sendable {
+/// L2-normalised tokens the loss and the scores compare. Scratch: not Sendable, one per worker.
+final class StudentWorkspace {
     let vit: ViTWorkspace
     /// L2-normalised final-LN tokens [batch, tokens, D], their norms [batch·tokens], and the loss gradient on them.
     let normed, norms, dnormed: Tensor

@@ -33,8 +33,8 @@ public struct ViTOutput: Sendable {
 /// Activation buffers of one worker for up to `capacity` images of up to `maxTokens` tokens each (CLS plus the
 /// patches kept). With `keepsActivations` every block writes its own slot and the gradient buffers exist, so
 /// `ViT.backward` can follow (llm.c's activations and their gradients); without it (inference) all blocks share one
-/// slot. Not shared between threads.
-public final class ViTWorkspace: @unchecked Sendable {
+/// slot. Scratch: not Sendable, each worker makes its own.
+public final class ViTWorkspace {
     public let config: ViTConfig
     public let capacity, maxTokens: Int
     public let keepsActivations: Bool

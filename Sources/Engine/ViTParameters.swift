@@ -46,6 +46,9 @@ public struct ViTLayout: Sendable {
 }
 
 /// All parameters of a ViT in one contiguous Float32 allocation (llm.c style), addressed through `ViTLayout`.
+/// Written only by whoever made it and still holds the only reference (loading, initialising, training a student,
+/// accumulating gradients); once shared (a teacher, a bundle's student) it is read-only.
+// @unchecked Sendable: raw pointer storage that is read-only once shared (above); scratch never shares it.
 public final class ViTParameters: @unchecked Sendable {
     public let config: ViTConfig
     public let layout: ViTLayout

@@ -1,9 +1,9 @@
-import Dispatch
 import Kernels
 
 /// Spreads a batch over independent single-threaded workers, each with its own workspace. On small ViT shapes
-/// two such workers use two cores better than one two-threaded GEMM (see benchmarks/).
-public final class ViTRunner: @unchecked Sendable {
+/// two such workers use two cores better than one two-threaded GEMM (see benchmarks/). Owns the workspaces, so it is
+/// not Sendable: each stage makes its own where it runs.
+public final class ViTRunner {
     public let vit: ViT
     public let workers: Int
     /// The largest batch `forward` takes.
@@ -36,7 +36,7 @@ public final class ViTRunner: @unchecked Sendable {
             _ = results.deinitialize()
             results.deallocate()
         }
-        DispatchQueue.concurrentPerform(iterations: parts) { i in
+        Parallel.forEach(parts) { i in
             let start = i * chunk
             let count = min(chunk, batch - start)
             results[i] = vit.forward(rgb: rgb + start * imageBytes, batch: count, workspace: workspaces[i],

@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import Queues
+import Synchronization
 
 /// What kind of input a source string names; it decides the overflow policy of its queue and whether to reconnect.
 public enum SourceKind: Sendable, Equatable {
@@ -124,8 +125,7 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
 /// queue, and that ends decoding promptly, even while FFmpeg is inside a blocking network read (the interrupt
 /// callback sees it). Opening a file fails with an `IngestError`, thrown by the iteration and by `run()`; live
 /// sources never fail, they report `reconnecting` and retry forever.
-// @unchecked Sendable: `started` is guarded by `startLock`; everything else is immutable and Sendable.
-public final class FrameSource: AsyncSequence, @unchecked Sendable {
+public final class FrameSource: AsyncSequence, Sendable {
     public typealias Element = Frame
 
     /// The source with credentials redacted: safe for logs, errors and metric labels.
@@ -135,9 +135,10 @@ public final class FrameSource: AsyncSequence, @unchecked Sendable {
     /// The edge to the consumer: `options.queueCapacity` frames under `kind.overflowPolicy`; it counts the drops.
     public let frames: BoundedQueue<Frame>
 
-    private let worker: Worker
-    private let startLock = NSLock()
-    private var started = false
+    private let url: String
+    private let statsBox = StatsBox()
+    private let ending = Ending()
+    private let started = Mutex(false)
 
     public init(_ source: String, options: SourceOptions = SourceOptions()) throws {
         try options.validate()
@@ -145,21 +146,24 @@ public final class FrameSource: AsyncSequence, @unchecked Sendable {
         kind = SourceKind(source: source)
         self.options = options
         frames = BoundedQueue(name: "frames", capacity: options.queueCapacity, policy: kind.overflowPolicy)
-        worker = Worker(url: source.hasPrefix("v4l2:") ? String(source.dropFirst(5)) : source,
-                        name: name, kind: kind, options: options, frames: frames)
+        url = source.hasPrefix("v4l2:") ? String(source.dropFirst(5)) : source
     }
 
     deinit { frames.finish() }
 
-    public var stats: SourceStats { worker.stats.snapshot }
+    public var stats: SourceStats { statsBox.snapshot }
 
     /// Starts decoding if it has not started; iterating and `run()` do this too.
     public func start() {
-        startLock.lock(); defer { startLock.unlock() }
-        guard !started else { return }
-        started = true
-        let worker = self.worker
-        let thread = Thread { worker.run() }
+        let first = started.withLock { started in
+            defer { started = true }
+            return !started
+        }
+        guard first else { return }
+        let (url, name, kind, options, frames, stats, ending) = (url, name, kind, options, frames, statsBox, ending)
+        let thread = Thread {
+            Worker(url: url, name: name, kind: kind, options: options, frames: frames, stats: stats, ending: ending).run()
+        }
         thread.name = "ingest"
         thread.start()
     }
@@ -169,7 +173,7 @@ public final class FrameSource: AsyncSequence, @unchecked Sendable {
     public func run() async throws {
         start()
         try await withTaskCancellationHandler {
-            try await worker.ending.wait()
+            try await ending.wait()
         } onCancel: {
             stop()
         }
@@ -188,7 +192,7 @@ public final class FrameSource: AsyncSequence, @unchecked Sendable {
             if let frame = await source.frames.pop() { return frame }
             ended = true
             // The decoder records how it ended before it finishes the queue; an error is reported once.
-            if let error = source.worker.ending.failure { throw error }
+            if let error = source.ending.failure { throw error }
             return nil
         }
     }

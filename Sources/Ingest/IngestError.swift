@@ -27,7 +27,7 @@ public enum IngestError: Error, Equatable, CustomStringConvertible {
 func avErrorString(_ code: Int32) -> String {
     var buf = [CChar](repeating: 0, count: 256)
     if av_strerror(code, &buf, buf.count) != 0 { return "error \(code)" }
-    return String(cString: buf)
+    return String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
 }
 
 /// Removes `user:pass@` from URLs so camera credentials never reach logs, errors or metrics.
@@ -44,5 +44,5 @@ public func redactCredentials(_ source: String) -> String {
 func redactLogLine(_ line: String) -> String {
     var bytes = Array(line.utf8CString)
     bytes.withUnsafeMutableBufferPointer { anomalyd_redact_urls($0.baseAddress) }
-    return String(cString: bytes)
+    return String(decoding: bytes.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
 }

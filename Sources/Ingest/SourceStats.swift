@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Lifecycle of a frame source, as reported to status messages and metrics.
 public enum SourceState: String, Sendable, CaseIterable {
@@ -40,18 +41,12 @@ public struct SourceStats: Sendable, Equatable {
 }
 
 /// The worker thread writes, any thread reads snapshots.
-// @unchecked Sendable: `stats` is guarded by `lock`.
-final class StatsBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stats = SourceStats()
+final class StatsBox: Sendable {
+    private let stats = Mutex(SourceStats())
 
     func update(_ body: (inout SourceStats) -> Void) {
-        lock.lock(); defer { lock.unlock() }
-        body(&stats)
+        stats.withLock { body(&$0) }
     }
 
-    var snapshot: SourceStats {
-        lock.lock(); defer { lock.unlock() }
-        return stats
-    }
+    var snapshot: SourceStats { stats.withLock { $0 } }
 }

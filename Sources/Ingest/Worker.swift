@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import Queues
+import Synchronization
 
 /// Monotonic seconds: deadlines must not move when the wall clock is adjusted.
 func monotonicSeconds() -> Double {
@@ -43,13 +44,12 @@ final class Interrupter {
     }
 }
 
-/// The decoding loop of one `FrameSource`, run on its own thread so blocking FFmpeg calls never occupy
-/// the Swift concurrency pool.
-// @unchecked Sendable: its vars are touched by the decoding thread only; others read `stats`, `frames`, `ending`.
-final class Worker: @unchecked Sendable {
+/// The decoding loop of one `FrameSource`, made and run on its own thread so blocking FFmpeg calls never occupy
+/// the Swift concurrency pool. Not Sendable (FFmpeg state): others see it through `stats`, `frames` and `ending`.
+final class Worker {
     let frames: BoundedQueue<Frame>
-    let stats = StatsBox()
-    let ending = Ending()
+    let stats: StatsBox
+    let ending: Ending
     private let url: String
     private let name: String
     private let kind: SourceKind
@@ -68,7 +68,10 @@ final class Worker: @unchecked Sendable {
         case lost(ReconnectReason, String)
     }
 
-    init(url: String, name: String, kind: SourceKind, options: SourceOptions, frames: BoundedQueue<Frame>) {
+    init(url: String, name: String, kind: SourceKind, options: SourceOptions, frames: BoundedQueue<Frame>,
+         stats: StatsBox, ending: Ending) {
+        self.stats = stats
+        self.ending = ending
         self.url = url
         self.name = name
         self.kind = kind
@@ -252,40 +255,38 @@ final class Worker: @unchecked Sendable {
 }
 
 /// How the decoding thread ended, recorded once: `run()` awaits it, the iterator reads it when the queue ends.
-// @unchecked Sendable: `result` and `waiters` are guarded by `lock`.
-final class Ending: @unchecked Sendable {
-    private let lock = NSLock()
-    private var result: Result<Void, Error>?
-    private var waiters: [CheckedContinuation<Void, Error>] = []
+final class Ending: Sendable {
+    private struct State {
+        var result: Result<Void, Error>?
+        var waiters: [CheckedContinuation<Void, Error>] = []
+    }
+    private let state = Mutex(State())
 
     /// nil: a normal end or a stop.
     func record(_ error: Error?) {
         let result: Result<Void, Error> = error.map { .failure($0) } ?? .success(())
-        let waiting = lock.withLock {
-            self.result = result
-            defer { waiters = [] }
-            return waiters
+        let waiting = state.withLock { s in
+            s.result = result
+            defer { s.waiters = [] }
+            return s.waiters
         }
         waiting.forEach { $0.resume(with: result) }
     }
 
     var failure: Error? {
-        lock.withLock {
-            guard case .failure(let error)? = result else { return nil }
+        state.withLock { s in
+            guard case .failure(let error)? = s.result else { return nil }
             return error
         }
     }
 
     func wait() async throws {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            lock.lock()
-            guard let result else {
-                waiters.append(c)
-                lock.unlock()
-                return
+            let result = state.withLock { s in
+                if s.result == nil { s.waiters.append(c) }
+                return s.result
             }
-            lock.unlock()
-            c.resume(with: result)
+            if let result { c.resume(with: result) }
         }
     }
 }

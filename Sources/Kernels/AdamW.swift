@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// AdamW with PyTorch's semantics (torch.optim.AdamW, amsgrad off), over one flat parameter allocation:
@@ -45,7 +44,7 @@ public struct AdamW: Sendable {
         let (b1, b2, e) = (beta1, beta2, eps)
         let decayShrink = 1 - learningRate * weightDecay
         let groups = self.groups
-        DispatchQueue.concurrentPerform(iterations: max(threads, 1)) { part in
+        Parallel.forEach(max(threads, 1)) { part in
             for group in groups {
                 let shrink: Float = group.decay ? decayShrink : 1
                 let r = group.range, n = r.count, parts = max(threads, 1)

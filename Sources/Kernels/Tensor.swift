@@ -1,5 +1,6 @@
 /// A contiguous, row-major Float32 buffer with a shape. Owns its memory; kernels take raw pointers into it.
-public final class Tensor: @unchecked Sendable {
+/// Not Sendable: it is scratch (or the storage of something that decides for itself whether it may be shared).
+public final class Tensor {
     public let shape: [Int]
     public let count: Int
     public let data: UnsafeMutablePointer<Float>

@@ -3,46 +3,49 @@ import Ingest
 import Pipeline
 import Prometheus
 import Publisher
+import Synchronization
 
 /// The metrics read from the components' own state at scrape time rather than emitted as events: gauges of
 /// state (queue depth, source up, last frame, model, threshold) and counters the source, queues and publisher
 /// already total (drops, reconnects, decoded frames, refused sends), advanced here by their growth since the
 /// last scrape. A total that went down belongs to a restarted pipeline and counts from zero again.
-final class ScrapeGauges: @unchecked Sendable {
+final class ScrapeGauges: Sendable {
     private let registry: PrometheusCollectorRegistry
-    private let lock = NSLock()
-    private var gauges: [String: [Gauge]] = [:]
-    private var modelVersions: [String: String] = [:]
-    private var totals: [String: Int] = [:]
+    private struct State {
+        var gauges: [String: [Gauge]] = [:]
+        var modelVersions: [String: String] = [:]
+        var totals: [String: Int] = [:]
+    }
+    private let state = Mutex(State())
 
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
     func refresh(_ probes: [PipelineSnapshot], publishDropped: [String: [PublishDropReason: UInt64]]) {
-        lock.withLock {
+        state.withLock { s in
             let present = Set(probes.map(\.name))
-            for (name, made) in gauges where !present.contains(name) {
+            for (name, made) in s.gauges where !present.contains(name) {
                 made.forEach(registry.unregisterGauge)
-                gauges[name] = nil
-                modelVersions[name] = nil
+                s.gauges[name] = nil
+                s.modelVersions[name] = nil
             }
-            for p in probes { refresh(p, publishDropped: publishDropped[p.name] ?? [:]) }
+            for p in probes { refresh(p, publishDropped: publishDropped[p.name] ?? [:], &s) }
         }
     }
 
-    private func refresh(_ p: PipelineSnapshot, publishDropped: [PublishDropReason: UInt64]) {
+    private func refresh(_ p: PipelineSnapshot, publishDropped: [PublishDropReason: UInt64], _ s: inout State) {
         let pipeline = ("pipeline", p.name)
         func gauge(_ name: String, _ labels: [(String, String)] = []) -> Gauge {
-            let g = registry.makeGauge(name: name, labels: [pipeline] + labels)
-            if !(gauges[p.name] ?? []).contains(where: { $0 === g }) { gauges[p.name, default: []].append(g) }
+            let g = registry.makeGauge(descriptor: Self.named(name), labels: [pipeline] + labels)
+            if !(s.gauges[p.name] ?? []).contains(where: { $0 === g }) { s.gauges[p.name, default: []].append(g) }
             return g
         }
         func advance(_ name: String, _ labels: [(String, String)], to total: Int) {
             let key = ([name, p.name] + labels.map { "\($0.0)=\($0.1)" }).joined(separator: "|")
-            let last = totals[key] ?? 0
+            let last = s.totals[key] ?? 0
             let delta = total >= last ? total - last : total
-            totals[key] = total
+            s.totals[key] = total
             // Made even at zero, so that every series exists from the first scrape.
-            let counter = registry.makeCounter(name: name, labels: [pipeline] + labels)
+            let counter = registry.makeCounter(descriptor: Self.named(name), labels: [pipeline] + labels)
             if delta > 0 { counter.increment(by: Int64(delta)) }
         }
 
@@ -51,13 +54,13 @@ final class ScrapeGauges: @unchecked Sendable {
         if let last = source?.lastFrameTime { gauge("anomalyd_last_frame_timestamp_seconds").set(last.timeIntervalSince1970) }
         for q in p.queues { gauge("anomalyd_queue_depth", [("queue", q.name)]).set(Int64(q.depth)) }
         gauge("anomalyd_threshold").set(p.threshold)
-        if modelVersions[p.name] != p.modelVersion {
-            if let old = modelVersions[p.name] {
-                let g = registry.makeGauge(name: "anomalyd_model_info", labels: [pipeline, ("version", old)])
+        if s.modelVersions[p.name] != p.modelVersion {
+            if let old = s.modelVersions[p.name] {
+                let g = registry.makeGauge(descriptor: Self.named("anomalyd_model_info"), labels: [pipeline, ("version", old)])
                 registry.unregisterGauge(g)
-                gauges[p.name]?.removeAll { $0 === g }
+                s.gauges[p.name]?.removeAll { $0 === g }
             }
-            modelVersions[p.name] = p.modelVersion
+            s.modelVersions[p.name] = p.modelVersion
         }
         if let version = p.modelVersion { gauge("anomalyd_model_info", [("version", version)]).set(Int64(1)) }
 
@@ -71,5 +74,10 @@ final class ScrapeGauges: @unchecked Sendable {
         for reason in PublishDropReason.allCases {
             advance("anomalyd_publish_dropped_total", [("reason", reason.rawValue)], to: Int(publishDropped[reason] ?? 0))
         }
+    }
+
+    /// A full metric name as the registry's descriptor takes it: no unit suffix added, no help line (as before).
+    private static func named(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: "")
     }
 }

@@ -95,14 +95,20 @@ public final class CameraPipeline: Sendable {
             $0.scored = scored
         }
         logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(snapshot().state.rawValue)"])
-        let refitter = config.refit.enabled ? try Refitter(config: config, live: live, vit: vit, logger: logger) : nil
+        // Opening the frame stores reads (and repairs) their directories: off the cooperative pool.
+        let refitter = config.refit.enabled
+            ? try await offload(qos: .utility) { [self] in try Refitter(config: config, live: live, vit: vit, logger: logger) }
+            : nil
+        // The infer stage's own thread: its scorer (scratch) stays there, and so does the model's compute.
+        let compute = ComputeExecutor(name: "infer")
+        defer { compute.shutdown() }
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask {
                 // Returns when the decoder's thread has ended (it finishes `frames`); throws when a file fails to open.
                 try await source.run()
                 return .ingest
             }
-            group.addTask {
+            group.addTask(executorPreference: compute) {
                 defer { scored.finish() }
                 try await self.infer(from: frames, into: scored)
                 return .infer
@@ -149,7 +155,8 @@ public final class CameraPipeline: Sendable {
     // MARK: Stages
 
     /// Scores batches with the live model, or collects them to learn one while there is none. The stage owns its
-    /// scorer (scratch buffers) and makes a new one when the live model's version changes.
+    /// scorer (scratch buffers, not Sendable) and makes a new one when the live model's version changes; it runs on
+    /// the pipeline's `ComputeExecutor`, so scoring is a plain call on that thread.
     private func infer(from frames: BoundedQueue<Frame>, into scored: BoundedQueue<ScoredItem>) async throws {
         let batcher = Batcher<Frame>(maxCount: config.batch.maxFrames, maxWait: .milliseconds(Int(config.batch.maxWaitMs)))
         var scorer: FrameScorer?
@@ -166,7 +173,7 @@ public final class CameraPipeline: Sendable {
                 let s = scorer!
                 let rgb = batch.flatMap(\.pixels)
                 let started = Date()
-                let scores = try await offload { try s.score(rgb) }
+                let scores = try s.score(rgb)
                 let seconds = Date().timeIntervalSince(started)
                 counters.scored(batch.count, seconds: seconds)
                 let info = ModelInfo(version: s.version, teacher: teacherName)
@@ -237,29 +244,26 @@ public final class CameraPipeline: Sendable {
     // MARK: Learning
 
     /// Fits a model on the collected frames and hands it to `live`. Every step of the fit counts as progress for
-    /// the watchdog.
+    /// the watchdog. Runs in the infer stage's task, on its `ComputeExecutor` thread: hashing the teacher and the fit
+    /// itself (its runner and trainer are locals here) keep off the cooperative pool.
     private func learn(rgb: [UInt8], count: Int) async throws {
         set(.learning, "training on \(count) frames")
         logger.info("learning: training on normal frames", metadata: ["frames": "\(count)"])
-        let teacherPath = config.teacher
-        let identity = try await offload(qos: .utility) { try TeacherIdentity(path: teacherPath) }   // hashes the file
-        let settings = config.detector
-        let blockLength = max(1, Int(config.sourceOptions.sampleFPS ?? 1))
+        let identity = try TeacherIdentity(path: config.teacher)   // hashes the file
         let stop = StopFlag()
-        let (vit, workers, counters) = (self.vit, self.workers, self.counters)
+        let counters = self.counters
         let bundle = try await withTaskCancellationHandler {
-            try await offload(qos: .utility) { [self] in
-                try ModelFitting.fit(
-                    rgb: rgb, count: count, teacher: ViTRunner(vit: vit, workers: workers, maxBatch: 8),
-                    teacherIdentity: identity, settings: settings, blockLength: blockLength, workers: workers,
-                    progress: { p in
-                        counters.fitStep()
-                        if case .training(let t) = p, t.frames == t.framesPerEpoch {
-                            self.set(.learning, String(format: "training: epoch %d/%d, loss %.5f", t.epoch + 1, t.epochs, t.loss))
-                        }
-                    },
-                    shouldStop: stop.isSet)
-            }
+            try ModelFitting.fit(
+                rgb: rgb, count: count, teacher: ViTRunner(vit: vit, workers: workers, maxBatch: 8),
+                teacherIdentity: identity, settings: config.detector,
+                blockLength: max(1, Int(config.sourceOptions.sampleFPS ?? 1)), workers: workers,
+                progress: { [self] p in
+                    counters.fitStep()
+                    if case .training(let t) = p, t.frames == t.framesPerEpoch {
+                        set(.learning, String(format: "training: epoch %d/%d, loss %.5f", t.epoch + 1, t.epochs, t.loss))
+                    }
+                },
+                shouldStop: stop.isSet)
         } onCancel: {
             stop.set()
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import Synchronization
 
 /// Raw frames (one model-input RGB image each) kept in a directory, bounded in frames and bytes.
 ///
@@ -9,7 +10,7 @@ import Storage
 ///
 /// Two eviction policies: the normal-frame buffer thins itself over time (`timeStratified`) so a refit sees the
 /// whole period it covers, not only the last minutes; the anomaly evidence keeps the newest (`oldestFirst`).
-public final class FrameStore: @unchecked Sendable {
+public final class FrameStore: Sendable {
     public enum Eviction: Sendable {
         /// When over a cap, drop the frame whose removal leaves the smallest gap in time (never the newest).
         case timeStratified
@@ -30,9 +31,11 @@ public final class FrameStore: @unchecked Sendable {
     /// What opening found wrong and removed (partial writes, files of the wrong size), for the log.
     public let repaired: [String]
 
-    private let lock = NSLock()
-    private var entries: [Entry]   // by time, then seq
-    private var nextSeq: UInt64
+    private struct Index {
+        var entries: [Entry]   // by time, then seq
+        var nextSeq: UInt64
+    }
+    private let index: Mutex<Index>
 
     public init(directory: String, frameBytes: Int, maxFrames: Int, maxBytes: Int, eviction: Eviction) throws {
         self.directory = directory
@@ -55,33 +58,33 @@ public final class FrameStore: @unchecked Sendable {
             }
             found.append(entry)
         }
-        entries = found.sorted { ($0.time, $0.seq) < ($1.time, $1.seq) }
-        nextSeq = (found.map(\.seq).max() ?? 0) + 1
+        index = Mutex(Index(entries: found.sorted { ($0.time, $0.seq) < ($1.time, $1.seq) },
+                            nextSeq: (found.map(\.seq).max() ?? 0) + 1))
         self.repaired = repaired
-        try lock.withLock { try evictOverCaps() }
+        try index.withLock { try evictOverCaps(&$0.entries) }
     }
 
-    public var count: Int { lock.withLock { entries.count } }
-    public var snapshot: [Entry] { lock.withLock { entries } }
+    public var count: Int { index.withLock { $0.entries.count } }
+    public var snapshot: [Entry] { index.withLock { $0.entries } }
     public var bytes: Int { count * frameBytes }
 
     /// Frames captured after `date` (the new frames since a refit).
-    public func count(after date: Date) -> Int { lock.withLock { entries.lazy.filter { $0.time > date }.count } }
+    public func count(after date: Date) -> Int { index.withLock { $0.entries.lazy.filter { $0.time > date }.count } }
 
     /// Stores a frame durably, then evicts down to the caps.
     public func add(_ rgb: [UInt8], time: Date) throws {
         guard rgb.count == frameBytes else {
             throw FrameStoreError.wrongSize(directory: directory, bytes: rgb.count, expected: frameBytes)
         }
-        let entry = lock.withLock { () -> Entry in
-            defer { nextSeq += 1 }
-            return Entry(seq: nextSeq, time: time)
+        let entry = index.withLock { i -> Entry in
+            defer { i.nextSeq += 1 }
+            return Entry(seq: i.nextSeq, time: time)
         }
         try AtomicFile.write(rgb, to: directory + "/" + entry.name)
-        try lock.withLock {
-            let at = entries.firstIndex { ($0.time, $0.seq) > (entry.time, entry.seq) } ?? entries.endIndex
-            entries.insert(entry, at: at)
-            try evictOverCaps()
+        try index.withLock { i in
+            let at = i.entries.firstIndex { ($0.time, $0.seq) > (entry.time, entry.seq) } ?? i.entries.endIndex
+            i.entries.insert(entry, at: at)
+            try evictOverCaps(&i.entries)
         }
     }
 
@@ -102,14 +105,14 @@ public final class FrameStore: @unchecked Sendable {
         return Entry(seq: seq, time: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
-    private func evictOverCaps() throws {
+    private func evictOverCaps(_ entries: inout [Entry]) throws {
         while entries.count > maxFrames || entries.count * frameBytes > maxBytes, !entries.isEmpty {
-            let victim = entries.remove(at: victimIndex())
+            let victim = entries.remove(at: victimIndex(entries))
             try? FileManager.default.removeItem(atPath: directory + "/" + victim.name)
         }
     }
 
-    private func victimIndex() -> Int {
+    private func victimIndex(_ entries: [Entry]) -> Int {
         guard eviction == .timeStratified, entries.count > 2 else { return 0 }
         // Removing frame i joins its neighbours: the smallest joined gap is where the buffer is densest.
         var best = 1

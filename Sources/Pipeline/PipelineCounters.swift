@@ -1,8 +1,9 @@
 import Foundation
+import Synchronization
 
 /// A pipeline's running totals, shared by its stages and read by status reports and the watchdog. Counters only
 /// go up. Each update is also emitted as a swift-metrics metric (`PipelineMetrics`).
-public final class PipelineCounters: @unchecked Sendable {
+public final class PipelineCounters: Sendable {
     public struct Snapshot: Sendable {
         public var framesIn = 0
         public var framesLearned = 0
@@ -20,38 +21,37 @@ public final class PipelineCounters: @unchecked Sendable {
         public var progress: Int { framesLearned + framesDecided + fitSteps }
     }
 
-    private let lock = NSLock()
-    private var s = Snapshot()
+    private let totals = Mutex(Snapshot())
     private static let window = 2048
     private let metrics: PipelineMetrics
 
     public init(pipeline: String) { metrics = PipelineMetrics(pipeline: pipeline) }
 
-    public var snapshot: Snapshot { lock.withLock { s } }
-    var framesScored: Int { lock.withLock { s.framesScored } }
+    public var snapshot: Snapshot { totals.withLock { $0 } }
+    var framesScored: Int { totals.withLock { $0.framesScored } }
 
     public func frameIn() {
-        lock.withLock { s.framesIn += 1 }
+        totals.withLock { $0.framesIn += 1 }
         metrics.ingested.increment()
     }
 
     public func learned(_ n: Int) {
-        lock.withLock { s.framesLearned += n }
+        totals.withLock { $0.framesLearned += n }
         metrics.learned.increment(by: n)
     }
 
     public func fitStep() {
-        lock.withLock { s.fitSteps += 1 }
+        totals.withLock { $0.fitSteps += 1 }
     }
 
     public func scored(_ n: Int, seconds: Double) {
-        lock.withLock { s.framesScored += n }
+        totals.withLock { $0.framesScored += n }
         metrics.scored.increment(by: n)
         metrics.inferDuration.record(seconds: seconds)
     }
 
     public func decided(frameAge: Double, score: Double, seconds: Double) {
-        lock.withLock {
+        totals.withLock { s in
             s.framesDecided += 1
             if s.frameAgeSeconds.count == Self.window { s.frameAgeSeconds.removeFirst(Self.window / 2) }
             s.frameAgeSeconds.append(frameAge)
@@ -63,7 +63,7 @@ public final class PipelineCounters: @unchecked Sendable {
     }
 
     public func event(_ type: String, publishSeconds: Double) {
-        lock.withLock { s.events[type, default: 0] += 1 }
+        totals.withLock { $0.events[type, default: 0] += 1 }
         metrics.event(type)
         metrics.publishDuration.record(seconds: publishSeconds)
     }

@@ -3,26 +3,30 @@ import Engine
 import Foundation
 import Logging
 import Publisher
+import Synchronization
 
 /// Runs every pipeline of a configuration, each in its own task and restarted on its own when it fails (Frigate's
 /// camera processes): one failing camera never stops another. Returns when every pipeline has finished (sources
 /// that end, such as files that do not loop) or when cancelled. `reload(_:)` applies a new configuration while
 /// running.
-public final class Supervisor: @unchecked Sendable {
+public final class Supervisor: Sendable {
     public let publisher: EventPublisher
     let only: String?
     let workers: Int
     let logger: Logger
     let loadTeacher: @Sendable (String) throws -> ViT
-    private let lock = NSLock()
-    private var current: DaemonConfig
-    private var teachers: [String: ViT]
-    private var slots: [String: Slot] = [:]
-    private var running: [String: CameraPipeline] = [:]
-    /// Pipelines waiting out their restart back-off, with the error that stopped them.
-    private var failures: [String: String] = [:]
+    private let state: Mutex<State>
     private let starts: AsyncStream<Slot>
     private let startsContinuation: AsyncStream<Slot>.Continuation
+
+    private struct State {
+        var current: DaemonConfig
+        var teachers: [String: ViT]
+        var slots: [String: Slot] = [:]
+        var running: [String: CameraPipeline] = [:]
+        /// Pipelines waiting out their restart back-off, with the error that stopped them.
+        var failures: [String: String] = [:]
+    }
 
     /// One pipeline's supervision loop; a reload that changes the pipeline replaces its slot.
     final class Slot: Sendable {
@@ -39,11 +43,10 @@ public final class Supervisor: @unchecked Sendable {
                 loadTeacher: @escaping @Sendable (String) throws -> ViT) throws {
         let c = try Self.select(only, from: config)
         self.only = only
-        self.current = c
         self.workers = workers
         self.logger = logger
         self.loadTeacher = loadTeacher
-        self.teachers = try Self.loadTeachers(for: c, have: [:], loadTeacher)
+        state = Mutex(State(current: c, teachers: try Self.loadTeachers(for: c, have: [:], loadTeacher)))
         do {
             publisher = try EventPublisher(settings: c.publisher)
         } catch let e as CurveKeyError {
@@ -53,14 +56,14 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// The configuration in force (the last one loaded successfully).
-    public var config: DaemonConfig { lock.withLock { current } }
+    public var config: DaemonConfig { state.withLock { $0.current } }
 
     /// The pipelines running now (a restarted pipeline is a new instance).
-    public var pipelines: [CameraPipeline] { lock.withLock { Array(running.values) } }
+    public var pipelines: [CameraPipeline] { state.withLock { Array($0.running.values) } }
 
     /// Every running pipeline's snapshot, sorted by name; one waiting to restart after a failure reads `failed`.
     public func snapshots() -> [PipelineSnapshot] {
-        let (running, failures) = lock.withLock { (self.running, self.failures) }
+        let (running, failures) = state.withLock { ($0.running, $0.failures) }
         return running.keys.sorted().map { name in
             var snapshot = running[name]!.snapshot()
             if let failure = failures[name] {
@@ -74,7 +77,7 @@ public final class Supervisor: @unchecked Sendable {
     public func run() async {
         await publisher.startTimers()
         // A SIGHUP may have come first and started some already.
-        lock.withLock { for p in current.pipelines where slots[p.name] == nil { start(p, after: nil) } }
+        state.withLock { s in for p in s.current.pipelines where s.slots[p.name] == nil { start(p, after: nil, in: &s) } }
         await withTaskGroup(of: Void.self) { group in
             // The group owns every slot's task, so cancelling the supervisor cancels them all.
             for await slot in starts {
@@ -110,35 +113,35 @@ public final class Supervisor: @unchecked Sendable {
     /// nothing) when the configuration does not select the pipeline this process runs or a teacher cannot load.
     public func reload(_ config: DaemonConfig) throws -> ReloadSummary {
         let new = try Self.select(only, from: config)
-        let have = lock.withLock { teachers }
+        let have = state.withLock { $0.teachers }
         let loaded = try Self.loadTeachers(for: new, have: have, loadTeacher)
-        return lock.withLock {
-            teachers = loaded
+        return state.withLock { s in
+            s.teachers = loaded
             var summary = ReloadSummary()
-            if new.publisher != current.publisher { summary.ignored.append("publisher") }
-            if new.metrics != current.metrics { summary.ignored.append("metrics") }
+            if new.publisher != s.current.publisher { summary.ignored.append("publisher") }
+            if new.metrics != s.current.metrics { summary.ignored.append("metrics") }
             let wanted = Dictionary(uniqueKeysWithValues: new.pipelines.map { ($0.name, $0) })
-            for (name, slot) in slots.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
+            for (name, slot) in s.slots.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
                 slot.task.cancel()
-                slots[name] = nil
-                running[name] = nil
-                failures[name] = nil
+                s.slots[name] = nil
+                s.running[name] = nil
+                s.failures[name] = nil
                 summary.removed.append(name)
             }
             for p in new.pipelines {
-                let old = slots[p.name]
+                let old = s.slots[p.name]
                 if old?.config == p {
                     summary.unchanged.append(p.name)
                     continue
                 }
                 old?.task.cancel()
-                start(p, after: old)
+                start(p, after: old, in: &s)
                 if old == nil { summary.added.append(p.name) } else { summary.restarted.append(p.name) }
             }
             var kept = new
-            kept.publisher = current.publisher
-            kept.metrics = current.metrics
-            current = kept
+            kept.publisher = s.current.publisher
+            kept.metrics = s.current.metrics
+            s.current = kept
             return summary
         }
     }
@@ -163,28 +166,28 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// Starts a pipeline's slot once the slot it replaces has stopped (both would publish as the same pipeline).
-    /// Called with the lock held.
-    private func start(_ p: PipelineConfig, after previous: Slot?) {
-        let vit = teachers[p.teacher]!
+    /// Called with the state locked.
+    private func start(_ p: PipelineConfig, after previous: Slot?, in s: inout State) {
+        let vit = s.teachers[p.teacher]!
         let slot = Slot(config: p, task: Task {
             await previous?.task.value
             guard !Task.isCancelled else { return }
             await self.supervise(p, vit: vit)
         })
-        slots[p.name] = slot
+        s.slots[p.name] = slot
         // After the run has ended nothing would await the slot: it stops at once.
         if case .terminated = startsContinuation.yield(slot) { slot.task.cancel() }
     }
 
     /// The run ends when the last pipeline has ended on its own.
     private func finished(_ slot: Slot) {
-        lock.withLock {
-            if slots[slot.config.name] === slot {
-                slots[slot.config.name] = nil
-                running[slot.config.name] = nil
-                failures[slot.config.name] = nil
+        state.withLock { s in
+            if s.slots[slot.config.name] === slot {
+                s.slots[slot.config.name] = nil
+                s.running[slot.config.name] = nil
+                s.failures[slot.config.name] = nil
             }
-            if slots.isEmpty { startsContinuation.finish() }
+            if s.slots.isEmpty { startsContinuation.finish() }
         }
     }
 
@@ -194,9 +197,9 @@ public final class Supervisor: @unchecked Sendable {
             let pipeline = CameraPipeline(config: p, vit: vit, publisher: publisher,
                                           teacherName: ((p.teacher as NSString).lastPathComponent as NSString).deletingPathExtension,
                                           workers: workers, logger: logger)
-            lock.withLock {
-                running[p.name] = pipeline
-                failures[p.name] = nil
+            state.withLock { s in
+                s.running[p.name] = pipeline
+                s.failures[p.name] = nil
             }
             let started = Date()
             do {
@@ -212,7 +215,7 @@ public final class Supervisor: @unchecked Sendable {
                 snapshot.state = .failed
                 snapshot.failure = "\(error)"
                 _ = try? await publisher.report(snapshot.status, pipeline: p.name)
-                lock.withLock { failures[p.name] = "\(error)" }
+                state.withLock { $0.failures[p.name] = "\(error)" }
                 try? await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 60)
             }

@@ -13,6 +13,8 @@ import Publisher
 /// `EventPublisher.maxSubscriptionFrameBytes`; a larger one ends that connection at its header. The number of
 /// subscriptions is not bounded here (`zmq_proxy` keeps them all): expose the backend with CURVE and
 /// `--authorized-keys` only.
+// @unchecked Sendable: raw libzmq handles; the proxy thread owns the data sockets, `steering` and the flags are used
+// under `lock` only.
 public final class Forwarder: @unchecked Sendable {
     /// The bound backend endpoint, with the actual port when the settings asked for "*".
     public let endpoint: String
@@ -187,7 +189,7 @@ public final class Forwarder: @unchecked Sendable {
     private static func lastEndpoint(_ socket: UnsafeMutableRawPointer) -> String? {
         var buf = [CChar](repeating: 0, count: 512)
         var len = buf.count
-        return zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buf, &len) == 0 ? String(cString: buf) : nil
+        return zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buf, &len) == 0 ? String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self) : nil
     }
 
     /// A malformed endpoint or unknown transport is a configuration error (exit 78); anything else, such as an

@@ -10,6 +10,7 @@ import Publisher
 ///
 /// It serves on its own thread (a ZAP request blocks that connection's handshake, not the forwarding) and ends
 /// when the context is shut down.
+// @unchecked Sendable: only its serving thread uses the socket (a raw libzmq handle); the rest is immutable.
 final class ZAPHandler: @unchecked Sendable {
     /// Where libzmq sends ZAP requests; one handler per context.
     static let endpoint = "inproc://zeromq.zap.01"
@@ -85,7 +86,7 @@ final class ZAPHandler: @unchecked Sendable {
     private func z85(_ key: Data) -> String {
         var text = [CChar](repeating: 0, count: 41)
         _ = key.withUnsafeBytes { zmq_z85_encode(&text, $0.bindMemory(to: UInt8.self).baseAddress, 32) }
-        return String(cString: text)
+        return String(decoding: text.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
     }
 }
 

@@ -67,7 +67,7 @@ public struct CurveKeyPair: Sendable {
         try Curve.requireAvailable()
         var z85 = [CChar](repeating: 0, count: 41)
         guard zmq_curve_public(&z85, secretKey.z85) == 0 else { throw CurveKeyError.unavailable }
-        publicKey = try CurveKey(z85: String(cString: z85), origin: "derived public key")
+        publicKey = try CurveKey(z85: String(decoding: z85.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self), origin: "derived public key")
         self.secretKey = secretKey
     }
 
@@ -81,7 +81,7 @@ public struct CurveKeyPair: Sendable {
         try Curve.requireAvailable()
         var pub = [CChar](repeating: 0, count: 41), secret = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &secret) == 0 else { throw CurveKeyError.unavailable }
-        return try CurveKeyPair(secretKey: CurveKey(z85: String(cString: secret), origin: "generated secret key"))
+        return try CurveKeyPair(secretKey: CurveKey(z85: String(decoding: secret.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self), origin: "generated secret key"))
     }
 
     /// Writes `PREFIX.key` (the secret, mode 0600 from the moment it exists) and `PREFIX.pub` (mode 0644).

@@ -127,7 +127,7 @@ public actor EventPublisher {
         }
         var buf = [CChar](repeating: 0, count: 512)
         var len = buf.count
-        endpoint = zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, &buf, &len) == 0 ? String(cString: buf) : settings.endpoint
+        endpoint = zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, &buf, &len) == 0 ? String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self) : settings.endpoint
         limit!.bound(to: endpoint)
         self.limit = limit!
         context = ctx

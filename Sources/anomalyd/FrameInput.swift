@@ -1,5 +1,6 @@
 import Foundation
 import Ingest
+import Synchronization
 
 /// Frame sources given on the command line: image folders (every image inside, by name), image files, and video
 /// files (sampled with `sampleFPS`). Calls `body` with each frame and the file it came from.
@@ -34,13 +35,13 @@ func forEachFrame(_ sources: [String], sampleFPS: Double?, resize: ResizeMode, s
 }
 
 /// Progress for long commands: one rewritten line on a terminal, plain lines (at most every few seconds) otherwise.
-final class ProgressLine: @unchecked Sendable {
+final class ProgressLine: Sendable {
     private let tty = isatty(STDERR_FILENO) == 1
-    private var lastPlain = Date.distantPast
-    private let lock = NSLock()
+    /// When the last plain line was written; the lock also keeps lines whole.
+    private let lastPlain = Mutex(Date.distantPast)
 
     func update(_ text: String, force: Bool = false) {
-        lock.withLock {
+        lastPlain.withLock { lastPlain in
             if tty {
                 FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
             } else if force || Date().timeIntervalSince(lastPlain) >= 5 {
@@ -51,6 +52,6 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     func finish(_ text: String) {
-        lock.withLock { FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + text + "\n").utf8)) }
+        lastPlain.withLock { _ in FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + text + "\n").utf8)) }
     }
 }

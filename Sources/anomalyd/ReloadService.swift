@@ -17,7 +17,7 @@ struct ReloadService: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await _ in hangups { reload() }
         }
     }

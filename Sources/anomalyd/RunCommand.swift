@@ -79,6 +79,6 @@ struct DaemonService: Service {
     let supervisor: Supervisor
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await supervisor.run() }
+        await cancelWhenGracefulShutdown { await supervisor.run() }
     }
 }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import Publisher
+import Synchronization
 
-/// Set by the SIGINT/SIGTERM handler; the receive loop checks it at least every receive timeout.
-nonisolated(unsafe) private var stopRequested: sig_atomic_t = 0
+/// Set by the SIGINT/SIGTERM handler (a lock-free atomic store is async-signal-safe); the receive loop checks it at
+/// least every receive timeout.
+private let stopRequested = Atomic<Bool>(false)
 
 struct SubscribeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,11 +49,11 @@ struct SubscribeCommand: ParsableCommand {
         defer { subscriber.close() }
         // A handler (not SIG_IGN) so a blocked receive returns EINTR; the timeout covers signals taken by
         // another thread.
-        signal(SIGINT) { _ in stopRequested = 1 }
-        signal(SIGTERM) { _ in stopRequested = 1 }
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         var tracker = SeqTracker()
         let decoder = JSONDecoder()
-        while stopRequested == 0 {
+        while !stopRequested.load(ordering: .relaxed) {
             guard let parts = try subscriber.receive() else { continue }
             guard parts.count >= 2 else {
                 warn("warning: a \(parts.count)-part message, expected [topic, JSON(, JPEG)]")

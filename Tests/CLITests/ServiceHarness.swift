@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 
 /// What the systemd and metrics tests need around a real daemon: the notify socket systemd would bind, the
@@ -7,11 +8,14 @@ enum ServiceHarness {
     /// A Unix datagram socket bound by the test and handed to the daemon as NOTIFY_SOCKET, as systemd does. A
     /// thread records every datagram with its arrival time.
     final class NotifySocket {
-        struct Datagram { let at: Date; let text: String }
+        struct Datagram: Sendable { let at: Date; let text: String }
+        /// What the receiving thread has recorded.
+        private final class Inbox: Sendable {
+            let datagrams = Mutex<[Datagram]>([])
+        }
         let path: String
         private let fd: Int32
-        private let lock = NSLock()
-        private var received: [Datagram] = []
+        private let inbox = Inbox()
         private var thread: Thread?
 
         init() {
@@ -26,13 +30,13 @@ enum ServiceHarness {
             precondition(rc == 0, "cannot bind \(path)")
             var tv = timeval(tv_sec: 0, tv_usec: 200_000)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            let t = Thread { [fd, lock] in
+            let t = Thread { [fd, inbox] in
                 var buf = [UInt8](repeating: 0, count: 4096)
                 while !Thread.current.isCancelled {
                     let n = recv(fd, &buf, buf.count, 0)
                     if n > 0 {
                         let d = Datagram(at: Date(), text: String(decoding: buf[0..<n], as: UTF8.self))
-                        lock.withLock { self.received.append(d) }
+                        inbox.datagrams.withLock { $0.append(d) }
                     }
                 }
             }
@@ -40,7 +44,7 @@ enum ServiceHarness {
             t.start()
         }
 
-        var datagrams: [Datagram] { lock.withLock { received } }
+        var datagrams: [Datagram] { inbox.datagrams.withLock { $0 } }
 
         /// Waits for a datagram after index `from` containing `line`; returns its index.
         func waitFor(_ line: String, from: Int = 0, timeout: TimeInterval) -> Int? {
@@ -69,7 +73,7 @@ enum ServiceHarness {
         let log: String
         init(config: String, environment extra: [String: String], log: String) throws {
             self.log = log
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.executableURL = URL(fileURLWithPath: CLI.binary)
             process.arguments = ["run", "--config", config]
             process.currentDirectoryURL = CLI.root

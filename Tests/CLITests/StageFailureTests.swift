@@ -27,7 +27,7 @@ final class StageFailureTests: XCTestCase {
         let subscriber = Process()
         subscriber.executableURL = URL(fileURLWithPath: CLI.binary)
         subscriber.arguments = ["subscribe", "--endpoint", "tcp://127.0.0.1:\(zmqPort)", "--pipeline", "cam", "--kind", "status"]
-        FileManager.default.createFile(atPath: statuses, contents: nil)
+        _ = FileManager.default.createFile(atPath: statuses, contents: nil)
         subscriber.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: statuses))
         subscriber.standardError = FileHandle.nullDevice
         let daemon = try ServiceHarness.Daemon(config: config, environment: [:], log: dir.appendingPathComponent("daemon.log").path)

@@ -64,7 +64,7 @@ final class TeacherCommandTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let bad = dir.appendingPathComponent("broken.safetensors").path
-        FileManager.default.createFile(atPath: bad, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: bad, contents: Data([1, 2, 3]))
         let r = try CLI.run(["inspect", bad])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("broken.safetensors"), r.stderr)

@@ -18,7 +18,7 @@ final class SafetensorsWriterTests: XCTestCase {
     func testRoundTrip() throws {
         let path = directory.appendingPathComponent("model.safetensors").path
         let tensors: [(name: String, shape: [Int], values: [Float])] = [
-            (name: "blocks.0.weight", shape: [2, 3], values: [1, -2, 3.5, .infinity, -0.0, 1e-40]),
+            (name: "blocks.0.weight", shape: [2, 3], values: [1, -2, 3.5, .infinity, -0.0, .leastNormalMagnitude / 2]),   // a subnormal
             (name: "scalar", shape: [], values: [42]),
             (name: "empty", shape: [0, 4], values: []),
             (name: "name with \"quotes\"/slash", shape: [1], values: [7]),

@@ -9,19 +9,19 @@ import Publisher
 /// naming the field with its line, or a value the runtime can use (finite, small enough for any conversion or
 /// allocation it feeds).
 final class NumericFieldFuzzTests: XCTestCase {
-    enum Kind { case integer, unsigned, number }
+    enum Kind: Sendable { case integer, unsigned, number }
 
-    struct Field {
+    struct Field: Sendable {
         /// Where it sits: "publisher", "pipeline" (the pipeline's own keys), or a pipeline section.
         let section: String
         let key: String
         let kind: Kind
         /// The decoded value; nil for a field whose every value is usable (a seed).
-        let read: ((DaemonConfig) -> Double)?
+        let read: (@Sendable (DaemonConfig) -> Double)?
     }
 
     static let fields: [Field] = {
-        func p(_ c: DaemonConfig) -> PipelineConfig { c.pipelines[0] }
+        @Sendable func p(_ c: DaemonConfig) -> PipelineConfig { c.pipelines[0] }
         return [
             Field(section: "publisher", key: "heartbeat_s", kind: .number) { $0.publisher.heartbeatIntervalSeconds },
             Field(section: "publisher", key: "status_s", kind: .number) { $0.publisher.statusIntervalSeconds },

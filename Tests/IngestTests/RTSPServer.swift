@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import Ingest
+import Synchronization
 
 /// A real gst-rtsp-server (scripts/rtsp_server.py under Debian's /usr/bin/python3) on 127.0.0.1.
 final class RTSPServer {
@@ -57,33 +58,37 @@ final class RTSPServer {
 }
 
 /// Consumes a source on its own task, keeping every frame, so a test can watch stats meanwhile.
-final class Collector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var received: [Frame] = []
-    private var failure: Error?
-    private var task: Task<Void, Never>?
+final class Collector: Sendable {
+    /// What the consuming task has seen: every frame, and the error that ended the source.
+    private final class Inbox: Sendable {
+        let state = Mutex<(frames: [Frame], failure: Error?)>(([], nil))
+    }
+    private let inbox: Inbox
+    private let task: Task<Void, Never>
 
     init(_ source: FrameSource, delay: TimeInterval = 0) {
-        task = Task { [self] in
+        let inbox = Inbox()
+        self.inbox = inbox
+        task = Task {
             do {
                 for try await frame in source {
-                    lock.withLock { received.append(frame) }
+                    inbox.state.withLock { $0.frames.append(frame) }
                     if delay > 0 { try await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
                 }
             } catch {
-                lock.withLock { failure = error }
+                inbox.state.withLock { $0.failure = error }
             }
         }
     }
 
-    var frames: [Frame] { lock.withLock { received } }
-    var error: Error? { lock.withLock { failure } }
+    var frames: [Frame] { inbox.state.withLock { $0.frames } }
+    var error: Error? { inbox.state.withLock { $0.failure } }
 
     /// Cancels the consuming task and returns how long it took to finish.
     func cancel() async -> TimeInterval {
         let start = Date()
-        task?.cancel()
-        await task?.value
+        task.cancel()
+        await task.value
         return Date().timeIntervalSince(start)
     }
 }

@@ -151,11 +151,6 @@ final class BoundedQueueTests: XCTestCase {
         XCTAssertFalse(q.isFinished, "returned by its deadline, not by the rescue")
     }
 
-    /// Runs `body` on a thread of its own, as the decoder pushes, and hands back its result.
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { c in Thread { c.resume(returning: body()) }.start() }
-    }
-
     /// `q.pop(deadline:)`, except that a consumer still waiting after five seconds is released by finishing the queue
     /// (it then sees `.finished`): a lost wake-up fails the test instead of hanging it.
     private func popBounded(_ q: BoundedQueue<Int>, deadline: ContinuousClock.Instant) async -> BoundedQueue<Int>.Pop {
@@ -166,4 +161,10 @@ final class BoundedQueueTests: XCTestCase {
         defer { rescue.cancel() }
         return await q.pop(deadline: deadline)
     }
+}
+
+/// Runs `body` on a thread of its own, as the decoder pushes, and hands back its result. Free, so that an `async let`
+/// child calling it does not capture the (non-Sendable) test case.
+private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { c in Thread { c.resume(returning: body()) }.start() }
 }

@@ -2,13 +2,13 @@ import Foundation
 import Logging
 import XCTest
 @testable import Service
+import Synchronization
 
 final class JournalLogHandlerTests: XCTestCase {
-    final class Lines: @unchecked Sendable {
-        private let lock = NSLock()
-        private var items: [String] = []
-        func append(_ s: String) { lock.withLock { items.append(s) } }
-        var all: [String] { lock.withLock { items } }
+    final class Lines: Sendable {
+        private let items = Mutex<[String]>([])
+        func append(_ s: String) { items.withLock { $0.append(s) } }
+        var all: [String] { items.withLock { $0 } }
     }
 
     func testJournalLinesCarryPriorityAndMetadata() {

@@ -22,7 +22,7 @@ final class SubscribeCommandTests: XCTestCase {
         var buf = [CChar](repeating: 0, count: 256)
         var len = buf.count
         zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, &buf, &len)
-        let endpoint = String(cString: buf)
+        let endpoint = String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
 
         let cli = try Subprocess(Self.binary, ["subscribe", "--endpoint", endpoint, "--pipeline", "line3"])
         // XPUB hands us the subscription: proof the subscriber is connected before anything is sent.

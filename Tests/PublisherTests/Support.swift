@@ -2,14 +2,13 @@ import Decisions
 import Foundation
 import XCTest
 @testable import Publisher
+import Synchronization
 
 /// A child process whose output is collected as it arrives, so a test can wait for lines while it works.
-final class Subprocess: @unchecked Sendable {
+final class Subprocess: Sendable {
     let process = Process()
     private let input = Pipe()
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
+    private let output = Mutex((out: Data(), err: Data()))
 
     init(_ executable: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -28,20 +27,16 @@ final class Subprocess: @unchecked Sendable {
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
     private func append(_ d: Data, toErr: Bool) {
-        lock.lock(); defer { lock.unlock() }
-        if toErr { err.append(d) } else { out.append(d) }
+        output.withLock { if toErr { $0.err.append(d) } else { $0.out.append(d) } }
     }
 
     /// Complete stdout lines so far.
     var lines: [String] {
-        lock.lock(); defer { lock.unlock() }
+        let out = output.withLock { $0.out }
         return String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
     }
 
-    var stderr: String {
-        lock.lock(); defer { lock.unlock() }
-        return String(decoding: err, as: UTF8.self)
-    }
+    var stderr: String { String(decoding: output.withLock { $0.err }, as: UTF8.self) }
 
     func send(_ line: String) { input.fileHandleForWriting.write(Data((line + "\n").utf8)) }
 
@@ -221,11 +216,10 @@ func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () 
     return try box.get()?.get()
 }
 
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var result: Result<T, Error>?
-    func set(_ r: Result<T, Error>) { lock.lock(); result = r; lock.unlock() }
-    func get() -> Result<T, Error>? { lock.lock(); defer { lock.unlock() }; return result }
+final class ResultBox<T: Sendable>: Sendable {
+    private let result = Mutex<Result<T, Error>?>(nil)
+    func set(_ r: Result<T, Error>) { result.withLock { $0 = r } }
+    func get() -> Result<T, Error>? { result.withLock { $0 } }
 }
 
 extension Result where Failure == Error {

@@ -16,18 +16,24 @@ func flopsPerImage(_ c: ViTConfig) -> Double {
     return 2 * n * Double(c.patchDim) * d + Double(c.depth) * block + 2 * d * Double(c.numClasses)
 }
 
-var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
-var seconds = 10.0
-var args = CommandLine.arguments.dropFirst().makeIterator()
-while let a = args.next() {
-    switch a {
-    case "--teacher": teacherPath = args.next()!
-    case "--seconds": seconds = Double(args.next()!)!
-    default: fatalError("unknown argument \(a)")
+let (teacherPath, seconds) = { () -> (String, Double) in
+    var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
+    var seconds = 10.0
+    var args = CommandLine.arguments.dropFirst().makeIterator()
+    while let a = args.next() {
+        switch a {
+        case "--teacher": teacherPath = args.next()!
+        case "--seconds": seconds = Double(args.next()!)!
+        default: fatalError("unknown argument \(a)")
+        }
     }
-}
+    return (teacherPath, seconds)
+}()
 
-print("{\"openblas_core\":\"\(BLAS.coreName)\"}")
+/// One JSON line, unbuffered: each as soon as it is measured.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+emit("{\"openblas_core\":\"\(BLAS.coreName)\"}")
 let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: teacherPath)))
 let c = vit.config
 let gflop = flopsPerImage(c) / 1e9
@@ -60,8 +66,7 @@ func report(_ mode: String, threads: Int, batch: Int, _ result: (Double, Double)
     let (ips, cpuMs) = result
     let line = String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"threads\":%d,\"batch\":%d,\"images_per_s\":%.2f,\"gflops\":%.1f,\"gflop_per_image\":%.3f,\"cpu_ms_per_image\":%.1f}",
                       mode, threads, batch, ips, ips * gflop, gflop, cpuMs)
-    print(line)
-    fflush(stdout)
+    emit(line)
 }
 
 images.withUnsafeBufferPointer { buf in
@@ -84,7 +89,7 @@ images.withUnsafeBufferPointer { buf in
         // Two single-threaded workers on independent streams (e.g. two cameras), each at this batch size.
         let runners = (0..<2).map { _ in ViTRunner(vit: vit, workers: 1, maxBatch: batch) }
         report("two-streams", threads: 2, batch: batch, measure(imagesPerStep: 2 * batch) {
-            DispatchQueue.concurrentPerform(iterations: 2) { i in
+            Parallel.forEach(2) { i in
                 _ = runners[i].forward(rgb: rgb + i * batch * c.imageSize * c.imageSize * 3, batch: batch)
             }
         })

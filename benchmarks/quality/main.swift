@@ -71,7 +71,7 @@ func gunzip(_ path: String) throws -> [UInt8] {
 }
 
 /// IDX payload after its header (magic, then one big-endian UInt32 per dimension).
-func idx(_ name: String, dimensions: Int) throws -> [UInt8] {
+@MainActor func idx(_ name: String, dimensions: Int) throws -> [UInt8] {
     let bytes = try gunzip("\(dataDir)/\(name)")
     return Array(bytes[(4 + 4 * dimensions)...])
 }
@@ -197,7 +197,7 @@ var results: [ClassResult] = []
 
 /// Writes a flat array as raw little-endian bytes to DIR/c<class>_<name>.<type> (nothing when it is empty: a
 /// Gaussian-only run has no MKD scores).
-func dump<T>(_ values: [T], _ cls: Int, _ name: String, _ type: String) throws {
+@MainActor func dump<T>(_ values: [T], _ cls: Int, _ name: String, _ type: String) throws {
     guard let dumpDir, !values.isEmpty else { return }
     try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: "\(dumpDir)/c\(cls)_\(name).\(type)"))
 }
@@ -206,7 +206,7 @@ func mean(_ xs: [Double?]) -> Double? { xs.contains { $0 == nil } ? nil : xs.map
 func pct(_ x: Double?) -> String { x.map { String(format: "%.1f", 100 * $0) } ?? "–" }
 
 /// The markdown report of the classes done so far.
-func report() -> String {
+@MainActor func report() -> String {
     var md = """
         Settings: student depth \(settings.studentDepth ?? c.depth), \(settings.epochs) epochs, learning rate \
         \(settings.learningRate), batch \(settings.batchSize), mask ratio \(settings.maskRatio), seed \(settings.seed), \

@@ -63,8 +63,8 @@ func cpuSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-/// (frames per wall second, CPU milliseconds per frame).
-func measure(workers: Int, blasThreads: Int) -> (Double, Double) {
+/// (frames per wall second, CPU milliseconds per frame). On the main actor, like the settings it reads.
+@MainActor func measure(workers: Int, blasThreads: Int) -> (Double, Double) {
     BLAS.setThreads(blasThreads)
     let trainer = MaskedDistillationTrainer(student: Student(config: studentConfig, seed: 0), settings: settings,
                                             workers: workers)
@@ -86,15 +86,16 @@ func measure(workers: Int, blasThreads: Int) -> (Double, Double) {
 }
 
 // OpenBLAS picks its kernels at load time; OPENBLAS_CORETYPE (e.g. SKYLAKEX on AVX-512 machines) overrides it.
+/// One JSON line, unbuffered: each as soon as it is measured.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 let blasCore = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto"
 var best = 0.0
 for (mode, workers, threads) in [("data-parallel", 2, 1), ("blas-threads", 1, 2), ("one-core", 1, 1)]
     where modes.contains(mode) {
     let (fps, cpuMs) = measure(workers: workers, blasThreads: threads)
     if threads * workers == 2 { best = max(best, fps) }
-    print(String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"blas_core\":\"%@\",\"threads\":%d,\"batch\":%d,\"depth\":%d,\"tokens\":%d,\"frames_per_s\":%.2f,\"cpu_ms_per_frame\":%.1f}",
+    emit(String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"blas_core\":\"%@\",\"threads\":%d,\"batch\":%d,\"depth\":%d,\"tokens\":%d,\"frames_per_s\":%.2f,\"cpu_ms_per_frame\":%.1f}",
                  mode, blasCore, workers * threads, batch, studentConfig.depth, kept + 1, fps, cpuMs))
-    fflush(stdout)
 }
 if modes.contains("score") {
     BLAS.setThreads(1)
@@ -110,14 +111,13 @@ if modes.contains("score") {
             elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         } while elapsed < seconds
     }
-    print(String(format: "{\"impl\":\"swift\",\"mode\":\"score\",\"blas_core\":\"%@\",\"threads\":2,\"batch\":%d,\"depth\":%d,\"tokens\":%d,\"scored_frames_per_s\":%.2f}",
+    emit(String(format: "{\"impl\":\"swift\",\"mode\":\"score\",\"blas_core\":\"%@\",\"threads\":2,\"batch\":%d,\"depth\":%d,\"tokens\":%d,\"scored_frames_per_s\":%.2f}",
                  blasCore, batch, studentConfig.depth, c.tokens, Double(done) / elapsed))
-    fflush(stdout)
 }
 // Wall time of a default training run (settings.epochs over 2000 frames) at the best two-core rate.
 if best > 0 {
     // Plus caching the teacher's targets once per frame (2 workers, measured above on 32 frames).
     let cache = 2000 * cacheSeconds / Double(frames)
-    print(String(format: "{\"impl\":\"swift\",\"blas_core\":\"%@\",\"estimate\":\"2000 frames x %d epochs\",\"train_seconds\":%.0f,\"teacher_cache_seconds\":%.0f}",
+    emit(String(format: "{\"impl\":\"swift\",\"blas_core\":\"%@\",\"estimate\":\"2000 frames x %d epochs\",\"train_seconds\":%.0f,\"teacher_cache_seconds\":%.0f}",
                  blasCore, settings.epochs, 2000 * Double(settings.epochs) / best, cache))
 }
