@@ -15,11 +15,13 @@ final class StageFailureTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
-    /// The learnt model cannot be saved (the state directory lies under a regular file, which even root cannot
+    /// The learnt model cannot be saved (the state directory's `models` is a regular file, which even root cannot
     /// write into): learning fails after training, and the pipeline must fail and restart rather than hang.
     func testAFailedLearningStageEndsThePipelineAndTheSupervisorRestartsIt() throws {
         let video = try ServiceHarness.video(in: dir)
-        let blocker = dir.appendingPathComponent("not-a-directory").path
+        let state = dir.appendingPathComponent("state").path
+        let blocker = state + "/models"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         try "a file".write(toFile: blocker, atomically: true, encoding: .utf8)
         let zmqPort = freeLocalPort()
         let config = dir.appendingPathComponent("cam.yaml").path
@@ -32,7 +34,7 @@ final class StageFailureTests: XCTestCase {
             realtime: true
             teacher: \(CLI.teacher)
             sample_fps: 10
-            state_dir: \(blocker)/state
+            state_dir: \(state)
             learning: {frames: 40}
             detector: {student_depth: 1, epochs: 1}
         """.write(toFile: config, atomically: true, encoding: .utf8)
