@@ -89,6 +89,7 @@ public final class CameraPipeline: Sendable {
         }
         var sourceOptions = config.sourceOptions
         sourceOptions.queueCapacity = max(8, 2 * config.batch.maxFrames)
+        sourceOptions.size = vit.config.imageSize   // frames of any other size would trap the teacher
         // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
         let source = try FrameSource(config.source, options: sourceOptions)
         let frames = source.frames
