@@ -1,0 +1,66 @@
+import Foundation
+import XCTest
+import Config
+
+/// Kept cases of issue 14 for configuration files: YAML alias bombs (anchors referring to anchors, also through
+/// merge keys, which the loader expands itself) end quickly, and hostile pipeline names are refused at their line.
+/// The 50 MB configuration is in benchmarks/hostile/run.sh.
+final class HostileConfigTests: XCTestCase {
+    /// Nine levels of ten aliases each: 10^9 leaves if expanded.
+    private func bomb(levels: Int = 9) -> String {
+        var lines = ["x0: &x0 [a, a, a, a, a, a, a, a, a, a]"]
+        for i in 1...levels { lines.append("x\(i): &x\(i) [" + Array(repeating: "*x\(i - 1)", count: 10).joined(separator: ", ") + "]") }
+        return lines.joined(separator: "\n")
+    }
+
+    func testAliasBombsEndQuickly() {
+        var nested = ["&x0 [a, a, a, a, a, a, a, a, a, a]"]
+        for i in 1...9 { nested.append("&x\(i) [" + Array(repeating: "*x\(i - 1)", count: 10).joined(separator: ", ") + "]") }
+        let placed = [
+            // At the top, as unknown keys.
+            bomb() + "\npipelines:\n  a: {source: x.mp4}\n",
+            // Under defaults, which is merged into every pipeline.
+            "defaults:\n" + bomb().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\npipelines:\n  a: {source: x.mp4}\n",
+            // As the value of a known key, which the error message describes.
+            "pipelines:\n  a:\n    source: x.mp4\n    batch: {max_frames: [" + nested.joined(separator: ", ") + "]}\n",
+        ]
+        for yaml in placed {
+            let started = Date()
+            XCTAssertThrowsError(try parse(yaml)) { XCTAssertTrue($0 is ConfigError, "\($0)") }
+            XCTAssertLessThan(Date().timeIntervalSince(started), 5, String(yaml.prefix(80)))
+        }
+    }
+
+    /// Merge keys are expanded by the loader: each level merges the one below ten times, 10^8 if nothing stops it.
+    func testMergeKeyBombsEndQuickly() throws {
+        var lines = ["defaults:", "  detector: &m0 {epochs: 1}"]
+        for i in 1...8 {
+            lines.append("  decision_\(i): &m\(i)")
+            lines.append("    <<: [" + Array(repeating: "*m\(i - 1)", count: 10).joined(separator: ", ") + "]")
+        }
+        lines += ["pipelines:", "  a:", "    source: x.mp4", "    <<: *m8"]
+        let started = Date()
+        XCTAssertThrowsError(try parse(lines.joined(separator: "\n") + "\n")) { error in
+            guard let e = error as? ConfigError else { return XCTFail("\(error)") }
+            XCTAssertTrue(e.message.contains("merge keys (<<) expand to more than 100000 entries"), "\(e)")
+            XCTAssertNotNil(e.line, "\(e)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        // Merge keys within the limit still merge.
+        let fine = try parse("pipelines:\n  a: &b {source: x.mp4, sample_fps: 5}\n  c:\n    <<: *b\n    source: y.mp4\n    state_dir: /s/c\n")
+        XCTAssertEqual(fine.pipelines.map(\.sourceOptions.sampleFPS), [5, 5])
+    }
+
+    func testHostilePipelineNamesAreRefusedAtTheirLine() {
+        let names = ["../etc", "a/b", "\"a\\0b\"", "A", "cam 1", "\"🎥\"", String(repeating: "a", count: 65), "\"\"", "'*'",
+                     "'#'", "\"a\\nb\"", "\"a\\tb\"", "\"%s%n\"", "'${HOME}'", "\"\\u202Eevil\"", "'cam.1'", "'anomaly/x'"]
+        for name in names {
+            XCTAssertThrowsError(try parse("pipelines:\n  \(name): {source: x.mp4}\n"), name) { error in
+                guard let e = error as? ConfigError else { return XCTFail("\(name): \(error)") }
+                XCTAssertEqual(e.line, 2, "\(name): \(e)")
+                XCTAssertFalse(e.description.contains("\0") || e.description.contains("\n"), "\(name): the message is one clean line")
+            }
+        }
+        XCTAssertEqual(try parse("pipelines:\n  \(String(repeating: "a", count: 64)): {source: x.mp4}\n").pipelines.count, 1)
+    }
+}
