@@ -124,15 +124,20 @@ public enum ConfigLoader {
     /// `node` wins, and a null `node` (a key with nothing after it) takes `base`. Nodes keep their marks, so an
     /// error in a value that came from `defaults` points at its line there.
     static func merge(_ node: Node, over base: Node?) throws -> Node {
+        var budget = mergeExpansionLimit
+        return try merge(node, over: base, budget: &budget)
+    }
+
+    private static func merge(_ node: Node, over base: Node?, budget: inout Int) throws -> Node {
         guard let base else { return node }
         if node.null != nil { return base }
         guard case .mapping(let top) = node, case .mapping(let bottom) = base else { return node }
-        var pairs = try flattened(top)
+        var pairs = try flattened(top, budget: &budget)
         var index: [String: Int] = [:]
         for (i, pair) in pairs.enumerated() { if let k = pair.0.scalar?.string { index[k] = i } }
-        for pair in try flattened(bottom) {
+        for pair in try flattened(bottom, budget: &budget) {
             if let k = pair.0.scalar?.string, let i = index[k] {
-                pairs[i].1 = try merge(pairs[i].1, over: pair.1)
+                pairs[i].1 = try merge(pairs[i].1, over: pair.1, budget: &budget)
             } else {
                 pairs.append(pair)
             }
@@ -147,8 +152,8 @@ public enum ConfigLoader {
         return try flattened(m, budget: &budget)
     }
 
-    /// Entries merge keys may expand to in one mapping. Aliases make YAML a graph: mappings that each merge the one
-    /// before ten times expand to 10^n entries (an alias bomb), and the loader expands merge keys itself.
+    /// Entries the loader may visit expanding merge keys, and merging a pipeline over `defaults`. Aliases make YAML a
+    /// graph: mappings that each merge (or hold under ten keys) the one before expand to 10^n entries (an alias bomb).
     static let mergeExpansionLimit = 100_000
 
     struct MergeExpansionTooLarge: Error {}

@@ -51,6 +51,16 @@ final class HostileConfigTests: XCTestCase {
         XCTAssertEqual(fine.pipelines.map(\.sourceOptions.sampleFPS), [5, 5])
     }
 
+    /// A pipeline merged over `defaults` where both are the same graph of ten keys per level: merging walks both.
+    func testADefaultsBombMergedIntoAPipelineEndsQuickly() {
+        var lines = ["defaults: &d", "  z0: &z0 {" + (0..<10).map { "a\($0): 1" }.joined(separator: ", ") + "}"]
+        for i in 1...8 { lines.append("  z\(i): &z\(i) {" + (0..<10).map { "a\($0): *z\(i - 1)" }.joined(separator: ", ") + "}") }
+        lines += ["pipelines:", "  a: *d"]
+        let started = Date()
+        XCTAssertThrowsError(try parse(lines.joined(separator: "\n") + "\n")) { XCTAssertTrue($0 is ConfigError, "\($0)") }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
     func testHostilePipelineNamesAreRefusedAtTheirLine() {
         let names = ["../etc", "a/b", "\"a\\0b\"", "A", "cam 1", "\"🎥\"", String(repeating: "a", count: 65), "\"\"", "'*'",
                      "'#'", "\"a\\nb\"", "\"a\\tb\"", "\"%s%n\"", "'${HOME}'", "\"\\u202Eevil\"", "'cam.1'", "'anomaly/x'"]
