@@ -132,6 +132,8 @@ public enum ConfigLoader {
         guard let base else { return node }
         if node.null != nil { return base }
         guard case .mapping(let top) = node, case .mapping(let bottom) = base else { return node }
+        budget -= top.count + bottom.count
+        guard budget >= 0 else { throw MergeExpansionTooLarge() }
         var pairs = try flattened(top, budget: &budget)
         var index: [String: Int] = [:]
         for (i, pair) in pairs.enumerated() { if let k = pair.0.scalar?.string { index[k] = i } }
@@ -154,13 +156,12 @@ public enum ConfigLoader {
 
     /// Entries the loader may visit expanding merge keys, and merging a pipeline over `defaults`. Aliases make YAML a
     /// graph: mappings that each merge (or hold under ten keys) the one before expand to 10^n entries (an alias bomb).
-    static let mergeExpansionLimit = 100_000
+    static let mergeExpansionLimit = 10_000
 
     struct MergeExpansionTooLarge: Error {}
 
+    /// Only merged entries count: the `pipelines` mapping itself may hold any number of pipelines.
     private static func flattened(_ m: Node.Mapping, budget: inout Int) throws -> [(Node, Node)] {
-        budget -= m.count
-        guard budget >= 0 else { throw MergeExpansionTooLarge() }
         var own: [(Node, Node)] = [], merged: [(Node, Node)] = []
         for pair in m {
             guard pair.key.tag.rawValue == Tag.Name.merge.rawValue else {
@@ -168,7 +169,11 @@ public enum ConfigLoader {
                 continue
             }
             let sources = pair.value.mapping.map { [$0] } ?? pair.value.sequence?.compactMap(\.mapping) ?? []
-            for source in sources { merged += try flattened(source, budget: &budget) }
+            for source in sources {
+                budget -= source.count
+                guard budget >= 0 else { throw MergeExpansionTooLarge() }
+                merged += try flattened(source, budget: &budget)
+            }
         }
         guard !merged.isEmpty else { return own }
         var seen = Set(own.compactMap { $0.0.scalar?.string })

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Config
+@testable import Config
 
 /// Kept cases of issue 14 for configuration files: YAML alias bombs (anchors referring to anchors, also through
 /// merge keys, which the loader expands itself) end quickly, and hostile pipeline names are refused at their line.
@@ -42,7 +42,7 @@ final class HostileConfigTests: XCTestCase {
         let started = Date()
         XCTAssertThrowsError(try parse(lines.joined(separator: "\n") + "\n")) { error in
             guard let e = error as? ConfigError else { return XCTFail("\(error)") }
-            XCTAssertTrue(e.message.contains("merge keys (<<) expand to more than 100000 entries"), "\(e)")
+            XCTAssertTrue(e.message.contains("merge keys (<<) expand to more than 10000 entries"), "\(e)")
             XCTAssertNotNil(e.line, "\(e)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
@@ -59,6 +59,14 @@ final class HostileConfigTests: XCTestCase {
         let started = Date()
         XCTAssertThrowsError(try parse(lines.joined(separator: "\n") + "\n")) { XCTAssertTrue($0 is ConfigError, "\($0)") }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    /// The bound counts what merge keys add, not a mapping's own entries: a 50 MB file of 600,000 pipelines was
+    /// refused as an alias bomb by the first version of the bound.
+    func testAMappingsOwnEntriesDoNotCountAgainstTheBound() throws {
+        let n = ConfigLoader.mergeExpansionLimit + 10
+        let yaml = "pipelines:\n" + (0..<n).map { "  p\($0): {source: /v/\($0).mp4}\n" }.joined()
+        XCTAssertEqual(try parse(yaml).pipelines.count, n)
     }
 
     func testHostilePipelineNamesAreRefusedAtTheirLine() {
