@@ -81,13 +81,14 @@ final class ConfigEdgeRunTests: XCTestCase {
         let edges = try Self.edges()
         XCTAssertGreaterThanOrEqual(edges.count, 30)
 
-        // Strings: a Unicode source path, a state_dir just under PATH_MAX made of Unicode components, the longest
-        // pipeline name.
+        // Strings: a Unicode source path, a state_dir of Unicode components at the longest check accepts (3840
+        // bytes), the longest pipeline name.
         let unicodeClip = dir.appendingPathComponent("Förderband 🎥 ライン.mp4").path
         try FileManager.default.copyItem(atPath: clip, toPath: unicodeClip)
         let component = String(repeating: "é", count: 100)   // 200 bytes, under NAME_MAX
         var longState = dir.path + "/state"
-        while longState.utf8.count + 201 < 4096 - 16 { longState += "/" + component }
+        while longState.utf8.count + 201 <= 3840 { longState += "/" + component }
+        longState += "/" + String(repeating: "x", count: 3840 - 1 - longState.utf8.count)
         let longName = String(repeating: "a", count: 48) + "-0123456789_xyz"
 
         let cases: [(String, String, String, String, (Edge) -> String?)] = [

@@ -69,6 +69,15 @@ final class HostileConfigTests: XCTestCase {
         XCTAssertEqual(try parse(yaml).pipelines.count, n)
     }
 
+    /// check accepted any state_dir up to PATH_MAX, and the model store's paths inside one near it failed to save
+    /// with ENAMETOOLONG on every restart (found by config_sweep.sh).
+    func testAStateDirLeavesRoomForWhatIsWrittenInside() throws {
+        let fits = "/srv/" + String(repeating: "s", count: PipelineConfig.maximumStateDirBytes - 5)
+        XCTAssertEqual(try parse("pipelines:\n  a: {source: x.mp4, state_dir: \(fits)}\n").pipelines[0].stateDir, fits)
+        assertRejected("pipelines:\n  a: {source: x.mp4, state_dir: \(fits)s}\n", line: 2, field: "pipelines.a.state_dir",
+                       contains: "expected at most 3840 bytes")
+    }
+
     func testHostilePipelineNamesAreRefusedAtTheirLine() {
         let names = ["../etc", "a/b", "\"a\\0b\"", "A", "cam 1", "\"🎥\"", String(repeating: "a", count: 65), "\"\"", "'*'",
                      "'#'", "\"a\\nb\"", "\"a\\tb\"", "\"%s%n\"", "'${HOME}'", "\"\\u202Eevil\"", "'cam.1'", "'anomaly/x'"]

@@ -27,7 +27,8 @@ def config(name, source, state, overrides):
     """overrides: {(section, key): value}; the base learns quickly so the value is exercised while detecting too."""
     sections = {"learning": {"frames": "40"}, "detector": {"student_depth": "1", "epochs": "1"}, "refit": {"enabled": "true"}}
     publisher = {"endpoint": f'"tcp://127.0.0.1:{free_port()}"'}
-    top = {"source": json.dumps(source), "loop": "true", "teacher": TEACHER, "state_dir": json.dumps(state)}
+    top = {"source": json.dumps(source, ensure_ascii=False), "loop": "true", "teacher": TEACHER,
+           "state_dir": json.dumps(state, ensure_ascii=False)}
     for (section, key), value in overrides.items():
         target = publisher if section == "publisher" else top if section == "pipeline" else sections.setdefault(section, {})
         target[key] = value
@@ -108,10 +109,11 @@ def main():
         unicode_clip = os.path.join(OUT, "Förderband 🎥 ライン.mp4")
         shutil.copyfile(CLIP, unicode_clip)
         state = os.path.join(OUT, "strings", "state")
-        while len((state + "/" + "é" * 100).encode()) < 4096 - 16:
+        while len((state + "/" + "é" * 100).encode()) <= 3840:   # the longest state_dir check accepts
             state += "/" + "é" * 100
+        state += "/" + "x" * (3840 - 1 - len(state.encode()))
         r = run_case("strings", config("a" * 48 + "-0123456789_xyz", unicode_clip, state, {}))
-        r["case"] = "strings: 63-byte name, Unicode source path, 4080-byte Unicode state_dir"
+        r["case"] = "strings: 63-byte name, Unicode source path, 3840-byte Unicode state_dir"
         bad += r.get("exit", 0) != 0 or "fatal" in r or "pipeline_failed" in r or r.get("check", 0) != 0
         print(json.dumps(r), flush=True)
     print(json.dumps({"cases_with_a_problem": bad}))
