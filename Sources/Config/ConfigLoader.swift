@@ -66,9 +66,9 @@ public enum ConfigLoader {
         var pipelines: [PipelineConfig] = []
         pipelines.reserveCapacity(named.count)
         var stateDirs: [String: String] = [:]   // standardised path -> the pipeline that has it
-        for (key, entry) in flattened(named) {
+        for (key, entry) in try expanding(entries, place, { try flattened(named) }) {
             let name = try pipelineName(key, place)
-            let node = merge(entry, over: defaults)
+            let node = try expanding(entry, place) { try merge(entry, over: defaults) }
             let at = Place(file: file, node: node, prefix: ["pipelines", name], defaults: defaults, keyMark: key.mark)
             var p: PipelineConfig
             do {
@@ -93,6 +93,16 @@ public enum ConfigLoader {
         return DaemonConfig(file: file, pipelines: pipelines, publisher: head.publisher, metrics: head.metrics)
     }
 
+    /// `body`, with an alias bomb in merge keys reported at `node` as a configuration error.
+    static func expanding<T>(_ node: Node?, _ place: Place, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch is MergeExpansionTooLarge {
+            throw place.error(at: ["pipelines"], mark: node?.mark,
+                              "merge keys (<<) expand to more than \(mergeExpansionLimit) entries (an alias bomb?)")
+        }
+    }
+
     // MARK: Pipelines
 
     /// Pipeline names become ZeroMQ topics (anomaly/<name>/...) and systemd instance names.
@@ -113,16 +123,23 @@ public enum ConfigLoader {
     /// `node` over `base`, as YAML nodes: where both hold a mapping the two merge key by key, recursively; elsewhere
     /// `node` wins, and a null `node` (a key with nothing after it) takes `base`. Nodes keep their marks, so an
     /// error in a value that came from `defaults` points at its line there.
-    static func merge(_ node: Node, over base: Node?) -> Node {
+    static func merge(_ node: Node, over base: Node?) throws -> Node {
+        var budget = mergeExpansionLimit
+        return try merge(node, over: base, budget: &budget)
+    }
+
+    private static func merge(_ node: Node, over base: Node?, budget: inout Int) throws -> Node {
         guard let base else { return node }
         if node.null != nil { return base }
         guard case .mapping(let top) = node, case .mapping(let bottom) = base else { return node }
-        var pairs = flattened(top)
+        budget -= top.count + bottom.count
+        guard budget >= 0 else { throw MergeExpansionTooLarge() }
+        var pairs = try flattened(top, budget: &budget)
         var index: [String: Int] = [:]
         for (i, pair) in pairs.enumerated() { if let k = pair.0.scalar?.string { index[k] = i } }
-        for pair in flattened(bottom) {
+        for pair in try flattened(bottom, budget: &budget) {
             if let k = pair.0.scalar?.string, let i = index[k] {
-                pairs[i].1 = merge(pairs[i].1, over: pair.1)
+                pairs[i].1 = try merge(pairs[i].1, over: pair.1, budget: &budget)
             } else {
                 pairs.append(pair)
             }
@@ -132,7 +149,19 @@ public enum ConfigLoader {
 
     /// A mapping's pairs with YAML merge keys (`<<: *base`) expanded as YAML 1.1 says: the mapping's own keys win,
     /// then the merged mappings in the order listed.
-    static func flattened(_ m: Node.Mapping) -> [(Node, Node)] {
+    static func flattened(_ m: Node.Mapping) throws -> [(Node, Node)] {
+        var budget = mergeExpansionLimit
+        return try flattened(m, budget: &budget)
+    }
+
+    /// Entries the loader may visit expanding merge keys, and merging a pipeline over `defaults`. Aliases make YAML a
+    /// graph: mappings that each merge (or hold under ten keys) the one before expand to 10^n entries (an alias bomb).
+    static let mergeExpansionLimit = 10_000
+
+    struct MergeExpansionTooLarge: Error {}
+
+    /// Only merged entries count: the `pipelines` mapping itself may hold any number of pipelines.
+    private static func flattened(_ m: Node.Mapping, budget: inout Int) throws -> [(Node, Node)] {
         var own: [(Node, Node)] = [], merged: [(Node, Node)] = []
         for pair in m {
             guard pair.key.tag.rawValue == Tag.Name.merge.rawValue else {
@@ -140,7 +169,11 @@ public enum ConfigLoader {
                 continue
             }
             let sources = pair.value.mapping.map { [$0] } ?? pair.value.sequence?.compactMap(\.mapping) ?? []
-            for source in sources { merged += flattened(source) }
+            for source in sources {
+                budget -= source.count
+                guard budget >= 0 else { throw MergeExpansionTooLarge() }
+                merged += try flattened(source, budget: &budget)
+            }
         }
         guard !merged.isEmpty else { return own }
         var seen = Set(own.compactMap { $0.0.scalar?.string })

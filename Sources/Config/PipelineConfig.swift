@@ -37,6 +37,8 @@ public struct PipelineConfig: Decodable, Sendable, Equatable {
 
     /// The entry as written, its name from `decoder.userInfo[.pipelineName]`; `ConfigLoader` resolves the source's
     /// credentials afterwards. A missing `source` is left empty for the loader to report (`defaults` need none).
+    public static let maximumStateDirBytes = 4096 - 256
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = decoder.userInfo[.pipelineName] as? String ?? ""
@@ -45,6 +47,12 @@ public struct PipelineConfig: Decodable, Sendable, Equatable {
         credentialsFile = try c.decodePath(forKey: .credentialsFile)
         teacher = try c.decodePath(forKey: .teacher) ?? teacher
         stateDir = try c.decodePath(forKey: .stateDir) ?? "/var/lib/anomalyd/" + name
+        // The model store writes paths up to ~100 bytes longer inside it (models/.<version>.tmp-XXXXXX/<file>).
+        if stateDir.utf8.count > Self.maximumStateDirBytes {
+            throw DecodingError.dataCorruptedError(forKey: .stateDir, in: c, debugDescription:
+                "expected at most \(Self.maximumStateDirBytes) bytes (what is written inside it must stay under PATH_MAX), "
+                + "got \(stateDir.utf8.count)")
+        }
         evidenceJpeg = try c.decodeIfPresent(Bool.self, forKey: .evidenceJpeg) ?? evidenceJpeg
         sourceOptions = try SourceOptions(from: decoder)
         batch = try c.section(BatchSettings.self, forKey: .batch) ?? batch

@@ -68,11 +68,14 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
 public enum HoldoutSplit {
     /// Holds out `fraction` of `count` frames (at least 2, so a spread can be estimated), chosen at random as whole
     /// runs of `blockLength` consecutive frames: consecutive video frames are near-duplicates, and a frame whose
-    /// neighbour was trained on would score too low and set the threshold too low. Indices come back sorted.
+    /// neighbour was trained on would score too low and set the threshold too low. A run is at most a quarter of
+    /// the frames, so a short learning phase at a high frame rate (a one-second run longer than all of it) still
+    /// splits. Indices come back sorted.
     public static func split(count: Int, fraction: Double, seed: UInt64,
                              blockLength: Int = 1) throws -> (train: [Int], holdout: [Int]) {
         guard fraction > 0, fraction < 1 else { throw CalibrationError.invalidHoldoutFraction(fraction) }
         guard blockLength >= 1 else { throw CalibrationError.invalidBlockLength(blockLength) }
+        let blockLength = min(blockLength, max(1, count / 4))
         let blocks = (count + blockLength - 1) / blockLength
         var order = Array(0..<blocks)
         var rng = SplitMix64(seed: seed)

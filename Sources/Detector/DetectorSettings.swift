@@ -7,6 +7,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     /// No ViT teacher anomalyd can load is deeper (ViT-G has 48 blocks); the loaded teacher's depth is the real bound
     /// (`studentConfig(teacher:)`), known only once it is loaded.
     public static let maxStudentDepth = 48
+    public static let maxMaskRatio = 0.95
 
     /// Student depth in blocks; nil means the teacher's depth.
     public var studentDepth: Int?
@@ -78,7 +79,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         let checks: [(key: CodingKeys, problem: String)?] = [
             expect(studentDepth.map { (1...Self.maxStudentDepth).contains($0) } ?? true, .studentDepth,
                    "1...\(Self.maxStudentDepth) blocks (at most the teacher's depth)", studentDepth ?? 0),
-            expect(maskRatio >= 0 && maskRatio < 1, .maskRatio, "a share in [0, 1)", maskRatio),
+            // At most 0.95: a ratio just below 1 keeps no patch of the teacher's grid, and training has nothing to see.
+            expect(maskRatio >= 0 && maskRatio <= Self.maxMaskRatio, .maskRatio, "a share in [0, \(Self.maxMaskRatio)]", maskRatio),
             expect((1...1000).contains(epochs), .epochs, "1...1000", epochs),
             expect((1...256).contains(batchSize), .batchSize, "1...256", batchSize),
             expect(learningRate > 0 && learningRate <= 1, .learningRate, "a rate in (0, 1]", learningRate),
@@ -102,6 +104,11 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public func studentConfig(teacher: ViTConfig) throws -> ViTConfig {
         if let depth = studentDepth, depth > teacher.depth {
             throw DetectorSettingsError.studentDeeperThanTeacher(depth: depth, teacherDepth: teacher.depth)
+        }
+        // A teacher with a small grid may still see every patch masked (the trainer's precondition).
+        guard GuidedMask.keptCount(patches: teacher.patches, maskRatio: maskRatio) >= 1 else {
+            throw DetectorSettingsError.invalidSetting(field: CodingKeys.maskRatio.stringValue,
+                                                       reason: "\(maskRatio) masks all \(teacher.patches) patches of the teacher; lower it")
         }
         return Student.config(teacher: teacher, depth: studentDepth)
     }

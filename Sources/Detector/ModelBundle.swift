@@ -229,7 +229,23 @@ public struct ModelBundle: Sendable {
         let bundle = ModelBundle(metadata: metadata, student: student, gaussian: gaussian, profileGaussian: profileGaussian,
                                  calibration: calibration)
         try bundle.checkConsistency(bundle: path)
+        if let teacherPath, let student { try checkInput(of: student.config, bundle: path, teacherPath: teacherPath) }
         return bundle
+    }
+
+    /// The student reads the frames the teacher reads: a student as wide as the teacher but with another input
+    /// size or patch grid would trap on its first batch or read frames at the wrong stride.
+    private static func checkInput(of s: ViTConfig, bundle: String, teacherPath: String) throws {
+        let t: ViTConfig
+        do {
+            t = try ViTConfig(inferringFrom: SafetensorsFile(path: teacherPath))
+        } catch {
+            throw ModelBundleError.unreadableTeacher(path: teacherPath, detail: "\(error)")
+        }
+        guard s.imageSize == t.imageSize, s.patchSize == t.patchSize else {
+            throw ModelBundleError.inconsistent(bundle: bundle, file: studentFile, field: "patch_embed.proj.weight",
+                                                detail: "the student reads \(s.imageSize) px frames in \(s.patchSize) px patches but the teacher \(teacherPath) reads \(t.imageSize) px in \(t.patchSize) px patches")
+        }
     }
 
     /// Reads and decodes a bundle's metadata.json alone (what a listing shows, without loading the model).

@@ -109,7 +109,7 @@ extension ViTConfig {
                                                   expected: [-1, width], found: fc1)
         }
         let h = heads ?? max(1, width / 64)
-        guard width % h == 0 else {
+        guard h >= 1, width % h == 0 else {
             throw CheckpointError.invalidArchitecture(path: path, detail: "width \(width) is not divisible by \(h) heads")
         }
         var classes = 0

@@ -7,6 +7,7 @@ import Ingest
 import Logging
 import Publisher
 import Queues
+import Storage
 import Synchronization
 
 /// What the engine stage hands the decision stage for each frame.
@@ -77,6 +78,9 @@ public final class CameraPipeline: Sendable {
     /// fails (the others are cancelled), so the supervisor sees the error and restarts the pipeline.
     public func run() async throws {
         let started = Date()
+        // Two pipelines (in this process or another) on one state_dir would replace each other's model.
+        let stateLock = try DirectoryLock(directory: config.stateDir, purpose: "state_dir of pipeline '\(config.name)'")
+        defer { stateLock.release() }
         try await publisher.register(pipeline: config.name)
         if await live.loadStored() != nil {
             set(.detecting, nil)
@@ -85,6 +89,7 @@ public final class CameraPipeline: Sendable {
         }
         var sourceOptions = config.sourceOptions
         sourceOptions.queueCapacity = max(8, 2 * config.batch.maxFrames)
+        sourceOptions.size = vit.config.imageSize   // frames of any other size would trap the teacher
         // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
         let source = try FrameSource(config.source, options: sourceOptions)
         let frames = source.frames

@@ -13,12 +13,18 @@ import UnixSignals
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run the pipelines of a configuration file and publish their events.")
+        commandName: "run", abstract: "Run the pipelines of a configuration file and publish their events.",
+        discussion: """
+        In production, run one pipeline per process with --pipeline NAME, as the systemd template unit \
+        anomalyd@.service does (one instance per camera). A failing pipeline is restarted on its own, but a trap \
+        (a crash) in one pipeline ends every pipeline of its process. Each pipeline locks its state_dir while it \
+        runs: a second process given the same directory fails that pipeline and retries with back-off.
+        """)
 
     @Option(help: "Configuration file (pipelines/*.yaml).")
     var config: String
 
-    @Option(help: "Run only this pipeline (one per process, as the systemd template unit does).")
+    @Option(help: "Run only this pipeline: one per process is the production layout (the systemd template unit's).")
     var pipeline: String?
 
     @Option(help: "Worker threads for the engine (each runs single-threaded BLAS).")

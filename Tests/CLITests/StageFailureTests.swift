@@ -15,14 +15,16 @@ final class StageFailureTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
-    /// The learnt model cannot be saved (the state directory lies under a regular file, which even root cannot
+    /// The learnt model cannot be saved (the state directory's `models` is a regular file, which even root cannot
     /// write into): learning fails after training, and the pipeline must fail and restart rather than hang.
     func testAFailedLearningStageEndsThePipelineAndTheSupervisorRestartsIt() throws {
         let video = try ServiceHarness.video(in: dir)
-        let blocker = dir.appendingPathComponent("not-a-directory").path
+        let state = dir.appendingPathComponent("state").path
+        let blocker = state + "/models"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         try "a file".write(toFile: blocker, atomically: true, encoding: .utf8)
         let zmqPort = freeLocalPort()
-        let config = try ServiceHarness.tinyLiveConfig(in: dir, video: video, zmqPort: zmqPort, stateDir: "\(blocker)/state")
+        let config = try ServiceHarness.tinyLiveConfig(in: dir, video: video, zmqPort: zmqPort, stateDir: state)
         let statuses = dir.appendingPathComponent("status.jsonl").path
         let subscriber = Process()
         subscriber.executableURL = URL(fileURLWithPath: CLI.binary)

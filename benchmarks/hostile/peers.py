@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Hostile peers against a running anomalyd, on loopback, each case bounded in size and time (issue 14).
 
-    peers.py PID PUBLISHER_PORT METRICS_PORT [idle|flood|frame ...]
+    peers.py PID PUBLISHER_PORT METRICS_PORT [idle|flood|frame|churn|garbage|sighup ...]
 
 idle:  IDLE_CONNECTIONS (20,000) TCP connections to the metrics port that send nothing, held HOLD_S (30) s;
        the daemon's descriptors before, at most during and after, whether and when /healthz answers, and how many
@@ -11,6 +11,13 @@ flood: one ZeroMQ SUB subscribing to SUBSCRIPTIONS (300,000) distinct topics, co
        often the daemon disconnected the flooder, and what the normal subscriber got (a heartbeat every second).
 frame: a raw ZMTP peer declaring a 4 GiB frame and sending up to FRAME_MB (400) MB of it; RSS before, at most
        during and after, and how much the daemon read before dropping the connection.
+churn: CHURN_SUBSCRIBERS (200) subscribers that connect, subscribe, wait for a heartbeat and leave, again and again
+       for HOLD_S s, beside a normal subscriber; RSS and descriptors before, at most and after, the rounds done,
+       and what the normal subscriber got.
+garbage: GARBAGE_PEERS (200) TCP connections to the publisher port each sending GARBAGE_BYTES (64 KiB) of random bytes, in waves for
+       HOLD_S s, beside a normal subscriber; descriptors and RSS before and after, what the normal subscriber got.
+sighup: SIGHUPS (200) SIGHUPs in 10 s (a reload each); the daemon is alive after, /healthz answers, RSS and
+       descriptors before and after.
 
 Prints one JSON line per case.
 """
@@ -27,7 +34,7 @@ import urllib.request
 import zmq
 
 pid, pub_port, http_port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-cases = sys.argv[4:] or ["idle", "flood", "frame"]
+cases = sys.argv[4:] or ["idle", "flood", "frame", "churn", "garbage", "sighup"]
 HOLD = float(os.environ.get("HOLD_S", "30"))
 
 
@@ -200,5 +207,93 @@ def frame():
             "rss_mb_before": round(before, 1), "rss_mb_most": round(most, 1), "rss_mb_after": round(rss_mb(), 1)}
 
 
+def churn():
+    count = int(os.environ.get("CHURN_SUBSCRIBERS", "200"))
+    ctx = zmq.Context()
+    stop, got = threading.Event(), []
+    normal = threading.Thread(target=subscriber, args=(ctx, stop, got))
+    normal.start()
+    time.sleep(3)
+    before_rss, before_fds, heard_before = rss_mb(), fds(), len(got)
+    rss, most_fds = Sampler(rss_mb), Sampler(fds)
+    rounds, heard, deadline = 0, 0, time.monotonic() + HOLD
+    while time.monotonic() < deadline:
+        subs = []
+        for _ in range(count):
+            sub = ctx.socket(zmq.SUB)
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.connect(f"tcp://127.0.0.1:{pub_port}")
+            sub.setsockopt(zmq.SUBSCRIBE, b"anomaly/")
+            subs.append(sub)
+        poller = zmq.Poller()
+        for sub in subs:
+            poller.register(sub, zmq.POLLIN)
+        heard += len(poller.poll(2500))
+        for sub in subs:
+            sub.close()
+        rounds += 1
+    time.sleep(5)
+    heard_during = len(got) - heard_before
+    stop.set()
+    normal.join()
+    return {"case": "churn", "subscribers": count, "rounds": rounds, "connections": rounds * count,
+            "churners_that_heard_a_message": heard, "rss_mb_before": round(before_rss, 1), "rss_mb_most": round(rss.stop(), 1),
+            "rss_mb_after": round(rss_mb(), 1), "fds_before": before_fds, "fds_most": most_fds.stop(), "fds_after": fds(),
+            "normal_subscriber_messages_during": heard_during, "normal_subscriber_seq_gaps": gaps(got),
+            "healthz_after": healthz(10)}
+
+
+def garbage():
+    count = int(os.environ.get("GARBAGE_PEERS", "200"))
+    ctx = zmq.Context()
+    stop, got = threading.Event(), []
+    normal = threading.Thread(target=subscriber, args=(ctx, stop, got))
+    normal.start()
+    time.sleep(3)
+    before_rss, before_fds, heard_before = rss_mb(), fds(), len(got)
+    rss = Sampler(rss_mb)
+    junk = os.urandom(int(os.environ.get("GARBAGE_BYTES", "65536")))
+    waves, refused, deadline = 0, 0, time.monotonic() + HOLD
+    while time.monotonic() < deadline:
+        socks = []
+        for _ in range(count):
+            try:
+                s = socket.create_connection(("127.0.0.1", pub_port), timeout=2)
+                s.settimeout(0.5)
+                s.sendall(junk)
+            except OSError:
+                refused += 1
+                continue
+            socks.append(s)
+        for s in socks:
+            s.close()
+        waves += 1
+    time.sleep(5)
+    heard_during = len(got) - heard_before
+    stop.set()
+    normal.join()
+    return {"case": "garbage", "peers_per_wave": count, "waves": waves, "bytes_each": len(junk),
+            "connections_cut_by_daemon_while_sending": refused, "rss_mb_before": round(before_rss, 1),
+            "rss_mb_most": round(rss.stop(), 1), "rss_mb_after": round(rss_mb(), 1), "fds_before": before_fds,
+            "fds_after": fds(), "normal_subscriber_messages_during": heard_during,
+            "normal_subscriber_seq_gaps": gaps(got), "healthz_after": healthz(10)}
+
+
+def sighup():
+    import signal
+    count = int(os.environ.get("SIGHUPS", "200"))
+    before_rss, before_fds = rss_mb(), fds()
+    started = time.monotonic()
+    for _ in range(count):
+        os.kill(pid, signal.SIGHUP)
+        time.sleep(10 / count)
+    time.sleep(5)
+    alive = os.path.exists(f"/proc/{pid}")
+    return {"case": "sighup", "signals": count, "in_s": round(time.monotonic() - started - 5, 1), "alive": alive,
+            "rss_mb_before": round(before_rss, 1), "rss_mb_after": round(rss_mb(), 1) if alive else None,
+            "fds_before": before_fds, "fds_after": fds() if alive else None, "healthz_after": healthz(10)}
+
+
 for case in cases:
-    print(json.dumps({"idle": idle, "flood": flood, "frame": frame}[case]()), flush=True)
+    print(json.dumps({"idle": idle, "flood": flood, "frame": frame, "churn": churn, "garbage": garbage,
+                      "sighup": sighup}[case]()), flush=True)
