@@ -138,10 +138,10 @@ enum ServiceHarness {
         return video
     }
 
-    /// Writes `cam.yaml` in `dir`: one pipeline `cam` on a looping, paced recording that learns a tiny model (40
+    /// Writes `<file>.yaml` in `dir`: one pipeline `cam` on a looping, paced recording that learns a tiny model (40
     /// frames, one student block, one epoch) in `stateDir`, publishing on `zmqPort` with a heartbeat every second.
-    static func tinyLiveConfig(in dir: URL, video: String, zmqPort: Int, stateDir: String) throws -> String {
-        let config = dir.appendingPathComponent("cam.yaml").path
+    static func tinyLiveConfig(in dir: URL, video: String, zmqPort: Int, stateDir: String, file: String = "cam") throws -> String {
+        let config = dir.appendingPathComponent("\(file).yaml").path
         try """
         publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}
         pipelines:

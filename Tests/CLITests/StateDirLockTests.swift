@@ -13,21 +13,7 @@ final class StateDirLockTests: XCTestCase {
         let video = try ServiceHarness.video(in: dir)
         let state = dir.appendingPathComponent("state").path
         func config(_ name: String) throws -> String {
-            let path = dir.appendingPathComponent("\(name).yaml").path
-            try """
-            publisher: {endpoint: "tcp://127.0.0.1:\(freeLocalPort())", heartbeat_s: 1}
-            pipelines:
-              cam:
-                source: \(video)
-                loop: true
-                realtime: true
-                teacher: \(CLI.teacher)
-                sample_fps: 10
-                state_dir: \(state)
-                learning: {frames: 40}
-                detector: {student_depth: 1, epochs: 1}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-            return path
+            try ServiceHarness.tinyLiveConfig(in: dir, video: video, zmqPort: freeLocalPort(), stateDir: state, file: name)
         }
         let first = try ServiceHarness.Daemon(config: try config("first"), environment: [:], log: dir.appendingPathComponent("first.log").path)
         defer { first.stop() }
