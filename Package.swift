@@ -35,7 +35,8 @@ let package = Package(
 
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
         .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
-        // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync).
+        // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync);
+        // exclusive directory locks.
         .target(name: "Storage"),
         // RFC 3339 timestamps, formatted and parsed by hand.
         .target(name: "Timestamps"),
