@@ -16,8 +16,15 @@ final class ComputeExecutor: TaskExecutor {
     /// One signal per job enqueued, and one for the shutdown.
     private let ready = DispatchSemaphore(value: 0)
 
+    /// The executor's thread, once it has started.
+    private let owner = Mutex<pthread_t?>(nil)
+
+    /// Whether the caller runs on this executor's thread.
+    var isCurrent: Bool { owner.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }
+
     init(name: String) {
         let thread = Thread { [self] in
+            owner.withLock { $0 = pthread_self() }
             // Named from inside: on Linux, Foundation does not carry a name set before `start()` over to the thread.
             Thread.current.name = name
             serve()
