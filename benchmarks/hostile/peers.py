@@ -116,16 +116,30 @@ def idle():
             "closed_by_daemon": closed, "never_connected": pending, "healthz_after": healthz(10)}
 
 
-def subscriber(ctx, stop, got):
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(f"tcp://127.0.0.1:{pub_port}")
-    sub.setsockopt(zmq.SUBSCRIBE, b"anomaly/")
-    while not stop.is_set():
-        if sub.poll(100):
-            message = json.loads(sub.recv_multipart()[1])
-            got.append(message.get("seq", 0))
-    sub.close()
+class NormalSubscriber:
+    """A well-behaved subscriber beside the attack, on its own thread: `got` is the seq of every message it
+    received. Started 3 s before the attack so it is subscribed; `end()` stops it."""
+
+    def __init__(self, ctx):
+        self.got, self._stop = [], threading.Event()
+        self._thread = threading.Thread(target=self._receive, args=(ctx,))
+        self._thread.start()
+        time.sleep(3)
+
+    def _receive(self, ctx):
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(f"tcp://127.0.0.1:{pub_port}")
+        sub.setsockopt(zmq.SUBSCRIBE, b"anomaly/")
+        while not self._stop.is_set():
+            if sub.poll(100):
+                message = json.loads(sub.recv_multipart()[1])
+                self.got.append(message.get("seq", 0))
+        sub.close()
+
+    def end(self):
+        self._stop.set()
+        self._thread.join()
 
 
 def gaps(seqs):
@@ -135,10 +149,8 @@ def gaps(seqs):
 def flood():
     count = int(os.environ.get("SUBSCRIPTIONS", "300000"))
     ctx = zmq.Context()
-    stop, got = threading.Event(), []
-    normal = threading.Thread(target=subscriber, args=(ctx, stop, got))
-    normal.start()
-    time.sleep(3)
+    normal = NormalSubscriber(ctx)
+    got = normal.got
     before, heard_before = rss_mb(), len(got)
     sampler = Sampler(rss_mb)
     flooder = ctx.socket(zmq.SUB)
@@ -162,8 +174,7 @@ def flood():
     flooder.close()
     time.sleep(10)
     most = sampler.stop()
-    stop.set()
-    normal.join()
+    normal.end()
     return {"case": "flood", "subscriptions": count, "subscribed_in_s": round(subscribed_s, 1),
             "rss_mb_before": round(before, 1), "rss_mb_most": round(most, 1), "rss_mb_after": round(rss_mb(), 1),
             "flooder_disconnected_times": disconnected, "normal_subscriber_messages_during": heard_during,
@@ -210,10 +221,8 @@ def frame():
 def churn():
     count = int(os.environ.get("CHURN_SUBSCRIBERS", "200"))
     ctx = zmq.Context()
-    stop, got = threading.Event(), []
-    normal = threading.Thread(target=subscriber, args=(ctx, stop, got))
-    normal.start()
-    time.sleep(3)
+    normal = NormalSubscriber(ctx)
+    got = normal.got
     before_rss, before_fds, heard_before = rss_mb(), fds(), len(got)
     rss, most_fds = Sampler(rss_mb), Sampler(fds)
     rounds, heard, deadline = 0, 0, time.monotonic() + HOLD
@@ -234,8 +243,7 @@ def churn():
         rounds += 1
     time.sleep(5)
     heard_during = len(got) - heard_before
-    stop.set()
-    normal.join()
+    normal.end()
     return {"case": "churn", "subscribers": count, "rounds": rounds, "connections": rounds * count,
             "churners_that_heard_a_message": heard, "rss_mb_before": round(before_rss, 1), "rss_mb_most": round(rss.stop(), 1),
             "rss_mb_after": round(rss_mb(), 1), "fds_before": before_fds, "fds_most": most_fds.stop(), "fds_after": fds(),
@@ -246,10 +254,8 @@ def churn():
 def garbage():
     count = int(os.environ.get("GARBAGE_PEERS", "200"))
     ctx = zmq.Context()
-    stop, got = threading.Event(), []
-    normal = threading.Thread(target=subscriber, args=(ctx, stop, got))
-    normal.start()
-    time.sleep(3)
+    normal = NormalSubscriber(ctx)
+    got = normal.got
     before_rss, before_fds, heard_before = rss_mb(), fds(), len(got)
     rss = Sampler(rss_mb)
     junk = os.urandom(int(os.environ.get("GARBAGE_BYTES", "65536")))
@@ -270,8 +276,7 @@ def garbage():
         waves += 1
     time.sleep(5)
     heard_during = len(got) - heard_before
-    stop.set()
-    normal.join()
+    normal.end()
     return {"case": "garbage", "peers_per_wave": count, "waves": waves, "bytes_each": len(junk),
             "connections_cut_by_daemon_while_sending": refused, "rss_mb_before": round(before_rss, 1),
             "rss_mb_most": round(rss.stop(), 1), "rss_mb_after": round(rss_mb(), 1), "fds_before": before_fds,
