@@ -187,6 +187,8 @@ public final class CameraPipeline: Sendable {
                 }
                 continue
             }
+            // Reserved once: doubling growth would copy (and for a moment hold twice) up to 1.5 GB of frames.
+            if learning.isEmpty { learning.reserveCapacity(config.learning.frames * batch[0].pixels.count) }
             for frame in batch { learning += frame.pixels }
             learned += batch.count
             counters.learned(batch.count)

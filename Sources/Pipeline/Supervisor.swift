@@ -158,10 +158,14 @@ public final class Supervisor: Sendable {
         return c
     }
 
-    /// The teachers the configuration needs, reusing those already loaded.
+    /// The teachers the configuration needs, reusing those already loaded; each pipeline's settings must fit its teacher.
     static func loadTeachers(for c: DaemonConfig, have: [String: ViT], _ load: (String) throws -> ViT) throws -> [String: ViT] {
         var teachers: [String: ViT] = [:]
-        for p in c.pipelines where teachers[p.teacher] == nil { teachers[p.teacher] = try have[p.teacher] ?? load(p.teacher) }
+        for p in c.pipelines {
+            let vit = try teachers[p.teacher] ?? have[p.teacher] ?? load(p.teacher)
+            teachers[p.teacher] = vit
+            try p.checkFits(teacher: vit.config, file: c.file)
+        }
         return teachers
     }
 

@@ -75,4 +75,25 @@ final class CheckCommandTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("publisher.curve_secret_key_file: invalid CURVE key in \(key): expected 40 Z85 characters"),
                       run.stderr)
     }
+
+    /// The student's depth is bounded by the teacher's, which only its checkpoint tells: `check` reads the header and
+    /// `run` applies the same rule when it loads the teacher, both exit 78 naming the field (before, `check` passed
+    /// and every restart failed the learning phase).
+    func testStudentDeeperThanTheTeacherIsRejectedByCheckAndRun() throws {
+        let path = try write("""
+            publisher: {endpoint: "tcp://127.0.0.1:\(freeLocalPort())"}
+            pipelines:
+              a: {source: x.mp4, teacher: \(CLI.teacher), detector: {student_depth: 13}}
+            """)
+        let expected = "pipelines.a.detector.student_depth: 13 blocks, but the teacher \(CLI.teacher) has 12"
+        for command in ["check", "run"] {
+            let r = try CLI.run([command, "--config", path])
+            XCTAssertEqual(r.status, 78, "\(command): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(path + ": " + expected), "\(command): \(r.stderr)")
+        }
+        let missing = try write("pipelines:\n  a: {source: x.mp4, teacher: /nonexistent/vit.safetensors, detector: {student_depth: 13}}\n")
+        let r = try CLI.run(["check", "--config", missing])
+        XCTAssertEqual(r.status, 0, "a teacher not installed yet is a warning: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("pipelines.a.teacher: /nonexistent/vit.safetensors does not exist"), r.stderr)
+    }
 }

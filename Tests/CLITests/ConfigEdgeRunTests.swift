@@ -92,9 +92,8 @@ final class ConfigEdgeRunTests: XCTestCase {
         let longName = String(repeating: "a", count: 48) + "-0123456789_xyz"
 
         let cases: [(String, String, String, String, (Edge) -> String?)] = [
-            // Two maxima are left to the sweep: the student's depth is bounded by the teacher's (12), which `check`
-            // cannot read (48 fails the pipeline with an error); 10000 learning frames wait in memory, 1.5 GB by
-            // design. Here the teacher's depth and 2000 frames stand in for them.
+            // Two maxima stand in for the table's: the student's depth is bounded by the teacher's (12; `check`
+            // reads it from the checkpoint), and 10000 learning frames wait in memory, 1.5 GB by design.
             ("minimum", "cam", clip, dir.path + "/min", { $0.minimum }),
             ("maximum", "cam", clip, dir.path + "/max", {
                 ["detector.student_depth": "12", "learning.frames": "2000"]["\($0.section).\($0.key)"] ?? $0.maximum
