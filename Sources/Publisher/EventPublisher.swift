@@ -46,9 +46,10 @@ public actor EventPublisher {
     public static let maxSubscriptions = 1000
     /// ZMQ_RCVHWM: subscription messages queued from one peer before libzmq stops reading from it.
     static let subscriptionQueue: Int32 = 100
-    /// Subscription messages taken per call, so a flood cannot keep the actor from sending; the rest waits in
-    /// libzmq's queues, which push back on the peer.
-    static let subscriptionsPerDrain = 2000
+    /// Messages taken per call. libzmq moves what peers sent from its bounded per-peer queues into one unbounded
+    /// list whenever we call the socket, so each call must take all of it; the cap only keeps a pathological flood
+    /// from holding the actor (a receive is about a microsecond).
+    static let subscriptionsPerDrain = 50_000
 
     /// The bound endpoint, with the actual port when the settings asked for "*".
     public nonisolated let endpoint: String
@@ -109,7 +110,17 @@ public actor EventPublisher {
             try setOption(sock, ZMQ_LINGER, Int32(clamping: settings.lingerMilliseconds), settings.endpoint)
             try setMaxMessageSize(sock, Self.maxSubscriptionFrameBytes, settings.endpoint)
             try setOption(sock, ZMQ_RCVHWM, Self.subscriptionQueue, settings.endpoint)
-            if let curve { try CurveSecurity.server(curve).apply(to: sock, endpoint: settings.endpoint) }
+            if let curve {
+                try CurveSecurity.server(curve).apply(to: sock, endpoint: settings.endpoint)
+            } else {
+                // A ZAP domain makes libzmq refuse ZMTP 1.0 peers, as CURVE does. Without it any byte stream not
+                // starting with 0xFF is read as 1.0 frames: 64 KiB of garbage became about 150 messages queued for
+                // us, and 60,000 such connections grew the daemon by 870 MB. No ZAP handler runs in this context,
+                // so NULL-mechanism subscribers connect as before.
+                guard zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "anomalyd", 8) == 0 else {
+                    throw PublisherError.socketFailed(endpoint: settings.endpoint, operation: "set ZMQ_ZAP_DOMAIN", reason: zmqError())
+                }
+            }
             limit = try SubscriptionLimit(context: ctx, socket: sock, limit: Self.maxSubscriptions, endpoint: settings.endpoint)
             guard zmq_bind(sock, settings.endpoint) == 0 else {
                 let code = zmq_errno()
@@ -323,7 +334,8 @@ public actor EventPublisher {
             zmq_msg_init(&message)
             defer { zmq_msg_close(&message) }
             guard zmq_msg_recv(&message, socket, ZMQ_DONTWAIT) >= 0 else { return }
-            // Anything else a peer sends upstream (XSUB peers may) is read and dropped.
+            // Anything else a peer sends upstream (XSUB peers may) is read and dropped; not disconnected, as the
+            // address may be shared with real subscribers (loopback is).
             guard zmq_msg_size(&message) > 0, let data = zmq_msg_data(&message) else { continue }
             let first = data.load(as: UInt8.self)
             guard first <= 1 else { continue }

@@ -228,6 +228,38 @@ final class EventPublisherTests: XCTestCase {
         await pub.close()
     }
 
+    /// A byte stream not starting with 0xFF used to be taken as ZMTP 1.0 frames, each one queued for the publisher
+    /// without bound (60,000 garbage connections grew the daemon by 870 MB). Here well-formed 1.0 frames: the
+    /// connection is now refused at the greeting, and subscribers are served as before.
+    func testZMTP10PeersAreRefused() async throws {
+        let pub = try EventPublisher.loopback()
+        try await pub.register(pipeline: "line3")
+        let port = try XCTUnwrap(pub.endpoint.split(separator: ":").last)
+        let script = #"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+try:
+    s.sendall(b"\x06\x00hello" * 20000)
+    while s.recv(4096):  # libzmq's own greeting comes first
+        pass
+    print("CLOSED", flush=True)
+except socket.timeout:
+    print("OPEN", flush=True)
+except (ConnectionResetError, BrokenPipeError):
+    print("CLOSED", flush=True)
+"""#
+        let peer = try Subprocess("/usr/bin/python3", ["-c", script, String(port)])
+        let status = await peer.waitForExit(timeout: 30)
+        XCTAssertEqual(status, 0, peer.stderr)
+        XCTAssertEqual(peer.lines.last, "CLOSED")
+        let sub = try PythonSubscriber.start(endpoint: pub.endpoint, prefixes: ["anomaly/line3/"])
+        try await pub.waitForSubscriptions(1)
+        try await pub.report(Episodes.status, pipeline: "line3")
+        await sub.waitFor("the status") { $0.contains { $0.contains("anomaly/line3/status") } }
+        await pub.close()
+    }
+
     func testPublishingWithNoSubscriberNeverBlocks() async throws {
         let pub = try EventPublisher.loopback { $0.sendHighWaterMark = 1 }
         try await pub.register(pipeline: "line3")
