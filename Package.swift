@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"]),
         // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
         .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps"]),
+        // Tail probabilities of normal scores: generalized Pareto fits, peaks over threshold, streaming (SPOT).
+        .target(name: "Statistics"),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
         .target(name: "Queues"),
         // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
@@ -118,6 +120,7 @@ let package = Package(
                                                       "Storage",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher",

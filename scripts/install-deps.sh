@@ -10,7 +10,7 @@ PACKAGES=(
   libzmq3-dev                                       # event publisher
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav  # real RTSP server for tests
-  python3-zmq python3-numpy                         # real ZeroMQ subscriber and reference checks in tests
+  python3-zmq python3-numpy python3-scipy           # real ZeroMQ subscriber and reference checks in tests (scipy: tail fits)
   systemd                                           # systemd-analyze verifies the unit files in the tests
 )
 
