@@ -3,8 +3,9 @@
 public struct DecisionSettings: Codable, Sendable, Equatable {
     /// Moves the cut on the normalised score at run time: a frame is above the cut when score ≥ 1 − sensitivity.
     public var sensitivity: Double = 0.5
-    /// Consecutive frames above the cut that start an episode.
-    public var framesToStart: Int = 3
+    /// Evidence that starts an episode: above frames, less `DecisionStage.belowWeight` per below frame since the
+    /// evidence last rose from 0. 5 is half a second at the default 10 frames/s: blips shorter never open one.
+    public var framesToStart: Int = 5
     /// Consecutive frames below the cut that end it (hysteresis).
     public var framesToEnd: Int = 5
     /// Rolling median over this many frames (odd) applied to the score before the cut; 1 turns it off.

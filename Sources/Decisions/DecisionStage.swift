@@ -6,10 +6,14 @@ import Timestamps
 ///
 /// - A frame is above the cut when its score (or, with `medianWindow` K > 1, the median of the last K scores)
 ///   is ≥ 1 − sensitivity.
-/// - `framesToStart` consecutive above frames start an episode (`new`); `framesToEnd` consecutive below frames
-///   end it (`end`, reason "below_threshold"); shorter dips change nothing.
-/// - An episode reaching `maxDurationSeconds` ends with reason "max_duration" and re-arms at once: the debounce
-///   starts counting again from the next frame, so an anomaly that persists starts a new episode after
+/// - Evidence accumulates (a counting CUSUM): each above frame adds 1, each below frame takes `belowWeight` away,
+///   never under 0; at `framesToStart` an episode starts (`new`), dated from the frame where the evidence last rose
+///   from 0. An object in view with a missed frame now and then still opens one; a blip shorter than
+///   `framesToStart` frames never does, however high it scores. Every opening takes at least `framesToStart`
+///   above frames of its own, which is what the false-alarm budget counts on (`BudgetCut`).
+/// - `framesToEnd` consecutive below frames end it (`end`, reason "below_threshold"); shorter dips change nothing.
+/// - An episode reaching `maxDurationSeconds` ends with reason "max_duration" and re-arms at once: the evidence
+///   starts again from 0 at the next frame, so an anomaly that persists starts a new episode after
 ///   `framesToStart` further above frames (subscribers keep seeing it, one bounded episode at a time).
 /// - `update` is sent on above frames only, when the peak score rose by `updateMinScoreIncrease` or the current
 ///   peak cell moved `updateMinCellShift` cells since the last message, and `updateIntervalSeconds` have passed.
@@ -28,7 +32,9 @@ public struct DecisionStage: Sendable {
 
     private let idSuffix: @Sendable () -> UInt16
     private var window: [Double] = []
-    private var aboveRun = 0
+    /// Evidence taken away by a below frame: a pattern of two above frames and one below never opens an episode.
+    public static let belowWeight = 2
+    private var evidence = 0
     private var runStart = Date.distantPast
     private var runPeak = 0.0
     private var runPeakRegion: Region?
@@ -74,12 +80,12 @@ public struct DecisionStage: Sendable {
                                    height: frame.sourceHeight, fraction: settings.regionFraction)
 
         guard var ep = episode else {
-            guard above else { aboveRun = 0; return nil }
-            if aboveRun == 0 || frame.score > runPeak { runPeak = frame.score; runPeakRegion = region }
-            if aboveRun == 0 { runStart = frame.captureTime }
-            aboveRun += 1
-            guard aboveRun >= settings.framesToStart else { return nil }
-            aboveRun = 0
+            guard above else { evidence = max(0, evidence - Self.belowWeight); return nil }
+            if evidence == 0 || frame.score > runPeak { runPeak = frame.score; runPeakRegion = region }
+            if evidence == 0 { runStart = frame.captureTime }
+            evidence += 1
+            guard evidence >= settings.framesToStart else { return nil }
+            evidence = 0
             let id = "\(pipeline)-\(Timestamp.basic(runStart))-\(String(format: "%04x", idSuffix()))"
             episode = Episode(id: id, start: runStart, peakScore: runPeak, peakRegion: runPeakRegion ?? region,
                               lastSent: frame.captureTime, sentPeak: runPeak, sentCell: region?.peakCell)
@@ -114,7 +120,7 @@ public struct DecisionStage: Sendable {
 
     private mutating func end(_ ep: Episode, frame: ScoredFrame, reason: EndReason) -> EpisodeDecision {
         episode = nil
-        aboveRun = 0
+        evidence = 0
         var d = message(.end, ep: ep, frame: frame, region: ep.peakRegion)
         d.endTime = frame.captureTime
         d.reason = reason

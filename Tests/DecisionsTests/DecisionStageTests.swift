@@ -39,9 +39,9 @@ struct Script {
 }
 
 final class DecisionStageTests: XCTestCase {
-    func testDebounceNeedsFramesToStartConsecutiveAboveFrames() throws {
+    func testDebounceNeedsFramesToStartOfEvidence() throws {
         var s = try Script()
-        XCTAssertTrue(s.feed([0.9, 0.9, 0.2, 0.9, 0.9, 0.2]).isEmpty, "two above frames must not start an episode")
+        XCTAssertTrue(s.feed([0.9, 0.9, 0.2, 0.9, 0.9, 0.2]).isEmpty, "two above frames and a below one never add up")
         let out = s.feed([0.7, 0.8, 0.9])
         XCTAssertEqual(out.count, 1)
         let (at, new) = try XCTUnwrap(out.first)
@@ -56,6 +56,22 @@ final class DecisionStageTests: XCTestCase {
         XCTAssertEqual(new.id, "line3-20261118T110640.725Z-7f3a")
         XCTAssertNil(new.endTime)
         XCTAssertNil(new.reason)
+    }
+
+    /// At 10 frames/s with the default evidence of 5: a 0.3-s blip at the top score never opens an episode, nor do
+    /// blips of two frames again and again; a novel object in view for 1 s (one frame missed) does, within 0.8 s,
+    /// dated from its first frame after the miss.
+    func testEvidenceOpensOnAOneSecondRunAndNotOnABlip() throws {
+        var s = try Script { $0.framesToStart = DecisionSettings().framesToStart }
+        XCTAssertTrue(s.feed([0.1, 1, 1, 1, 0.1, 0.1, 0.1]).isEmpty, "a 0.3-s blip")
+        XCTAssertTrue(s.feed([1, 1, 0.1, 1, 1, 0.1, 1, 1, 0.1]).isEmpty, "two above, one below, again and again")
+        let out = s.feed([0.9, 0.9, 0.3, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+        XCTAssertEqual(out.map(\.1.type), [.new])
+        XCTAssertEqual(out.first?.0, 7, "evidence 1, 2, 0, then 1...5 at the eighth frame")
+        XCTAssertEqual(out.first?.1.startTime, Script.t0.addingTimeInterval(1.9), "dated from the frame after the miss")
+        var intermittent = try Script { $0.framesToStart = 5 }
+        let opened = intermittent.feed([0.9, 0.9, 0.9, 0.2, 0.9, 0.9, 0.9, 0.2, 0.9, 0.9, 0.9])
+        XCTAssertEqual(opened.map(\.0), [10], "three above and one missed, again and again: +1 net per 4 frames opens it")
     }
 
     func testDipsShorterThanFramesToEndDoNotEndTheEpisode() throws {
