@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues"]),
 
         // Scores to debounced anomaly episodes.
-        .target(name: "Decisions", dependencies: ["Timestamps"]),
+        .target(name: "Decisions", dependencies: ["Timestamps", "Statistics"]),
         // Events, status and heartbeats over ZeroMQ.
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions", "Timestamps"]),
         // pipelines/*.yaml decoded straight into each stage's settings type, validated by those types, errors located
@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Engine", "Checkpoint",
                                                       "Storage",
                                                       .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "DecisionsTests", dependencies: ["Decisions"]),
+        .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport"]),

@@ -23,6 +23,11 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
     /// box; 1 keeps only the peak cell.
     public var regionFraction: Double = 0.5
 
+    /// False episodes an hour the user accepts on normal video (`BudgetCut` turns it into the cut).
+    public var falseAlarmsPerHour: Double = 1
+    /// Seconds of detection after learning during which the cut adapts to the live scores.
+    public var burnInSeconds: Double = 600
+
     public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -30,11 +35,12 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
         case maxDurationSeconds = "max_duration_s", updateIntervalSeconds = "update_interval_s"
         case updateMinScoreIncrease = "update_min_score_increase", updateMinCellShift = "update_min_cell_shift"
         case regionFraction = "region_fraction"
+        case falseAlarmsPerHour = "false_alarms_per_hour", burnInSeconds = "burn_in_s"
     }
 
     /// The keys a configuration file may set; the others are tuned in code.
     public static let configKeys: [CodingKeys] = [.sensitivity, .framesToStart, .framesToEnd, .maxDurationSeconds,
-                                                  .updateIntervalSeconds]
+                                                  .updateIntervalSeconds, .falseAlarmsPerHour, .burnInSeconds]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -47,6 +53,8 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
         updateMinScoreIncrease = try c.decodeIfPresent(Double.self, forKey: .updateMinScoreIncrease) ?? updateMinScoreIncrease
         updateMinCellShift = try c.decodeIfPresent(Int.self, forKey: .updateMinCellShift) ?? updateMinCellShift
         regionFraction = try c.decodeIfPresent(Double.self, forKey: .regionFraction) ?? regionFraction
+        falseAlarmsPerHour = try c.decodeIfPresent(Double.self, forKey: .falseAlarmsPerHour) ?? falseAlarmsPerHour
+        burnInSeconds = try c.decodeIfPresent(Double.self, forKey: .burnInSeconds) ?? burnInSeconds
     }
 
     /// The first setting the state machine cannot work with, and what it must be; nil when all are usable. NaN
@@ -69,6 +77,9 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
                    updateMinScoreIncrease),
             expect((1...1000).contains(updateMinCellShift), .updateMinCellShift, "1...1000 cells", updateMinCellShift),
             expect(regionFraction > 0 && regionFraction <= 1, .regionFraction, "a fraction in (0, 1]", regionFraction),
+            expect(falseAlarmsPerHour >= 0.001 && falseAlarmsPerHour <= 3600, .falseAlarmsPerHour,
+                   "false episodes an hour in [0.001, 3600]", falseAlarmsPerHour),
+            expect((0...86_400).contains(burnInSeconds), .burnInSeconds, "a duration in [0, 86400] seconds", burnInSeconds),
         ]
         return checks.lazy.compactMap { $0 }.first
     }
