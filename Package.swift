@@ -45,7 +45,7 @@ let package = Package(
         // The Vision Transformer built from a checkpoint.
         .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"]),
         // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
-        .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps"]),
+        .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps", "Statistics"]),
         // Tail probabilities of normal scores: generalized Pareto fits, peaks over threshold, streaming (SPOT).
         .target(name: "Statistics"),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
@@ -112,11 +112,11 @@ let package = Package(
         .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Storage"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "Checkpoint", "Reference"]),
-        .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference", "Storage"]),
+        .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference", "Storage", "Statistics"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Engine", "Checkpoint",
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Decisions", "Engine", "Checkpoint",
                                                       "Storage",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),

@@ -2,9 +2,10 @@ import Foundation
 
 /// One scored frame, the decision stage's input.
 public struct ScoredFrame: Sendable {
-    /// Normalised score (the calibrated threshold maps to 0.5); clamped to [0, 1], NaN counts as 0.
+    /// Normalised score (the budget's cut maps to 0.5, `BudgetCut`); clamped to [0, 1], NaN counts as 0.
     public var score: Double
-    /// The detector's raw score, kept in events for audits.
+    /// The detector's calibrated surprise, −log10 of the frame's tail probability under normal frames, kept in
+    /// events for audits.
     public var rawScore: Double
     /// Position in the source's decoded sequence.
     public var index: Int

@@ -20,8 +20,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public var beta2: Float = 0.95
     public var weightDecay: Float = 0.05
     public var seed: UInt64 = 0
-    /// Share of normal frames held out for calibration.
-    public var holdout: Double = 0.1
+    /// Share of normal frames held out from the student's training; their student scores are its calibration.
+    public var holdout: Double = 0.2
     /// What the Gaussian models, and how its covariance is estimated: Transformaly's CLS token with PCA by default.
     /// CLS + mean patch token with Ledoit-Wolf shrinkage scored higher on Fashion-MNIST (94.8 against 93.9 mean
     /// AUROC, benchmarks/quality/RESULTS.md) but opened false episodes on the 54 training frames of the daemon's
@@ -33,8 +33,6 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public var varianceKept: Double = 0.9
     /// How the student's errors are scored: RN's mean, or a Gaussian of their per-channel profile.
     public var studentScore: StudentScore = .mean
-    /// Quantile of held-out normal scores that becomes the threshold (normalised score 0.5).
-    public var thresholdQuantile: Double = 0.99
 
     public init() {}
 
@@ -43,7 +41,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         case studentDepth = "student_depth", maskRatio = "mask_ratio", epochs, batchSize = "batch_size"
         case learningRate = "learning_rate", beta1, beta2, weightDecay = "weight_decay", seed, holdout
         case gaussianFeature = "gaussian_feature", gaussianCovariance = "gaussian_covariance"
-        case varianceKept = "variance_kept", thresholdQuantile = "threshold_quantile", studentScore = "student_score"
+        case varianceKept = "variance_kept", studentScore = "student_score"
     }
 
     /// The keys a configuration file may set: the optimiser's constants are recorded in a bundle, not tuned per camera.
@@ -66,7 +64,6 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         gaussianFeature = try c.choice(.gaussianFeature, among: GaussianFeature.teacherFeatures) ?? .cls
         gaussianCovariance = try c.choice(.gaussianCovariance, among: GaussianCovariance.allCases) ?? .pca
         varianceKept = try c.decode(Double.self, .varianceKept) ?? varianceKept
-        thresholdQuantile = try c.decode(Double.self, .thresholdQuantile) ?? thresholdQuantile
         studentScore = try c.choice(.studentScore, among: StudentScore.allCases) ?? .mean
     }
 
@@ -89,8 +86,6 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
             expect(weightDecay >= 0 && weightDecay <= 1, .weightDecay, "a factor in [0, 1]", weightDecay),
             expect(holdout > 0 && holdout < 0.5, .holdout, "a share in (0, 0.5)", holdout),
             expect(varianceKept > 0 && varianceKept < 1, .varianceKept, "a share in (0, 1)", varianceKept),
-            expect(thresholdQuantile > 0.5 && thresholdQuantile < 1, .thresholdQuantile, "a quantile in (0.5, 1)",
-                   thresholdQuantile),
         ]
         return checks.lazy.compactMap { $0 }.first
     }

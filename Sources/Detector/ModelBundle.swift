@@ -27,7 +27,8 @@ public enum ModelBundleError: Error, CustomStringConvertible, Equatable {
         case let .invalidJSON(bundle, file, detail):
             return "Model bundle \(bundle) has an invalid \(file): \(detail)."
         case let .unsupportedFormatVersion(bundle, found, supported):
-            return "Model bundle \(bundle) has format_version \(found) in metadata.json, but this anomalyd reads only version \(supported); retrain the model or use a matching anomalyd."
+            let why = found == 1 ? " (version 1 fused z-scores; version 2 calibrates each score's tail)" : ""
+            return "Model bundle \(bundle) has format_version \(found) in metadata.json, but this anomalyd reads only version \(supported)\(why); learn the model again (the daemon does so by itself, `anomalyd train` makes one) or use a matching anomalyd."
         case let .invalidCheckpoint(bundle, file, detail):
             return "Model bundle \(bundle) has an unusable \(file): \(detail)"
         case let .inconsistent(bundle, file, field, detail):
@@ -84,7 +85,8 @@ public struct FrameCounts: Codable, Sendable, Equatable {
 
 /// metadata.json (keys in snake_case).
 public struct ModelMetadata: Codable, Sendable, Equatable {
-    public static let currentFormatVersion = 1
+    /// 2: calibrated tail fusion (`Calibration.tails`); 1 fused z-scores.
+    public static let currentFormatVersion = 2
 
     public var formatVersion: Int
     /// Creation time (UTC, compact) plus the first 6 hex digits of a SHA-256 over the model's content,
@@ -391,7 +393,7 @@ public struct ModelBundle: Sendable {
 
         let usesGaussian = calibration.components.contains(.gaussian)
         guard usesGaussian == (gaussian != nil) else {
-            throw inconsistent(Self.calibrationFile, "standardizers",
+            throw inconsistent(Self.calibrationFile, "tails",
                                usesGaussian ? "the gaussian score is calibrated but the bundle has no Gaussian"
                                             : "the bundle has a Gaussian but its score is not calibrated")
         }
@@ -401,7 +403,7 @@ public struct ModelBundle: Sendable {
 
         let usesProfile = calibration.components.contains(.mkdProfile)
         guard usesProfile == (profileGaussian != nil) else {
-            throw inconsistent(Self.calibrationFile, "standardizers",
+            throw inconsistent(Self.calibrationFile, "tails",
                                usesProfile ? "the mkd_profile score is calibrated but the bundle has no profile Gaussian"
                                            : "the bundle has a profile Gaussian but its score is not calibrated")
         }
@@ -411,7 +413,7 @@ public struct ModelBundle: Sendable {
 
         let usesMKD = calibration.components.contains(.mkd) || usesProfile
         guard usesMKD == (student != nil) else {
-            throw inconsistent(Self.calibrationFile, "standardizers",
+            throw inconsistent(Self.calibrationFile, "tails",
                                usesMKD ? "a student score is calibrated but the bundle has no student"
                                        : "the bundle has a student but its score is not calibrated")
         }

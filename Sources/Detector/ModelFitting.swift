@@ -12,10 +12,13 @@ public enum FitProgress: Sendable {
 /// Turns normal frames into a calibrated model bundle:
 /// hold out a share of the frames (in runs of `blockLength` consecutive frames, so neighbours of a held-out frame
 /// do not leak into training); run the teacher once per frame; train the student by masked distillation on the
-/// training frames; fit the Gaussian on their CLS features; score the held-out frames through the same path as
-/// run time; calibrate on those scores. `shouldStop` (asked between batches and training steps) ends the fit with
-/// `CancellationError`: it runs on a plain thread, where task cancellation cannot reach. `initialStudent` (same
-/// shape) warm-starts the student instead of a random initialisation.
+/// training frames; fit the Gaussian on every frame's feature. Calibrate each component on scores of frames it did
+/// not learn from (`Calibration`): the Gaussian's by cross-fitting (`crossFitFolds` runs of consecutive frames, each
+/// scored by a Gaussian of the others: one score per learning frame, for the price of a few small fits); the
+/// student's, too costly to train again, on the held-out frames, scored through the same path as run time.
+/// `shouldStop` (asked between batches and training steps) ends the fit with `CancellationError`: it runs on a
+/// plain thread, where task cancellation cannot reach. `initialStudent` (same shape) warm-starts the student
+/// instead of a random initialisation.
 public enum ModelFitting {
     public static func fit(rgb: [UInt8], count: Int, teacher: ViTRunner, teacherIdentity: TeacherIdentity,
                            settings: DetectorSettings, components: Set<ScoreComponent> = [.mkd, .gaussian],
@@ -30,21 +33,27 @@ public enum ModelFitting {
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
                                            blockLength: blockLength)
 
-        // One teacher pass over the training frames: distillation targets and the Gaussian's features.
+        // One teacher pass per frame: distillation targets from the training frames, the Gaussian's features from
+        // all (rows in `order`).
+        let order = split.train + split.holdout
         var targets = TeacherTargets(teacher: c)
         if components.contains(.mkd) { targets.reserveCapacity(frames: split.train.count) }
-        var features = [Float]()   // the Gaussian's, one row per training frame
-        features.reserveCapacity(split.train.count * settings.gaussianFeature.width(teacherWidth: c.width))
+        var features = [Float]()
+        let featureWidth = settings.gaussianFeature.width(teacherWidth: c.width)
+        if components.contains(.gaussian) { features.reserveCapacity(count * featureWidth) }
         let batch = teacher.maxBatch
-        for start in stride(from: 0, to: split.train.count, by: batch) {
+        var start = 0
+        while start < order.count {
             if shouldStop() { throw CancellationError() }
-            let n = min(batch, split.train.count - start)
-            let packed = gather(rgb, split.train[start..<(start + n)], imageBytes)
+            // A batch ends where the training frames do: only those are distillation targets.
+            let n = min(batch, (start < split.train.count ? split.train.count : order.count) - start)
+            defer { start += n }
+            let packed = gather(rgb, order[start..<(start + n)], imageBytes)
             packed.withUnsafeBufferPointer { buf in
                 let frames = buf.baseAddress!
                 let out = teacher.forward(rgb: frames, batch: n)
-                if components.contains(.mkd) { targets.append(out, rgb: frames) }
-                for b in 0..<n { settings.gaussianFeature.append(out, frame: b, to: &features) }
+                if components.contains(.mkd), start < split.train.count { targets.append(out, rgb: frames) }
+                if components.contains(.gaussian) { for b in 0..<n { settings.gaussianFeature.append(out, frame: b, to: &features) } }
                 progress?(.teacher(frames: start + n, of: count))
             }
         }
@@ -79,34 +88,52 @@ public enum ModelFitting {
                                                       feature: .studentErrorProfile, covariance: .ledoitWolf)
         }
         targets = TeacherTargets(teacher: c)   // release the cached targets before calibrating
-        let gaussian = components.contains(.gaussian)
-            ? try FeatureGaussian.fit(features: features, count: split.train.count,
-                                      dimension: settings.gaussianFeature.width(teacherWidth: c.width),
-                                      feature: settings.gaussianFeature, covariance: settings.gaussianCovariance,
-                                      varianceKept: settings.varianceKept)
-            : nil
-
-        // Calibrate on the held-out frames, scored exactly as frames will be at run time.
         progress?(.calibrating)
-        let scorer = RawScorer(teacher: teacher, student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian)
-        var fused: Set<ScoreComponent> = []
-        if student != nil { fused.insert(settings.studentScore.component) }
-        if gaussian != nil { fused.insert(.gaussian) }
-        var held: [ScoreComponent: [Double]] = [:]
-        for start in stride(from: 0, to: split.holdout.count, by: teacher.maxBatch) {
-            let n = min(teacher.maxBatch, split.holdout.count - start)
-            let packed = gather(rgb, split.holdout[start..<(start + n)], imageBytes)
-            let (_, raw) = try packed.withUnsafeBufferPointer { try scorer.scores(rgb: $0.baseAddress!, count: n) }
-            for (component, scores) in raw where fused.contains(component) { held[component, default: []] += scores }
-            progress?(.calibrating)
+        var normal: [ScoreComponent: [Double]] = [:]
+        var gaussian: FeatureGaussian?
+        if components.contains(.gaussian) {
+            func fitGaussian(_ rows: [Int]) throws -> FeatureGaussian {
+                var x = [Float]()
+                x.reserveCapacity(rows.count * featureWidth)
+                for r in rows { x += features[(r * featureWidth)..<((r + 1) * featureWidth)] }
+                return try FeatureGaussian.fit(features: x, count: rows.count, dimension: featureWidth,
+                                               feature: settings.gaussianFeature, covariance: settings.gaussianCovariance,
+                                               varianceKept: settings.varianceKept)
+            }
+            gaussian = try fitGaussian(Array(order.indices))
+            // Folds are runs of consecutive frames: a frame's neighbours are near-duplicates of it.
+            let folds = min(crossFitFolds, count / 2)
+            var scores = [Double](repeating: 0, count: order.count)
+            for fold in 0..<folds {
+                if shouldStop() { throw CancellationError() }
+                let inFold = order.indices.filter { order[$0] * folds / count == fold }
+                let fitted = try fitGaussian(order.indices.filter { order[$0] * folds / count != fold })
+                for r in inFold { scores[r] = try fitted.score(features[(r * featureWidth)..<((r + 1) * featureWidth)]) }
+            }
+            normal[.gaussian] = scores
         }
-        let calibration = try Calibration.fit(holdout: held, quantile: settings.thresholdQuantile)
+        if let student {
+            // The student's tail: the held-out frames, scored exactly as frames will be at run time.
+            let scorer = RawScorer(teacher: teacher, student: student.parameters, gaussian: nil, profileGaussian: profileGaussian)
+            let component = settings.studentScore.component
+            for start in stride(from: 0, to: split.holdout.count, by: batch) {
+                let n = min(batch, split.holdout.count - start)
+                let packed = gather(rgb, split.holdout[start..<(start + n)], imageBytes)
+                let (_, raw) = try packed.withUnsafeBufferPointer { try scorer.scores(rgb: $0.baseAddress!, count: n) }
+                normal[component, default: []] += raw[component] ?? []
+                progress?(.calibrating)
+            }
+        }
+        let calibration = try Calibration.fit(normal: normal, holdoutCount: split.holdout.count)
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
                            calibration: calibration,
                            teacher: teacherIdentity, settings: settings,
                            frames: FrameCounts(train: split.train.count, holdout: split.holdout.count),
                            trainingLoss: loss)
     }
+
+    /// Cross-fitting folds for the Gaussian's out-of-sample scores.
+    public static let crossFitFolds = 5
 
     /// One batch's frames, packed: batches are gathered as they are used, so the frames are never copied whole.
     static func gather(_ rgb: [UInt8], _ indices: ArraySlice<Int>, _ imageBytes: Int) -> [UInt8] {

@@ -211,21 +211,26 @@ public final class CameraPipeline: Sendable {
 
     private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?) async throws {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
+        var budget = BudgetCut(settings: config.decision,
+                               framesPerSecond: config.sourceOptions.sampleFPS ?? SourceOptions.configuredSampleFPS)
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
         while let item = await scored.pop() {
             let f = item.frame, s = item.score
             let started = Date()
+            let surprise = s.verdict.surprise
+            let normalized = budget.normalized(surprise: surprise)
             let decision = stage.process(ScoredFrame(
-                score: s.verdict.normalized, rawScore: s.verdict.raw, index: f.index, pts: f.pts, captureTime: f.captureTime,
+                score: normalized, rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
                 patchErrors: s.map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight))
-            counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: s.verdict.normalized,
+            budget.observe(surprise: surprise, inEpisode: stage.openEpisodeID != nil || decision?.type == .end)
+            counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
             last = item
-            await refitter?.offer(f, normalized: s.verdict.normalized)
+            await refitter?.offer(f, normalized: normalized)
             if let decision {
                 await publish(decision, item, jpeg)
-                if decision.type != .end { await refitter?.offerEvidence(f, normalized: s.verdict.normalized) }
+                if decision.type != .end { await refitter?.offerEvidence(f, normalized: normalized) }
             }
         }
         // The stream is over (or the daemon is stopping): an open episode ends now.

@@ -191,20 +191,22 @@ public final class Refitter: Sendable {
     private func validate(_ candidate: ModelBundle, against model: ModelBundle, held: [FrameStore.Entry]) throws -> RefitValidation {
         let old = FrameScorer(teacher: vit, bundle: model, workers: 1, maxBatch: 8)
         let new = FrameScorer(teacher: vit, bundle: candidate, workers: 1, maxBatch: 8)
+        // The cut where a perfect calibration puts it (the live one adapts to the scene; both models are judged alike).
+        let budget = BudgetCut(settings: config.decision,
+                               framesPerSecond: config.sourceOptions.sampleFPS ?? SourceOptions.configuredSampleFPS)
         func scores(_ entries: [FrameStore.Entry], _ store: FrameStore, _ scorer: FrameScorer) throws -> [Double] {
             var out = [Double]()
             for start in Swift.stride(from: 0, to: entries.count, by: 8) {
                 var rgb = [UInt8]()
                 for e in entries[start..<min(start + 8, entries.count)] { rgb += try store.read(e) }
-                out += try scorer.score(rgb).map(\.verdict.normalized)
+                out += try scorer.score(rgb).map { budget.normalized(surprise: $0.verdict.surprise) }
             }
             return out
         }
-        let calibration = candidate.calibration
         return RefitValidation(liveHoldout: try scores(held, buffer, old), candidateHoldout: try scores(held, buffer, new),
                                candidateEvidence: try scores(evidence.snapshot, evidence, new),
                                cut: cut, falseAlarmMargin: settings.falseAlarmMargin,
-                               expectedFalseAlarmRate: max(1 - calibration.quantile, 1 / Double(calibration.holdoutCount + 1)))
+                               expectedFalseAlarmRate: max(budget.frameProbability, 1 / Double(held.count + 1)))
     }
 
     /// Runs work on its own thread at nice 10, so detection's threads come first. On Linux the nice value is per

@@ -7,7 +7,8 @@ import Foundation
 ///
 /// With n normal scores, the k = max(`minimumExceedances`, share·n) largest (at most n/2) are the exceedances of
 /// the threshold u, the (k+1)-th largest score. P(X > x) = (#{scores > x} + 1)/(n + 1) for x ≤ u, and
-/// (k + 1)/(n + 1) · S_GPD(x − u) beyond, continuous at u (the +1 keeps every probability positive).
+/// (k + 1)/(n + 1) · S_GPD(x − u) beyond, continuous at u (the +1 keeps every probability positive). The tail is at
+/// least exponential (ξ ≥ 0).
 public struct ScoreTail: Codable, Sendable, Equatable {
     /// The normal scores, ascending.
     public let sorted: [Double]
@@ -15,7 +16,7 @@ public struct ScoreTail: Codable, Sendable, Equatable {
     public let exceedances: Int
     public let pareto: GeneralizedPareto
 
-    public static let minimumScores = 20
+    public static let minimumScores = 8
     public static let defaultShare = 0.1
     public static let minimumExceedances = 10
 
@@ -26,7 +27,11 @@ public struct ScoreTail: Codable, Sendable, Equatable {
         let n = sorted.count
         let k = min(n / 2, max(minimumExceedances, Int((share * Double(n)).rounded())))
         let u = sorted[n - k - 1]
-        let pareto = try GeneralizedPareto.fit(excesses: sorted[(n - k)...].map { $0 - u })
+        let excesses = sorted[(n - k)...].map { $0 - u }
+        var pareto = try GeneralizedPareto.fit(excesses: excesses)
+        // A bounded fit (ξ < 0) would call every score past its end impossible: a normal frame a little beyond the
+        // learning frames would be maximally novel. The exponential tail (ξ = 0, its own MLE) never does.
+        if pareto.shape < 0 { pareto = GeneralizedPareto(shape: 0, scale: excesses.reduce(0, +) / Double(k)) }
         return ScoreTail(sorted: sorted, threshold: u, exceedances: k, pareto: pareto)
     }
 
@@ -62,8 +67,8 @@ public struct ScoreTail: Codable, Sendable, Equatable {
         }
         guard exceedances >= 1, exceedances < sorted.count else { throw bad("exceedances", "\(exceedances) is not in 1..<\(sorted.count)") }
         guard threshold == sorted[sorted.count - exceedances - 1] else { throw bad("threshold", "\(threshold) is not the (k+1)-th largest score") }
-        guard pareto.shape.isFinite, pareto.scale.isFinite, pareto.scale > 0 else {
-            throw bad("pareto", "shape \(pareto.shape), scale \(pareto.scale): the scale must be positive and both finite")
+        guard pareto.shape.isFinite, pareto.shape >= 0, pareto.scale.isFinite, pareto.scale > 0 else {
+            throw bad("pareto", "shape \(pareto.shape), scale \(pareto.scale): the scale must be positive, the shape not negative, both finite")
         }
     }
 }

@@ -18,6 +18,18 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Frames per second sampled from videos.")
     var sampleFps: Double?
 
+    @Option(help: "False episodes an hour the cut is set for, as `decision.false_alarms_per_hour` (at --sample-fps, 10 when not given, and 5 frames of evidence per episode).")
+    var falseAlarmsPerHour: Double = DecisionSettings().falseAlarmsPerHour
+
+    /// The cut a pipeline starts from with these settings, before its burn-in adapts it to the scene.
+    func budget() throws -> BudgetCut {
+        var settings = DecisionSettings()
+        settings.sensitivity = sensitivity
+        settings.falseAlarmsPerHour = falseAlarmsPerHour
+        do { try settings.validate() } catch { throw ValidationError("\(error)") }
+        return BudgetCut(settings: settings, framesPerSecond: sampleFps ?? SourceOptions.configuredSampleFPS)
+    }
+
     func load() throws -> FrameScorer {
         let runner = try teacher.load()
         let bundle = try ModelBundle.load(from: model, teacherPath: teacher.teacher)
@@ -50,15 +62,14 @@ struct ScoreCommand: AsyncParsableCommand {
     var sources: [String]
 
     func run() async throws {
-        guard (0...1).contains(options.sensitivity) else {
-            throw ValidationError("--sensitivity must be in [0, 1], got \(options.sensitivity)")
-        }
+        let budget = try options.budget()
         let scorer = try options.load()
         let cut = DecisionStage.cut(sensitivity: options.sensitivity)
         try await options.score(sources, scorer: scorer) { frame, source, s in
+            let score = budget.normalized(surprise: s.verdict.surprise)
             var obj: [String: Any] = [
                 "source": source, "frame": frame.index, "pts_seconds": frame.pts,
-                "raw_score": s.verdict.raw, "score": s.verdict.normalized, "anomalous": s.verdict.normalized >= cut,
+                "raw_score": s.verdict.surprise, "score": score, "anomalous": score >= cut,
             ]
             if let m = s.mkd { obj["mkd"] = m }
             if let g = s.gaussian { obj["gaussian"] = g }
@@ -90,7 +101,7 @@ struct EvalCommand: AsyncParsableCommand {
         var fused: [Double] = [], mkd: [Double] = [], gaussian: [Double] = [], profile: [Double] = [], labels: [Bool] = []
         for (sources, label) in [(normal, false), (anomalous, true)] {
             try await options.score(sources, scorer: scorer) { _, _, s in
-                fused.append(s.verdict.raw)
+                fused.append(s.verdict.surprise)
                 if let m = s.mkd { mkd.append(m) }
                 if let g = s.gaussian { gaussian.append(g) }
                 if let p = s.mkdProfile { profile.append(p) }

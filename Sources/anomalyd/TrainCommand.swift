@@ -43,11 +43,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "AdamW learning rate.")
     var learningRate: Float = DetectorSettings().learningRate
 
-    @Option(help: "Share of frames held out for calibration.")
+    @Option(help: "Share of frames held out from the student's training, for its calibration.")
     var holdout: Double = DetectorSettings().holdout
-
-    @Option(help: "Quantile of held-out scores that becomes the threshold.")
-    var thresholdQuantile: Double = DetectorSettings().thresholdQuantile
 
     @Option(help: "The Gaussian's input: cls, or cls+patch_mean (the mean patch token too).")
     var gaussianFeature: GaussianFeature = DetectorSettings().gaussianFeature
@@ -74,7 +71,6 @@ struct TrainCommand: AsyncParsableCommand {
         s.epochs = epochs
         s.learningRate = learningRate
         s.holdout = holdout
-        s.thresholdQuantile = thresholdQuantile
         s.seed = seed
         s.gaussianFeature = gaussianFeature
         s.gaussianCovariance = gaussianCovariance

@@ -37,7 +37,6 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "detector", key: "learning_rate", kind: .number) { Double(p($0).detector.learningRate) },
             Field(section: "detector", key: "mask_ratio", kind: .number) { p($0).detector.maskRatio },
             Field(section: "detector", key: "holdout", kind: .number) { p($0).detector.holdout },
-            Field(section: "detector", key: "threshold_quantile", kind: .number) { p($0).detector.thresholdQuantile },
             Field(section: "detector", key: "variance_kept", kind: .number) { p($0).detector.varianceKept },
             Field(section: "detector", key: "seed", kind: .unsigned, read: nil),
             Field(section: "decision", key: "sensitivity", kind: .number) { p($0).decision.sensitivity },

@@ -1,84 +1,78 @@
 import Foundation
 import XCTest
 @testable import Detector
+import Statistics
 
 final class CalibrationTests: XCTestCase {
-    func testEachScoreIsStandardisedOnTheHoldoutAndTheZScoresAreSummed() throws {
-        let calibration = try Calibration.fit(holdout: [.gaussian: [10, 30, 20, 50, 40], .mkd: [1, 2, 3, 4, 5]], quantile: 0.9)
+    /// Each component's tail probability comes from its own normal scores; the fused p is m times the smallest.
+    func testTheFusedProbabilityIsMTimesTheSmallestComponentTail() throws {
+        let gaussian = (0..<100).map { Double($0) }, mkd = (0..<40).map { Double($0) / 10 }
+        let calibration = try Calibration.fit(normal: [.gaussian: gaussian, .mkd: mkd], holdoutCount: 40)
         XCTAssertEqual(calibration.components, [.mkd, .gaussian])
-        XCTAssertEqual(calibration.standardizers[0].mean, 3)
-        XCTAssertEqual(calibration.standardizers[0].std, 2.5.squareRoot(), accuracy: 1e-12, "sample std, ddof 1")
-        XCTAssertEqual(calibration.standardizers[1].mean, 30)
-        XCTAssertEqual(calibration.standardizers[1].std, 250.0.squareRoot(), accuracy: 1e-12)
-        XCTAssertEqual(try calibration.fuse([.mkd: 3 + 2.5.squareRoot(), .gaussian: 30]), 1, accuracy: 1e-12)
-        XCTAssertEqual(try calibration.fuse([.mkd: 3 - 2 * 2.5.squareRoot(), .gaussian: 30 + 3 * 250.0.squareRoot()]), 1, accuracy: 1e-12)
-        XCTAssertEqual(calibration.holdoutCount, 5)
+        let g = try ScoreTail.fit(gaussian), m = try ScoreTail.fit(mkd)
+        for (x, y) in [(50.0, 1.0), (10.0, 3.5), (150.0, 0.2), (-5.0, -1.0)] {
+            let expected = min(0, min(g.logSurvival(x), m.logSurvival(y)) + log(2))
+            XCTAssertEqual(try calibration.logProbability([.gaussian: x, .mkd: y]), expected, accuracy: 1e-12)
+            XCTAssertEqual(try calibration.evaluate([.gaussian: x, .mkd: y]).surprise,
+                           min(Calibration.maximumSurprise, -expected / log(10)), accuracy: 1e-12)
+        }
+        XCTAssertEqual(try calibration.evaluate([.gaussian: -5, .mkd: -1]).surprise, 0, "as normal as it gets")
+        XCTAssertEqual(calibration.holdoutCount, 40)
     }
 
-    /// One component, held-out scores 0…10: mean 5, sample variance 110/10 = 11.
-    private func singleScoreCalibration() throws -> Calibration {
-        try Calibration.fit(holdout: [.gaussian: (0...10).map(Double.init).reversed()], quantile: 0.99)
-    }
-
-    func testThresholdIsAHighQuantileOfHeldOutScoresAndMapsToOneHalf() throws {
-        let calibration = try singleScoreCalibration()
-        let s = 11.0.squareRoot()
-        XCTAssertEqual(calibration.components, [.gaussian])
-        // numpy's linear quantile: position 10·0.99 = 9.9 between the order statistics 9 and 10, i.e. raw 9.9,
-        // below the maximum 10: the threshold is never just the largest normal score.
-        XCTAssertEqual(calibration.threshold, 4.9 / s, accuracy: 1e-12)
-        XCTAssertEqual(calibration.minimum, -5 / s, accuracy: 1e-12)
-        XCTAssertEqual(calibration.maximum, 5 / s, accuracy: 1e-12)
-        XCTAssertLessThan(calibration.threshold, calibration.maximum)
-        let atThreshold = try calibration.evaluate([.gaussian: 9.9])
-        XCTAssertEqual(atThreshold.normalized, 0.5, accuracy: 1e-12)
-        XCTAssertEqual(atThreshold.raw, calibration.threshold, accuracy: 1e-12)
-        XCTAssertLessThan(try calibration.evaluate([.gaussian: 9.8]).normalized, 0.5)
-        // Spread = max − min = 10 raw units: raw 7.4 sits 2.5 below the threshold, a quarter of the spread.
-        XCTAssertEqual(try calibration.evaluate([.gaussian: 7.4]).normalized, 0.25, accuracy: 1e-12)
-        XCTAssertEqual(try calibration.evaluate([.gaussian: 12.4]).normalized, 0.75, accuracy: 1e-12)
-    }
-
-    func testNormalisedScoreIsClampedToTheUnitInterval() throws {
-        let calibration = try singleScoreCalibration()
-        XCTAssertEqual(try calibration.evaluate([.gaussian: 14.9]).normalized, 1, accuracy: 1e-12, "half a spread above: exactly 1")
-        XCTAssertEqual(try calibration.evaluate([.gaussian: 1000]).normalized, 1)
-        XCTAssertEqual(try calibration.evaluate([.gaussian: 4.9]).normalized, 0, accuracy: 1e-12, "half a spread below: exactly 0")
-        XCTAssertEqual(try calibration.evaluate([.gaussian: -1000]).normalized, 0)
+    /// The fusion on synthetic components, one of which is pure noise: its AUROC stays within 0.015 of the informative
+    /// component's alone (the factor 2 in p is the price of not knowing which component informs), where the sum of
+    /// z-scores loses clearly more; and a normal frame crosses a cut at p = 1e-3 about as often as promised.
+    func testAComponentOfPureNoiseDoesNotDragTheFusionDown() throws {
+        var state: UInt64 = 5
+        func normal() -> Double {
+            func u() -> Double {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return (Double(state >> 11) + 0.5) / Double(1 << 53)
+            }
+            return (-2 * log(u())).squareRoot() * cos(2 * .pi * u())
+        }
+        // Normal frames: both components N(0, 1); novel ones: the informative one shifted by 3, the noise not at all.
+        let fit = (0..<600).map { _ in (normal(), normal()) }
+        let calibration = try Calibration.fit(normal: [.gaussian: fit.map(\.0), .mkd: fit.map(\.1)], holdoutCount: 600)
+        let normals = (0..<4000).map { _ in (normal(), normal()) }, novel = (0..<400).map { _ in (3 + normal(), normal()) }
+        func fused(_ f: (Double, Double)) throws -> Double { try calibration.evaluate([.gaussian: f.0, .mkd: f.1]).surprise }
+        func auroc(_ normal: [Double], _ anomalous: [Double]) throws -> Double {
+            try ROC.auroc(scores: normal + anomalous, labels: normal.map { _ in false } + anomalous.map { _ in true })
+        }
+        let best = try auroc(normals.map(\.0), novel.map(\.0))
+        let tail = try auroc(try normals.map(fused), try novel.map(fused))
+        let zsum = try auroc(normals.map { $0.0 + $0.1 }, novel.map { $0.0 + $0.1 })
+        XCTAssertGreaterThan(best, 0.97)
+        XCTAssertGreaterThanOrEqual(tail, best - 0.015, "tail fusion \(tail), best component \(best), z-sum \(zsum)")
+        XCTAssertLessThan(zsum, best - 0.02, "the z-sum \(zsum) is what the noise drags down")
+        let above = try normals.filter { try fused($0) >= 3 }.count
+        XCTAssertLessThan(Double(above) / Double(normals.count), 3e-3, "p = 1e-3 per frame, within sampling error")
     }
 
     func testFitErrors() {
-        func expect(_ holdout: [ScoreComponent: [Double]], quantile: Double = 0.99, _ error: CalibrationError,
-                    line: UInt = #line) {
-            XCTAssertThrowsError(try Calibration.fit(holdout: holdout, quantile: quantile), line: line) {
-                XCTAssertEqual($0 as? CalibrationError, error, line: line)
-            }
+        XCTAssertThrowsError(try Calibration.fit(normal: [:], holdoutCount: 2)) { XCTAssertEqual($0 as? CalibrationError, .noComponents) }
+        XCTAssertThrowsError(try Calibration.fit(normal: [.mkd: [1, 2, 3]], holdoutCount: 3)) {
+            guard case .tooFewScores(component: .mkd, _) = $0 as? CalibrationError else { return XCTFail("\($0)") }
         }
-        expect([:], .noComponents)
-        expect([.mkd: [1, 2, 3]], quantile: 1, .invalidQuantile(1))
-        expect([.mkd: [1, 2, 3]], quantile: 0, .invalidQuantile(0))
-        expect([.mkd: [1]], .tooFewHoldoutScores(component: .mkd, count: 1))
-        expect([.mkd: [1, 2, 3], .gaussian: [1, 2]], .countMismatch(component: .gaussian, count: 2, expected: 3))
-        expect([.mkd: [1, .nan, 3]], .nonFiniteScore(component: .mkd, index: 1))
-        expect([.gaussian: [2, 2, 2]], .constantScores(component: .gaussian))
-        // Perfectly anti-correlated scores cancel: every fused score is 0.
-        expect([.mkd: [1, 2, 3], .gaussian: [3, 2, 1]], .zeroSpread)
+        XCTAssertThrowsError(try Calibration.fit(normal: [.gaussian: Array(repeating: 1, count: 30)], holdoutCount: 3)) {
+            guard case .tooFewScores(component: .gaussian, let detail) = $0 as? CalibrationError else { return XCTFail("\($0)") }
+            XCTAssertTrue(detail.contains("the same"), detail)
+        }
     }
 
     func testScoringErrors() throws {
-        let calibration = try Calibration.fit(holdout: [.mkd: [1, 2, 4], .gaussian: [3, 1, 2]], quantile: 0.99)
-        XCTAssertThrowsError(try calibration.evaluate([.mkd: 1])) {
-            XCTAssertEqual($0 as? CalibrationError, .missingScore(component: .gaussian))
-        }
-        XCTAssertThrowsError(try calibration.evaluate([.mkd: .infinity, .gaussian: 1])) {
+        let calibration = try Calibration.fit(normal: [.gaussian: (0..<30).map(Double.init), .mkd: (0..<30).map(Double.init)],
+                                              holdoutCount: 30)
+        XCTAssertThrowsError(try calibration.evaluate([.gaussian: 1])) { XCTAssertEqual($0 as? CalibrationError, .missingScore(component: .mkd)) }
+        XCTAssertThrowsError(try calibration.evaluate([.gaussian: 1, .mkd: .nan])) {
             XCTAssertEqual($0 as? CalibrationError, .nonFiniteRawScore(component: .mkd))
         }
-        XCTAssertEqual(try calibration.evaluate([.mkd: 1, .gaussian: 1]).raw,
-                       try calibration.fuse([.mkd: 1, .gaussian: 1]), "evaluate reports the fused raw score")
+        XCTAssertEqual(try calibration.evaluate([.gaussian: 1e300, .mkd: 1]).surprise, Calibration.maximumSurprise, "capped")
     }
 
     func testCodableRoundTripAndValidation() throws {
-        let calibration = try Calibration.fit(holdout: [.mkd: [1, 2, 4, 8], .gaussian: [3, 1, 2, 7]], quantile: 0.95)
+        let calibration = try Calibration.fit(normal: [.gaussian: (0..<30).map { Double($0 * $0) }], holdoutCount: 10)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let decoder = JSONDecoder()
@@ -90,18 +84,15 @@ final class CalibrationTests: XCTestCase {
 
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: json) as? [String: Any])
         XCTAssertNotNil(object["holdout_count"])
-        object["threshold"] = calibration.maximum + 1
-        let outside = try decoder.decode(Calibration.self, from: JSONSerialization.data(withJSONObject: object))
-        XCTAssertThrowsError(try outside.validate()) {
-            guard case .invalidField(field: "threshold", _) = $0 as? CalibrationError else { return XCTFail("\($0)") }
-        }
-        object["threshold"] = calibration.threshold
-        var standardizers = try XCTUnwrap(object["standardizers"] as? [[String: Any]])
-        standardizers[1]["std"] = 0
-        object["standardizers"] = standardizers
-        let flat = try decoder.decode(Calibration.self, from: JSONSerialization.data(withJSONObject: object))
-        XCTAssertThrowsError(try flat.validate()) {
-            XCTAssertEqual($0 as? CalibrationError, .invalidField(field: "standardizers.gaussian.std", detail: "0.0 is not positive"))
+        var tails = try XCTUnwrap(object["tails"] as? [[String: Any]])
+        var tail = try XCTUnwrap(tails[0]["tail"] as? [String: Any])
+        tail["pareto"] = ["shape": 0.1, "scale": -1.0]
+        tails[0]["tail"] = tail
+        object["tails"] = tails
+        let broken = try decoder.decode(Calibration.self, from: JSONSerialization.data(withJSONObject: object))
+        XCTAssertThrowsError(try broken.validate()) {
+            guard case .invalidField(field: "tails.gaussian", let detail) = $0 as? CalibrationError else { return XCTFail("\($0)") }
+            XCTAssertTrue(detail.contains("scale must be positive"), detail)
         }
     }
 

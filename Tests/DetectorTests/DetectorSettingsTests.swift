@@ -22,7 +22,7 @@ final class DetectorSettingsTests: XCTestCase {
     func testOlderSettingsWithoutTheGaussianKeysMeanCLSWithPCA() throws {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let old = #"{"mask_ratio": 0.5, "epochs": 7, "batch_size": 8, "learning_rate": 0.001, "beta1": 0.9, "beta2": 0.95, "weight_decay": 0.05, "seed": 3, "holdout": 0.1, "variance_kept": 0.9, "threshold_quantile": 0.99}"#
+        let old = #"{"mask_ratio": 0.5, "epochs": 7, "batch_size": 8, "learning_rate": 0.001, "beta1": 0.9, "beta2": 0.95, "weight_decay": 0.05, "seed": 3, "holdout": 0.1, "variance_kept": 0.9}"#
         let s = try decoder.decode(DetectorSettings.self, from: Data(old.utf8))
         XCTAssertEqual(s.gaussianFeature, .cls)
         XCTAssertEqual(s.gaussianCovariance, .pca)

@@ -49,9 +49,9 @@ final class ModelBundleTests: XCTestCase {
         var holdout: [ScoreComponent: [Double]] = [:]
         var rng = RNG(seed)
         for component in ScoreComponent.allCases where components.contains(component) {
-            holdout[component] = (0..<6).map { _ in Double(rng.float()) + 2 }
+            holdout[component] = (0..<8).map { _ in Double(rng.float()) + 2 }
         }
-        let calibration = try Calibration.fit(holdout: holdout, quantile: 0.99)
+        let calibration = try Calibration.fit(normal: holdout, holdoutCount: 6)
         var settings = DetectorSettings()
         settings.epochs = 3
         let profiles = FeatureGaussianTests.correlatedFeatures(n: 40, d: width, seed: seed + 7)
@@ -124,8 +124,8 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(try ViTParameters(checkpoint: SafetensorsFile(path: path + "/student.safetensors")).layout.count,
                        bundle.student!.layout.count)
         let metadataText = try String(contentsOfFile: path + "/metadata.json", encoding: .utf8)
-        XCTAssertTrue(metadataText.contains("\"format_version\" : 1"), metadataText)
-        XCTAssertTrue(metadataText.contains("\"threshold_quantile\""), "settings are stored in snake_case")
+        XCTAssertTrue(metadataText.contains("\"format_version\" : 2"), metadataText)
+        XCTAssertTrue(metadataText.contains("\"variance_kept\""), "settings are stored in snake_case")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["model", "teacher.safetensors"])
     }
 
@@ -205,7 +205,7 @@ final class ModelBundleTests: XCTestCase {
         // A save that fails its checks leaves the existing bundle untouched.
         let wrongWidth = ModelBundle(student: nil, gaussian: try FeatureGaussian.fit(
                                          features: FeatureGaussianTests.correlatedFeatures(n: 40, d: 8, seed: 3), count: 40, dimension: 8),
-                                     calibration: try Calibration.fit(holdout: [.gaussian: [1, 2, 3, 4, 5, 6]], quantile: 0.99),
+                                     calibration: try Calibration.fit(normal: [.gaussian: [1, 2, 3, 4, 5, 6, 7, 8]], holdoutCount: 6),
                                      teacher: try TeacherIdentity(path: teacherPath), settings: DetectorSettings(),
                                      frames: FrameCounts(train: 54, holdout: 6), trainingLoss: [])
         XCTAssertThrowsError(try wrongWidth.save(to: path)) {
@@ -283,8 +283,18 @@ final class ModelBundleTests: XCTestCase {
 
     func testUnknownFormatVersion() throws {
         let path = try savedBundle("version")
-        try editJSON(path + "/metadata.json") { $0["format_version"] = 2 }
-        expectLoadError(path, .unsupportedFormatVersion(bundle: path, found: 2, supported: 1))
+        try editJSON(path + "/metadata.json") { $0["format_version"] = 3 }
+        expectLoadError(path, .unsupportedFormatVersion(bundle: path, found: 3, supported: 2))
+    }
+
+    /// Bundles written before calibrated tail fusion (format 1) are refused with what to do about it.
+    func testABundleFromBeforeTailFusionSaysToLearnAgain() throws {
+        let path = try savedBundle("version-1")
+        try editJSON(path + "/metadata.json") { $0["format_version"] = 1 }
+        XCTAssertThrowsError(try ModelBundle.load(from: path)) {
+            XCTAssertEqual($0 as? ModelBundleError, .unsupportedFormatVersion(bundle: path, found: 1, supported: 2))
+            XCTAssertTrue("\($0)".contains("version 1 fused z-scores") && "\($0)".contains("learn the model again"), "\($0)")
+        }
     }
 
     func testGaussianShapesMustMatchTheTeacher() throws {
@@ -361,9 +371,17 @@ final class ModelBundleTests: XCTestCase {
 
     func testCrossFileValuesAreChecked() throws {
         let threshold = try savedBundle("threshold")
-        try editJSON(threshold + "/calibration.json") { $0["threshold"] = ($0["maximum"] as! Double) + 1 }
+        try editJSON(threshold + "/calibration.json") { calibration in
+            var tails = calibration["tails"] as! [[String: Any]]
+            var tail = tails[0]["tail"] as! [String: Any]
+            tail["threshold"] = (tail["threshold"] as! Double) + 1
+            tails[0]["tail"] = tail
+            calibration["tails"] = tails
+        }
         XCTAssertThrowsError(try ModelBundle.load(from: threshold)) {
-            guard case .inconsistent(threshold, "calibration.json", "threshold", _) = $0 as? ModelBundleError else { return XCTFail("\($0)") }
+            guard case .inconsistent(threshold, "calibration.json", let field, _) = $0 as? ModelBundleError, field.hasPrefix("tails.") else {
+                return XCTFail("\($0)")
+            }
         }
         let frames = try savedBundle("frames")
         try editJSON(frames + "/metadata.json") { $0["frames"] = ["train": 54, "holdout": 7] }

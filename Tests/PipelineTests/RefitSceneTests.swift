@@ -1,5 +1,6 @@
 import Checkpoint
 import Config
+import Decisions
 import Detector
 import Engine
 import Foundation
@@ -41,12 +42,12 @@ final class RefitSceneTests: XCTestCase {
         return out
     }
 
-    /// Normalised scores (threshold 0.5) of frames under the live model.
+    /// Normalised scores (the default budget's cut at 0.5) of frames under the live model.
     private func scores(_ live: LiveModel, _ frames: [Frame], _ vit: ViT) async throws -> [Double] {
         let current = await live.current
         let bundle = try XCTUnwrap(current)
         return try FrameScorer(teacher: vit, bundle: bundle, workers: 2, maxBatch: 8).score(frames.flatMap(\.pixels))
-            .map(\.verdict.normalized)
+            .map { BudgetCut(settings: DecisionSettings(), framesPerSecond: 10).normalized(surprise: $0.verdict.surprise) }
     }
 
     private func falseAlarmRate(_ s: [Double]) -> Double { Double(s.filter { $0 >= 0.5 }.count) / Double(s.count) }

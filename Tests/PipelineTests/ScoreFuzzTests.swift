@@ -37,7 +37,8 @@ final class ScoreFuzzTests: XCTestCase {
     private func save(_ name: String, student: ViTParameters) throws -> String {
         let features = (0..<(40 * 16)).map { seeded($0 &+ 77) }
         let gaussian = try FeatureGaussian.fit(features: features, count: 40, dimension: 16)
-        let calibration = try Calibration.fit(holdout: [.mkd: [0.1, 0.2, 0.15, 0.3], .gaussian: [10, 12, 11, 14]], quantile: 0.99)
+        let calibration = try Calibration.fit(normal: [.mkd: [0.1, 0.2, 0.15, 0.3, 0.12, 0.22, 0.17, 0.25],
+                                                      .gaussian: [10, 12, 11, 14, 10.5, 12.5, 11.5, 13]], holdoutCount: 4)
         let bundle = ModelBundle(student: student, gaussian: gaussian, calibration: calibration,
                                  teacher: try TeacherIdentity(path: models.teacherPath), settings: DetectorSettings(),
                                  frames: FrameCounts(train: 36, holdout: 4), trainingLoss: [1, 0.5])
@@ -78,9 +79,12 @@ final class ScoreFuzzTests: XCTestCase {
         }
         XCTAssertEqual(scores.count, 6, file: file, line: line)
         var stage = try DecisionStage(pipeline: "fuzz", settings: DecisionSettings())
+        var budget = BudgetCut(settings: DecisionSettings(), framesPerSecond: 10)
         for (i, s) in scores.enumerated() {
-            XCTAssertTrue((0...1).contains(s.verdict.normalized), "\(s.verdict)", file: file, line: line)
-            _ = stage.process(ScoredFrame(score: s.verdict.normalized, rawScore: s.verdict.raw, index: i, pts: Double(i),
+            let surprise = s.verdict.surprise
+            XCTAssertTrue(surprise.isFinite && surprise >= 0, "\(s.verdict)", file: file, line: line)
+            budget.observe(surprise: surprise, inEpisode: false)
+            _ = stage.process(ScoredFrame(score: budget.normalized(surprise: surprise), rawScore: surprise, index: i, pts: Double(i),
                                           captureTime: Date(), patchErrors: s.map, grid: s.grid, sourceWidth: 32, sourceHeight: 32))
         }
         _ = stage.stop(at: Date())

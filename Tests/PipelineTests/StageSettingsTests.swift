@@ -99,7 +99,6 @@ final class StageSettingsTests: XCTestCase {
         s.gaussianCovariance = .ledoitWolf
         s.varianceKept = 0.8
         s.studentScore = .channelProfile
-        s.thresholdQuantile = 0.95
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try encoder.encode(s)

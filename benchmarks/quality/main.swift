@@ -290,7 +290,7 @@ for cls in classes {
                 let top = sorted.prefix(max(1, sorted.count / 10))
                 mTop.append(Double(top.reduce(0, +)) / Double(top.count))
             }
-            f.append(s.verdict.raw)
+            f.append(s.verdict.surprise)
         }
     }
     let scoreSeconds = now() - scoreStart
