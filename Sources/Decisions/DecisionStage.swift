@@ -35,6 +35,9 @@ public struct DecisionStage: Sendable {
     /// Evidence taken away by a below frame: a pattern of two above frames and one below never opens an episode.
     public static let belowWeight = 2
     private var evidence = 0
+    /// Runs of evidence that fell back to 0 without opening an episode: the false-looking blips the budget's cut
+    /// lets through and the evidence rule absorbs.
+    public private(set) var blips = 0
     private var runStart = Date.distantPast
     private var runPeak = 0.0
     private var runPeakRegion: Region?
@@ -80,7 +83,13 @@ public struct DecisionStage: Sendable {
                                    height: frame.sourceHeight, fraction: settings.regionFraction)
 
         guard var ep = episode else {
-            guard above else { evidence = max(0, evidence - Self.belowWeight); return nil }
+            guard above else {
+                if evidence > 0 {
+                    evidence = max(0, evidence - Self.belowWeight)
+                    if evidence == 0 { blips += 1 }
+                }
+                return nil
+            }
             if evidence == 0 || frame.score > runPeak { runPeak = frame.score; runPeakRegion = region }
             if evidence == 0 { runStart = frame.captureTime }
             evidence += 1

@@ -6,7 +6,7 @@ import Publisher
 import Synchronization
 
 /// The metrics read from the components' own state at scrape time rather than emitted as events: gauges of
-/// state (queue depth, source up, last frame, model, threshold) and counters the source, queues and publisher
+/// state (queue depth, source up, last frame, model, threshold, the false-alarm budget's cut) and counters the source, queues and publisher
 /// already total (drops, reconnects, decoded frames, refused sends), advanced here by their growth since the
 /// last scrape. A total that went down belongs to a restarted pipeline and counts from zero again.
 final class ScrapeGauges: Sendable {
@@ -54,6 +54,12 @@ final class ScrapeGauges: Sendable {
         if let last = source?.lastFrameTime { gauge("anomalyd_last_frame_timestamp_seconds").set(last.timeIntervalSince1970) }
         for q in p.queues { gauge("anomalyd_queue_depth", [("queue", q.name)]).set(Int64(q.depth)) }
         gauge("anomalyd_threshold").set(p.threshold)
+        if let b = p.counters.budget {
+            gauge("anomalyd_false_alarm_budget_per_hour").set(b.falseAlarmsPerHour)
+            gauge("anomalyd_cut_surprise").set(b.cutSurprise)
+            gauge("anomalyd_burn_in").set(Int64(b.burningIn ? 1 : 0))
+            gauge("anomalyd_blips_per_hour").set(b.blipsPerHour)
+        }
         if s.modelVersions[p.name] != p.modelVersion {
             if let old = s.modelVersions[p.name] {
                 let g = registry.makeGauge(descriptor: Self.named("anomalyd_model_info"), labels: [pipeline, ("version", old)])

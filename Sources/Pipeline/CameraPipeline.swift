@@ -215,6 +215,7 @@ public final class CameraPipeline: Sendable {
                                framesPerSecond: config.sourceOptions.sampleFPS ?? SourceOptions.configuredSampleFPS)
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
+        var decided = 0
         while let item = await scored.pop() {
             let f = item.frame, s = item.score
             let started = Date()
@@ -226,6 +227,10 @@ public final class CameraPipeline: Sendable {
             budget.observe(surprise: surprise, inEpisode: stage.openEpisodeID != nil || decision?.type == .end)
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
+            decided += 1
+            counters.budget(BudgetStatus(falseAlarmsPerHour: budget.falseAlarmsPerHour, cutSurprise: budget.level,
+                                         burningIn: budget.burningIn,
+                                         blipsPerHour: Double(stage.blips) * 3600 * budget.framesPerSecond / Double(decided)))
             last = item
             await refitter?.offer(f, normalized: normalized)
             if let decision {

@@ -1,4 +1,5 @@
 import Foundation
+import Publisher
 import Synchronization
 
 /// A pipeline's running totals, shared by its stages and read by status reports and the watchdog. Counters only
@@ -14,6 +15,8 @@ public final class PipelineCounters: Sendable {
         public var events: [String: Int] = [:]
         /// Capture-to-decision age of recent frames, in seconds (for percentiles).
         public var frameAgeSeconds: [Double] = []
+        /// The false-alarm budget as the decide stage keeps it; nil until it decides.
+        public var budget: BudgetStatus?
 
         /// Frames that went all the way through (into the learning set, or to a decision), and the steps of a fit:
         /// what the watchdog checks, since a stuck stage anywhere stops it while the stages before it may still
@@ -60,6 +63,10 @@ public final class PipelineCounters: Sendable {
         metrics.frameAge.record(seconds: frameAge)
         metrics.score.record(score)
         metrics.decideDuration.record(seconds: seconds)
+    }
+
+    public func budget(_ b: BudgetStatus) {
+        totals.withLock { $0.budget = b }
     }
 
     public func event(_ type: String, publishSeconds: Double) {

@@ -57,6 +57,6 @@ public struct PipelineSnapshot: Sendable {
                                  lastFrameTime: source?.lastFrameTime),
             counters: Counters(framesDecoded: UInt64(source?.framesDecoded ?? 0), framesScored: UInt64(counters.framesScored),
                                framesDropped: UInt64(dropped), events: UInt64(counters.events.values.reduce(0, +))),
-            model: model, sensitivity: sensitivity)
+            model: model, sensitivity: sensitivity, budget: counters.budget)
     }
 }

@@ -192,21 +192,46 @@ public struct PipelineStatus: Sendable, Equatable {
     /// nil until a model is loaded or learned.
     public var model: ModelInfo?
     public var sensitivity: Double
+    /// nil until the pipeline detects.
+    public var budget: BudgetStatus?
 
     public init(state: PipelineState, detail: String? = nil, source: SourceStatus, counters: Counters = Counters(),
-                model: ModelInfo? = nil, sensitivity: Double) {
+                model: ModelInfo? = nil, sensitivity: Double, budget: BudgetStatus? = nil) {
         self.state = state
         self.detail = detail
         self.source = source
         self.counters = counters
         self.model = model
         self.sensitivity = sensitivity
+        self.budget = budget
     }
 
     /// A change worth a status message at once; counters and timestamps alone wait for the periodic one.
     func differsMaterially(from other: PipelineStatus) -> Bool {
         state != other.state || detail != other.detail || source.state != other.source.state
-            || model != other.model || sensitivity != other.sensitivity
+            || model != other.model || sensitivity != other.sensitivity || budget?.burningIn != other.budget?.burningIn
+    }
+}
+
+/// The false-alarm budget as a pipeline keeps it (`BudgetCut`): what the user set, where the cut lies (a frame's
+/// surprise, −log10 of its tail probability), whether it still adapts, and the rate of false-looking blips.
+public struct BudgetStatus: Codable, Sendable, Equatable {
+    public var falseAlarmsPerHour: Double
+    public var cutSurprise: Double
+    public var burningIn: Bool
+    /// Runs of above-cut frames that never became an episode, per hour of frames decided.
+    public var blipsPerHour: Double
+
+    public init(falseAlarmsPerHour: Double, cutSurprise: Double, burningIn: Bool, blipsPerHour: Double) {
+        self.falseAlarmsPerHour = falseAlarmsPerHour
+        self.cutSurprise = cutSurprise
+        self.burningIn = burningIn
+        self.blipsPerHour = blipsPerHour
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case falseAlarmsPerHour = "false_alarms_per_hour", cutSurprise = "cut_surprise", burningIn = "burning_in"
+        case blipsPerHour = "blips_per_hour"
     }
 }
 
@@ -226,6 +251,7 @@ public struct StatusMessage: Codable, Sendable, Equatable {
     public var counters: Counters
     public var model: ModelInfo?
     public var sensitivity: Double
+    public var budget: BudgetStatus?
 
     public init(_ s: PipelineStatus, seq: UInt64, pipeline: String, host: String, time: Date) {
         self.seq = seq
@@ -238,10 +264,11 @@ public struct StatusMessage: Codable, Sendable, Equatable {
         counters = s.counters
         model = s.model
         sensitivity = s.sensitivity
+        budget = s.budget
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, seq, pipeline, host, time, state, detail, source, counters, model, sensitivity
+        case schema, seq, pipeline, host, time, state, detail, source, counters, model, sensitivity, budget
     }
 
     // Written out so absent `detail`, `model` and `last_frame_time` are explicit nulls: every key is always there.
@@ -258,6 +285,7 @@ public struct StatusMessage: Codable, Sendable, Equatable {
         try c.encode(counters, forKey: .counters)
         try c.encode(model, forKey: .model)
         try c.encode(sensitivity, forKey: .sensitivity)
+        try c.encode(budget, forKey: .budget)
     }
 }
 

@@ -65,6 +65,7 @@ final class DecisionStageTests: XCTestCase {
         var s = try Script { $0.framesToStart = DecisionSettings().framesToStart }
         XCTAssertTrue(s.feed([0.1, 1, 1, 1, 0.1, 0.1, 0.1]).isEmpty, "a 0.3-s blip")
         XCTAssertTrue(s.feed([1, 1, 0.1, 1, 1, 0.1, 1, 1, 0.1]).isEmpty, "two above, one below, again and again")
+        XCTAssertEqual(s.stage.blips, 4, "each run that fell back to 0 is a blip")
         let out = s.feed([0.9, 0.9, 0.3, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
         XCTAssertEqual(out.map(\.1.type), [.new])
         XCTAssertEqual(out.first?.0, 7, "evidence 1, 2, 0, then 1...5 at the eighth frame")

@@ -55,8 +55,8 @@ final class RefitSceneTests: XCTestCase {
     func testSceneChangeIsLearnedAndAPoisonedBufferIsRejected() async throws {
         let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacher)))
         let normal = try await frames("normal", seconds: 16, ["--novel", ""])
-        // Over 40 s the boxes turn from blue (40,90,200) part of the way to violet; the daemon would see this over days.
-        let drift = try await frames("drift", seconds: 40, ["--novel", "", "--drift-colour", "84,78,188"])
+        // Over 40 s the boxes turn from blue (40,90,200) to violet; the daemon would see this over days.
+        let drift = try await frames("drift", seconds: 40, ["--novel", "", "--drift-colour", "150,60,170"])
         let novel = try await frames("novel", seconds: 16, ["--novel", "1,4,7,10,13"])
         XCTAssertGreaterThanOrEqual(drift.count, 180)
 
