@@ -10,8 +10,8 @@ import Statistics
 ///   an hour, whatever the frames' dependence. q = budget · framesToStart / (3600 · fps); the cut is the surprise
 ///   exceeded with probability q.
 /// - Where that surprise lies: under a perfect calibration, at −log10 q; the live scene decides. During the burn-in
-///   (the first `burn_in_s` of detection) every frame outside an episode feeds a streaming peaks-over-threshold tail
-///   (SPOT), and the cut follows it; after it the cut stays. The normalised score is 0.5·s/cut, clamped to [0, 1].
+///   (the first `burn_in_s` of detection) every frame outside an episode and the run of evidence that opened it
+///   feeds a streaming peaks-over-threshold tail (SPOT), and the cut follows it; after it the cut stays. The normalised score is 0.5·s/cut, clamped to [0, 1].
 public struct BudgetCut: Sendable {
     public let falseAlarmsPerHour: Double
     public let framesPerSecond: Double
@@ -22,6 +22,19 @@ public struct BudgetCut: Sendable {
     public private(set) var level: Double
     public private(set) var observed = 0
     private var tail = StreamingTail.ideal()
+    /// Frames of a run of evidence still undecided: a blip's are normal and join the tail when it falls back,
+    /// an episode's are not and are dropped (a novel object's first frames must not raise the cut).
+    private var pending: [Double] = []
+
+    /// Where the decision stage is with a frame.
+    public enum Phase: Sendable {
+        /// No evidence and no episode.
+        case quiet
+        /// Evidence building, no episode yet.
+        case building
+        /// Inside an episode (including the frame that opened or ended it).
+        case episode
+    }
 
     public static func frameProbability(falseAlarmsPerHour: Double, framesPerSecond: Double, framesToStart: Int) -> Double {
         min(0.5, falseAlarmsPerHour * Double(framesToStart) / (3600 * framesPerSecond))
@@ -43,11 +56,25 @@ public struct BudgetCut: Sendable {
 
     public func normalized(surprise s: Double) -> Double { min(1, max(0, 0.5 * s / level)) }
 
-    /// One frame's surprise; `inEpisode` frames are left out of the tail (they are not normal).
-    public mutating func observe(surprise s: Double, inEpisode: Bool) {
-        guard burningIn, !inEpisode, s.isFinite else { return }
-        observed += 1
-        try? tail.observe(s)
+    /// One frame's surprise and where the decision stage is with it. During the burn-in, quiet frames and blips
+    /// join the tail; episodes, with the frames that built up to them, do not.
+    public mutating func observe(surprise s: Double, phase: Phase) {
+        guard burningIn, s.isFinite else { return }
+        switch phase {
+        case .building:
+            pending.append(s)
+            return
+        case .episode:
+            pending.removeAll()
+            return
+        case .quiet:
+            pending.append(s)
+        }
+        for x in pending {
+            observed += 1
+            try? tail.observe(x)
+        }
+        pending.removeAll()
         if let adapted = try? tail.level(exceededWith: frameProbability) { level = max(adapted, Self.minimumLevel) }
     }
 }

@@ -29,6 +29,8 @@ public struct DecisionStage: Sendable {
     public static func cut(sensitivity: Double) -> Double { 1 - sensitivity }
     /// The id of the open episode, if any.
     public var openEpisodeID: String? { episode?.id }
+    /// Where the stage is, as the false-alarm budget's burn-in needs it.
+    public var phase: BudgetCut.Phase { episode != nil ? .episode : evidence > 0 ? .building : .quiet }
 
     private let idSuffix: @Sendable () -> UInt16
     private var window: [Double] = []

@@ -224,7 +224,7 @@ public final class CameraPipeline: Sendable {
             let decision = stage.process(ScoredFrame(
                 score: normalized, rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
                 patchErrors: s.map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight))
-            budget.observe(surprise: surprise, inEpisode: stage.openEpisodeID != nil || decision?.type == .end)
+            budget.observe(surprise: surprise, phase: decision?.type == .end ? .episode : stage.phase)
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
             decided += 1

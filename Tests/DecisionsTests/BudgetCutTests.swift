@@ -23,7 +23,7 @@ final class BudgetCutTests: XCTestCase {
     }
 
     /// Burn-in: live surprises 1.5 times what the calibration promised move the cut to 1.5 times the ideal level;
-    /// frames inside episodes are left out; after the burn-in the cut stays where it is.
+    /// frames inside episodes, and those that built up to one, are left out; after the burn-in the cut stays.
     func testBurnInAdaptsTheCutToTheLiveTailThenHoldsIt() {
         var settings = DecisionSettings()
         settings.burnInSeconds = 600
@@ -37,16 +37,32 @@ final class BudgetCutTests: XCTestCase {
         }
         for _ in 0..<heavy.burnInFrames {
             let s = -log10(uniform())
-            heavy.observe(surprise: 1.5 * s, inEpisode: false)
-            calibrated.observe(surprise: s, inEpisode: false)
-            heavy.observe(surprise: 50, inEpisode: true)   // a novel object: not part of the tail
+            heavy.observe(surprise: 1.5 * s, phase: .quiet)
+            calibrated.observe(surprise: s, phase: .quiet)
+            heavy.observe(surprise: 50, phase: .building)   // a novel object's first frames...
+            heavy.observe(surprise: 50, phase: .episode)    // ...and its episode: not part of the tail
         }
         XCTAssertEqual(heavy.observed, 6000)
         XCTAssertFalse(heavy.burningIn)
         XCTAssertEqual(heavy.level, 1.5 * ideal, accuracy: 0.2 * ideal)
         XCTAssertEqual(calibrated.level, ideal, accuracy: 0.15 * ideal)
         let held = heavy.level
-        for _ in 0..<1000 { heavy.observe(surprise: 20, inEpisode: false) }
+        for _ in 0..<1000 { heavy.observe(surprise: 20, phase: .quiet) }
         XCTAssertEqual(heavy.level, held, "after the burn-in the cut holds")
+    }
+
+    /// A run of evidence that falls back (a blip) joins the tail with the frame that ends it; one that opens an
+    /// episode does not.
+    func testABlipJoinsTheTailAndAnEpisodesBuildUpDoesNot() {
+        var cut = BudgetCut(settings: DecisionSettings(), framesPerSecond: 10)
+        cut.observe(surprise: 5, phase: .building)
+        cut.observe(surprise: 5, phase: .building)
+        XCTAssertEqual(cut.observed, 0, "undecided")
+        cut.observe(surprise: 0.1, phase: .quiet)
+        XCTAssertEqual(cut.observed, 3, "a blip: its frames and the quiet one")
+        cut.observe(surprise: 40, phase: .building)
+        cut.observe(surprise: 40, phase: .episode)
+        cut.observe(surprise: 0.2, phase: .quiet)
+        XCTAssertEqual(cut.observed, 4, "the episode and its build-up are left out")
     }
 }

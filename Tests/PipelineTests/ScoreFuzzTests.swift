@@ -83,7 +83,7 @@ final class ScoreFuzzTests: XCTestCase {
         for (i, s) in scores.enumerated() {
             let surprise = s.verdict.surprise
             XCTAssertTrue(surprise.isFinite && surprise >= 0, "\(s.verdict)", file: file, line: line)
-            budget.observe(surprise: surprise, inEpisode: false)
+            budget.observe(surprise: surprise, phase: stage.phase)
             _ = stage.process(ScoredFrame(score: budget.normalized(surprise: surprise), rawScore: surprise, index: i, pts: Double(i),
                                           captureTime: Date(), patchErrors: s.map, grid: s.grid, sourceWidth: 32, sourceHeight: 32))
         }
