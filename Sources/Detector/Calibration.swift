@@ -52,7 +52,8 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
 
 /// The seeded split of normal frames into training and calibration (held-out) frames.
 public enum HoldoutSplit {
-    /// Holds out `fraction` of `count` frames (at least 2, so a spread can be estimated), chosen at random as whole
+    /// Holds out `fraction` of `count` frames (at least `ScoreTail.minimumScores`, which the student's tail needs),
+    /// chosen at random as whole
     /// runs of `blockLength` consecutive frames: consecutive video frames are near-duplicates, and a frame whose
     /// neighbour was trained on would score too low and set the threshold too low. A run is at most a quarter of
     /// the frames, so a short learning phase at a high frame rate (a one-second run longer than all of it) still
@@ -68,14 +69,14 @@ public enum HoldoutSplit {
         for i in stride(from: blocks - 1, to: 0, by: -1) {  // Fisher-Yates
             order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
         }
-        let wanted = max(2, Int((fraction * Double(count)).rounded()))
+        let wanted = max(ScoreTail.minimumScores, Int((fraction * Double(count)).rounded()))
         var held = Set<Int>()
         var heldFrames = 0
         for block in order where heldFrames < wanted {
             held.insert(block)
             heldFrames += min(blockLength, count - block * blockLength)
         }
-        guard heldFrames >= 2, count - heldFrames >= 2 else { throw CalibrationError.tooFewFrames(count: count, holdout: wanted) }
+        guard heldFrames >= wanted, count - heldFrames >= 2 else { throw CalibrationError.tooFewFrames(count: count, holdout: wanted) }
         var train: [Int] = [], holdout: [Int] = []
         for i in 0..<count {
             if held.contains(i / blockLength) { holdout.append(i) } else { train.append(i) }

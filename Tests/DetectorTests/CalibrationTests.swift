@@ -105,7 +105,8 @@ final class CalibrationTests: XCTestCase {
         let again = try HoldoutSplit.split(count: 100, fraction: 0.1, seed: 42)
         XCTAssertEqual(again.holdout, a.holdout)
         XCTAssertNotEqual(try HoldoutSplit.split(count: 100, fraction: 0.1, seed: 43).holdout, a.holdout)
-        XCTAssertEqual(try HoldoutSplit.split(count: 10, fraction: 0.1, seed: 1).holdout.count, 2, "at least 2 held out")
+        XCTAssertEqual(try HoldoutSplit.split(count: 10, fraction: 0.1, seed: 1).holdout.count, 8,
+                       "at least the 8 frames a score tail needs")
 
         let blocks = try HoldoutSplit.split(count: 100, fraction: 0.1, seed: 42, blockLength: 5)
         XCTAssertEqual(blocks.holdout.count, 10)
@@ -116,7 +117,7 @@ final class CalibrationTests: XCTestCase {
         }
 
         XCTAssertThrowsError(try HoldoutSplit.split(count: 3, fraction: 0.1, seed: 0)) {
-            XCTAssertEqual($0 as? CalibrationError, .tooFewFrames(count: 3, holdout: 2))
+            XCTAssertEqual($0 as? CalibrationError, .tooFewFrames(count: 3, holdout: 8))
         }
         XCTAssertThrowsError(try HoldoutSplit.split(count: 100, fraction: 1, seed: 0)) {
             XCTAssertEqual($0 as? CalibrationError, .invalidHoldoutFraction(1))
