@@ -120,7 +120,8 @@ public final class Refitter: Sendable {
             return ModelChange(action: .failed, version: nil, previousVersion: nil, reason: "no live model to refit")
         }
         let frames = buffer.snapshot
-        let stride = max(2, Int((1 / settings.validationHoldout).rounded()))
+        // At most the buffer's length: a share near 0 (5e-324 is valid) would make 1/share infinite.
+        let stride = max(2, Int(min(Double(max(frames.count, 2)), (1 / settings.validationHoldout).rounded())))
         // Every stride-th frame by time: the held-out frames span the buffer's whole period, like the rest.
         let held = frames.enumerated().filter { $0.offset % stride == stride - 1 }.map(\.element)
         let train = frames.enumerated().filter { $0.offset % stride != stride - 1 }.map(\.element)
