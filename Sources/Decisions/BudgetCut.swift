@@ -49,6 +49,8 @@ public struct BudgetCut: Sendable {
         level = max(-log10(frameProbability), Self.minimumLevel)
     }
 
+    static let pendingLimit = 4096
+
     /// The cut never drops below p = 0.1: a scene duller than its learning frames must not flag ordinary frames.
     static let minimumLevel = 1.0
 
@@ -62,6 +64,8 @@ public struct BudgetCut: Sendable {
         guard burningIn, s.isFinite else { return }
         switch phase {
         case .building:
+            // Bounded: evidence may hover below a large `frames_to_start` for a long time.
+            if pending.count == Self.pendingLimit { pending.removeFirst(Self.pendingLimit / 2) }
             pending.append(s)
             return
         case .episode:
