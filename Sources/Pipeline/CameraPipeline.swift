@@ -211,8 +211,7 @@ public final class CameraPipeline: Sendable {
 
     private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?) async throws {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
-        var budget = BudgetCut(settings: config.decision,
-                               framesPerSecond: config.sourceOptions.sampleFPS ?? SourceOptions.configuredSampleFPS)
+        var budget = config.initialBudget
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
         var decided = 0

@@ -193,8 +193,7 @@ public final class Refitter: Sendable {
         let old = FrameScorer(teacher: vit, bundle: model, workers: 1, maxBatch: 8)
         let new = FrameScorer(teacher: vit, bundle: candidate, workers: 1, maxBatch: 8)
         // The cut where a perfect calibration puts it (the live one adapts to the scene; both models are judged alike).
-        let budget = BudgetCut(settings: config.decision,
-                               framesPerSecond: config.sourceOptions.sampleFPS ?? SourceOptions.configuredSampleFPS)
+        let budget = config.initialBudget
         func scores(_ entries: [FrameStore.Entry], _ store: FrameStore, _ scorer: FrameScorer) throws -> [Double] {
             var out = [Double]()
             for start in Swift.stride(from: 0, to: entries.count, by: 8) {
