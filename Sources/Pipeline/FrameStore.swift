@@ -96,6 +96,24 @@ public final class FrameStore: Sendable {
         return [UInt8](data)
     }
 
+    /// The frames of `entries` still stored, concatenated in order, and how many there are. A frame evicted since
+    /// the caller's snapshot is skipped: the normal buffer thins itself while a refit trains on its snapshot. A frame
+    /// still indexed but unreadable is an error.
+    public func readPresent(_ entries: [Entry]) throws -> (rgb: [UInt8], count: Int) {
+        var rgb = [UInt8]()
+        rgb.reserveCapacity(entries.count * frameBytes)
+        var count = 0
+        for entry in entries {
+            do {
+                rgb += try read(entry)
+                count += 1
+            } catch where !index.withLock({ $0.entries.contains(entry) }) {
+                continue
+            }
+        }
+        return (rgb, count)
+    }
+
     // MARK: Internals
 
     static func parse(_ name: String) -> Entry? {

@@ -170,13 +170,11 @@ public final class Refitter: Sendable {
     }
 
     private func fitCandidate(train: [FrameStore.Entry], from model: ModelBundle, stop: StopFlag) throws -> ModelBundle {
-        var rgb = [UInt8]()
-        rgb.reserveCapacity(train.count * buffer.frameBytes)
-        for entry in train { rgb += try buffer.read(entry) }
+        let frames = try buffer.readPresent(train)
         var settings = config.detector
         settings.epochs = self.settings.epochs ?? settings.epochs
         return try ModelFitting.fit(
-            rgb: rgb, count: train.count, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),
+            rgb: frames.rgb, count: frames.count, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),
             teacherIdentity: model.metadata.teacher, settings: settings, blockLength: 1, workers: 1,
             progress: { [logger] in
                 // One line per epoch: on a busy machine a refit at nice 10 can take hours, and this shows it moves.
@@ -194,19 +192,21 @@ public final class Refitter: Sendable {
         let new = FrameScorer(teacher: vit, bundle: candidate, workers: 1, maxBatch: 8)
         // The cut where a perfect calibration puts it (the live one adapts to the scene; both models are judged alike).
         let budget = config.initialBudget
-        func scores(_ entries: [FrameStore.Entry], _ store: FrameStore, _ scorer: FrameScorer) throws -> [Double] {
+        // Read once, so both models score the same frames however the stores evict meanwhile.
+        let heldFrames = try buffer.readPresent(held), evidenceFrames = try evidence.readPresent(evidence.snapshot)
+        func scores(_ frames: (rgb: [UInt8], count: Int), _ scorer: FrameScorer) throws -> [Double] {
+            let bytes = buffer.frameBytes
             var out = [Double]()
-            for start in Swift.stride(from: 0, to: entries.count, by: 8) {
-                var rgb = [UInt8]()
-                for e in entries[start..<min(start + 8, entries.count)] { rgb += try store.read(e) }
-                out += try scorer.score(rgb).map { budget.normalized(surprise: $0.verdict.surprise) }
+            for start in Swift.stride(from: 0, to: frames.count, by: 8) {
+                let batch = frames.rgb[(start * bytes)..<(min(start + 8, frames.count) * bytes)]
+                out += try scorer.score(Array(batch)).map { budget.normalized(surprise: $0.verdict.surprise) }
             }
             return out
         }
-        return RefitValidation(liveHoldout: try scores(held, buffer, old), candidateHoldout: try scores(held, buffer, new),
-                               candidateEvidence: try scores(evidence.snapshot, evidence, new),
+        return RefitValidation(liveHoldout: try scores(heldFrames, old), candidateHoldout: try scores(heldFrames, new),
+                               candidateEvidence: try scores(evidenceFrames, new),
                                cut: cut, falseAlarmMargin: settings.falseAlarmMargin,
-                               expectedFalseAlarmRate: max(budget.frameProbability, 1 / Double(held.count + 1)))
+                               expectedFalseAlarmRate: max(budget.frameProbability, 1 / Double(heldFrames.count + 1)))
     }
 
     /// Runs work on its own thread at nice 10, so detection's threads come first. On Linux the nice value is per

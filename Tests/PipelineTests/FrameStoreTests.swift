@@ -53,6 +53,25 @@ final class FrameStoreTests: XCTestCase {
         XCTAssertEqual(evidence.snapshot.map { Int($0.time.timeIntervalSince(at(0))) }, Array(190..<200))
     }
 
+    /// A refit reads the snapshot it took while the buffer goes on thinning itself: frames evicted meanwhile are
+    /// skipped (they once failed the refit as "missing"); a frame still indexed whose file is gone is an error.
+    func testReadingASnapshotSkipsFramesEvictedSinceAndNoOthers() throws {
+        let store = try open(maxFrames: 10)
+        for i in 0..<10 { try store.add(frame(i), time: at(i)) }
+        let snapshot = store.snapshot
+        for i in 10..<15 { try store.add(frame(i), time: at(i)) }
+        let kept = snapshot.filter { store.snapshot.contains($0) }
+        XCTAssertLessThan(kept.count, snapshot.count, "adding frames evicted some of the snapshot")
+        let read = try store.readPresent(snapshot)
+        XCTAssertEqual(read.count, kept.count)
+        XCTAssertEqual(read.rgb, kept.flatMap { try! store.read($0) })
+
+        try FileManager.default.removeItem(atPath: directory + "/" + kept[0].name)
+        XCTAssertThrowsError(try store.readPresent(snapshot)) {
+            XCTAssertTrue("\($0)".contains(kept[0].name), "\($0)")
+        }
+    }
+
     func testSurvivesReopen() throws {
         let store = try open(maxFrames: 50)
         for i in 0..<7 { try store.add(frame(i), time: at(i * 10)) }
