@@ -44,20 +44,7 @@ pipelines:
     decision: ${DECISION:-{\}}
 YAML
 "$BIN" check --config "$OUT/shift.yaml" >&2
-"$PY" -u - "$PORT" "$OUT" > "$OUT/messages.jsonl" 2> "$OUT/subscriber.err" <<'PY' &
-import json, signal, sys, zmq
-port, out = sys.argv[1], sys.argv[2]
-sub = zmq.Context().socket(zmq.SUB)
-sub.connect(f"tcp://127.0.0.1:{port}")
-sub.subscribe(b"anomaly/")
-signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
-while True:
-    parts = sub.recv_multipart()
-    msg = json.loads(parts[1])
-    if len(parts) == 3 and msg.get("type") == "new":
-        open(f"{out}/{msg['id']}.jpg", "wb").write(parts[2])
-    print(json.dumps(msg), flush=True)
-PY
+"$PY" -u benchmarks/falsealarms/subscribe.py "$PORT" "$OUT" > "$OUT/messages.jsonl" 2> "$OUT/subscriber.err" &
 SUB=$!
 trap 'kill $SUB 2>/dev/null || true' EXIT
 sleep 1
