@@ -31,45 +31,15 @@ if [ ! -f "$VIDEO" ] || [ ! -f "$VIDEO.json" ]; then
   mv "$VIDEO.tmp.mp4" "$VIDEO"
 fi
 rm -rf "$OUT" && mkdir -p "$OUT"
-cat > "$OUT/shift.yaml" <<YAML
-publisher: {endpoint: "tcp://127.0.0.1:$PORT", heartbeat_s: 5}
-pipelines:
-  belt:
-    source: $VIDEO
-    teacher: $TEACHER
-    sample_fps: 10
-    state_dir: $OUT/state
-    learning: {frames: $((LEARN_S * 10))}
-    detector: ${DETECTOR:-{\}}
-    decision: ${DECISION:-{\}}
-YAML
-"$BIN" check --config "$OUT/shift.yaml" >&2
-"$PY" -u benchmarks/falsealarms/subscribe.py "$PORT" "$OUT" > "$OUT/messages.jsonl" 2> "$OUT/subscriber.err" &
-SUB=$!
-trap 'kill $SUB 2>/dev/null || true' EXIT
-sleep 1
-started=$(date +%s)
-"$BIN" run --config "$OUT/shift.yaml" 2> "$OUT/daemon.log"
-sleep 1
-kill -INT $SUB 2>/dev/null || true
-wait $SUB 2>/dev/null || true
-"$PY" - "$OUT" "$VIDEO.json" "$LEARN_S" "$(( $(date +%s) - started ))" <<'PY' | tee "$OUT/summary.txt"
+. benchmarks/falsealarms/daemon_run.sh
+daemon_run belt "$VIDEO"
+"$PY" - "$OUT" "$VIDEO.json" "$LEARN_S" "$WALL_SECONDS" <<'PY' | tee "$OUT/summary.txt"
 import json, statistics, sys
+sys.path.insert(0, "benchmarks/falsealarms")
+import episodes as ep
 out, truth_path, learn_s, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 truth = json.load(open(truth_path))
-episodes, status = {}, None
-for line in open(f"{out}/messages.jsonl"):
-    msg = json.loads(line)
-    if msg.get("schema", "").startswith("anomalyd.status"):
-        status = msg
-    if not msg.get("schema", "").startswith("anomalyd.event"):
-        continue
-    e = episodes.setdefault(msg["id"], {"peak": 0, "surprise": 0})
-    pts = msg["frame"]["pts_seconds"]
-    e.setdefault("start", pts)
-    e["end"] = pts
-    e["peak"] = max(e["peak"], msg["peak_score"])
-    e["surprise"] = max(e["surprise"], msg["raw_score"])
+episodes, status = ep.read(f"{out}/messages.jsonl")
 # An episode belongs to a novel object when it overlaps the object's time partly in view (a second either side of
 # fully in view covers entering and leaving at 10 fps); every other episode is false.
 caught, delays = 0, []

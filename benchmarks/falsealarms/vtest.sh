@@ -18,44 +18,14 @@ PY=/usr/bin/python3
 [ -f "$CLIP" ] || { echo "vtest: installing opencv-doc for $CLIP" >&2; ${SUDO:-} apt-get install -y -q --no-install-recommends opencv-doc >&2; }
 [ -n "${ANOMALYD_BIN:-}" ] || swift build -c release --product anomalyd >&2
 rm -rf "$OUT" && mkdir -p "$OUT"
-cat > "$OUT/vtest.yaml" <<YAML
-publisher: {endpoint: "tcp://127.0.0.1:$PORT", heartbeat_s: 5}
-pipelines:
-  vtest:
-    source: $CLIP
-    teacher: $TEACHER
-    sample_fps: 10
-    state_dir: $OUT/state
-    learning: {frames: $((LEARN_S * 10))}
-    detector: ${DETECTOR:-{\}}
-YAML
-"$BIN" check --config "$OUT/vtest.yaml" >&2
-"$PY" -u benchmarks/falsealarms/subscribe.py "$PORT" "$OUT" > "$OUT/messages.jsonl" 2> "$OUT/subscriber.err" &
-SUB=$!
-trap 'kill $SUB 2>/dev/null || true' EXIT
-sleep 1
-started=$(date +%s)
-"$BIN" run --config "$OUT/vtest.yaml" 2> "$OUT/daemon.log"
-sleep 1
-kill -INT $SUB 2>/dev/null || true
-wait $SUB 2>/dev/null || true
-"$PY" - "$OUT" "$LEARN_S" "$(( $(date +%s) - started ))" <<'PY'
+. benchmarks/falsealarms/daemon_run.sh
+daemon_run vtest "$CLIP"
+"$PY" - "$OUT" "$LEARN_S" "$WALL_SECONDS" <<'PY'
 import json, sys
+sys.path.insert(0, "benchmarks/falsealarms")
+import episodes as ep
 out, learn_s, seconds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-episodes, status = {}, None
-for line in open(f"{out}/messages.jsonl"):
-    msg = json.loads(line)
-    if msg.get("schema", "").startswith("anomalyd.status"):
-        status = msg
-    if not msg.get("schema", "").startswith("anomalyd.event"):
-        continue
-    e = episodes.setdefault(msg["id"], {"peak": 0, "surprise": 0})
-    pts = msg["frame"]["pts_seconds"]
-    e.setdefault("start", pts)
-    e["end"] = pts
-    e["peak"] = max(e["peak"], msg["peak_score"])
-    e["surprise"] = max(e["surprise"], msg["raw_score"])
-    e["closed"] = msg["type"] == "end"
+episodes, status = ep.read(f"{out}/messages.jsonl")
 for i, (k, e) in enumerate(sorted(episodes.items(), key=lambda x: x[1]["start"])):
     print(f"episode {i + 1}: {e['start']:.1f}-{e['end']:.1f} s ({e['end'] - e['start']:.1f} s), peak score {e['peak']:.2f}, "
           f"peak surprise {e['surprise']:.1f}, {k}")
