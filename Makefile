@@ -29,7 +29,7 @@ demo: model
 # The test process gets the OpenBLAS kernels the binary settles on for this CPU (BLAS.useBestKernels re-executes
 # the binary; an in-process test runner cannot do that for itself).
 TEACHER_HEAVY_TESTS = --skip CLITests --skip RefitSceneTests \
-	--skip 'MaskedDistillationTests/test(TrainingOnNormalScenes|FitWithTheChannelProfile)'
+	--skip 'MaskedDistillationTests/test(TrainingOnNormalScenes|FitWithTheChannelProfile|ADimmedScene)'
 test: model
 	export OPENBLAS_CORETYPE=$$($(BIN) inspect $(TEACHER) | sed -n 's/^OpenBLAS kernels: //p'); \
 		swift test -c release --disable-swift-testing && \

@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Kernels", "Checkpoint"]),
         // Learning and scoring: the masked-distillation student, the CLS-feature Gaussian, calibration, model bundles.
         .target(name: "Detector", dependencies: ["Engine", "Kernels", "Checkpoint", "CBLAS", "Storage", "Timestamps", "Statistics"]),
-        // Tail probabilities of normal scores: generalized Pareto fits, peaks over threshold, streaming (SPOT).
+        // Tail probabilities of normal scores: generalized Pareto fits by peaks over threshold.
         .target(name: "Statistics"),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
         .target(name: "Queues"),

@@ -25,7 +25,8 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
 
     /// False episodes an hour the user accepts on normal video (`BudgetCut` turns it into the cut).
     public var falseAlarmsPerHour: Double = 1
-    /// Seconds of detection after learning during which the cut adapts to the live scores.
+    /// Seconds of detection under a new model during which its calibration keeps learning the live scene's normal
+    /// scores (the pipeline's live calibration).
     public var burnInSeconds: Double = 600
 
     public init() {}

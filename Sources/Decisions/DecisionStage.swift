@@ -29,8 +29,8 @@ public struct DecisionStage: Sendable {
     public static func cut(sensitivity: Double) -> Double { 1 - sensitivity }
     /// The id of the open episode, if any.
     public var openEpisodeID: String? { episode?.id }
-    /// Where the stage is, as the false-alarm budget's burn-in needs it.
-    public var phase: BudgetCut.Phase { episode != nil ? .episode : evidence > 0 ? .building : .quiet }
+    /// Where the stage is, as the burn-in needs it.
+    public var phase: DecisionPhase { episode != nil ? .episode : evidence > 0 ? .building : .quiet }
 
     private let idSuffix: @Sendable () -> UInt16
     private var window: [Double] = []
@@ -143,6 +143,16 @@ public struct DecisionStage: Sendable {
                         frame: FrameRef(frame), score: frame.score, peakScore: ep.peakScore, rawScore: frame.rawScore,
                         threshold: threshold, sensitivity: sensitivity, region: region, reason: nil)
     }
+}
+
+/// Where the decision stage is with a frame.
+public enum DecisionPhase: Sendable {
+    /// No evidence and no episode.
+    case quiet
+    /// Evidence building, no episode yet.
+    case building
+    /// Inside an episode (including the frame that opened or ended it).
+    case episode
 }
 
 /// Median of an odd-or-even-length list (mean of the middle two when even, while the window fills).

@@ -139,6 +139,20 @@ public struct Calibration: Codable, Sendable, Equatable {
         return Calibration(tails: tails, holdoutCount: holdoutCount)
     }
 
+    /// The same components' tails refitted on the normal scores they rest on plus `more` (the live scene's quiet
+    /// frames under the same model, `LiveCalibration`): the learning frames cannot show every way the scene varies,
+    /// and a tail fitted on them alone is over-confident where it varies more (the student's, under changing light).
+    public func adding(_ more: [ScoreComponent: [Double]]) throws -> Calibration {
+        let refitted = try tails.map { t in
+            do {
+                return ComponentTail(component: t.component, tail: try ScoreTail.fit(t.tail.sorted + (more[t.component] ?? [])))
+            } catch let e as TailError {
+                throw CalibrationError.tooFewScores(component: t.component, detail: e.description)
+            }
+        }
+        return Calibration(tails: refitted, holdoutCount: holdoutCount)
+    }
+
     /// ln of the fused tail probability, min(1, m · min_j p_j).
     public func logProbability(_ raw: [ScoreComponent: Double]) throws -> Double {
         var smallest = 0.0

@@ -33,6 +33,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public var varianceKept: Double = 0.9
     /// How the student's errors are scored: RN's mean, or a Gaussian of their per-channel profile.
     public var studentScore: StudentScore = .mean
+    /// Brings every frame to the learning frames' mean brightness before the model sees it (`BrightnessGain`).
+    public var normalizeBrightness = true
 
     public init() {}
 
@@ -41,7 +43,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         case studentDepth = "student_depth", maskRatio = "mask_ratio", epochs, batchSize = "batch_size"
         case learningRate = "learning_rate", beta1, beta2, weightDecay = "weight_decay", seed, holdout
         case gaussianFeature = "gaussian_feature", gaussianCovariance = "gaussian_covariance"
-        case varianceKept = "variance_kept", studentScore = "student_score"
+        case varianceKept = "variance_kept", studentScore = "student_score", normalizeBrightness = "normalize_brightness"
     }
 
     /// The keys a configuration file may set: the optimiser's constants are recorded in a bundle, not tuned per camera.
@@ -65,6 +67,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         gaussianCovariance = try c.choice(.gaussianCovariance, among: GaussianCovariance.allCases) ?? .pca
         varianceKept = try c.decode(Double.self, .varianceKept) ?? varianceKept
         studentScore = try c.choice(.studentScore, among: StudentScore.allCases) ?? .mean
+        normalizeBrightness = try c.decode(Bool.self, .normalizeBrightness) ?? normalizeBrightness
     }
 
     /// The first setting outside its range, with what it must be; nil when learning can use every one. NaN fails

@@ -7,12 +7,22 @@ public struct FrameScore: Sendable {
     public let gaussian: Double?
     /// The student's error profile's squared Mahalanobis distance, when the student is scored that way.
     public let mkdProfile: Double?
+    /// Under the bundle's calibration; the pipeline re-weighs the raw scores under its live one.
     public let verdict: Verdict
     /// Per-patch MKD errors, G×G row-major; empty (grid 0) for a model without a student.
     public let map: [Float]
     public let grid: Int
     /// Index of the largest map cell (row = peak / grid, column = peak % grid); 0 without a map.
     public let peak: Int
+
+    /// The raw scores by component, as `Calibration` takes them.
+    public var raw: [ScoreComponent: Double] {
+        var r: [ScoreComponent: Double] = [:]
+        r[.mkd] = mkd
+        r[.gaussian] = gaussian
+        r[.mkdProfile] = mkdProfile
+        return r
+    }
 }
 
 /// The detectors' raw scores for packed frames: the teacher runs once per frame for all of them. Owns the teacher's
@@ -80,7 +90,8 @@ public final class FrameScorer {
     /// The side of the square RGB frames it scores.
     public var imageSize: Int { raw.teacher.vit.config.imageSize }
 
-    /// Scores any number of frames packed as RGB24 (`imageSize`² × 3 bytes each), a batch at a time.
+    /// Scores any number of frames packed as RGB24 (`imageSize`² × 3 bytes each), a batch at a time, after the
+    /// bundle's brightness gain (on a copy).
     public func score(_ rgb: UnsafeBufferPointer<UInt8>) throws -> [FrameScore] {
         let bytes = raw.imageBytes, count = rgb.count / bytes
         precondition(rgb.count == count * bytes, "\(rgb.count) bytes are not whole \(bytes)-byte frames")
@@ -88,8 +99,11 @@ public final class FrameScorer {
         out.reserveCapacity(count)
         for start in stride(from: 0, to: count, by: raw.teacher.maxBatch) {
             let n = min(raw.teacher.maxBatch, count - start)
-            out += try score(teacher: raw.teacher.forward(rgb: rgb.baseAddress! + start * bytes, batch: n),
-                             rgb: rgb.baseAddress! + start * bytes)
+            var batch = Array(UnsafeBufferPointer(rebasing: rgb[(start * bytes)..<((start + n) * bytes)]))
+            if let gain = bundle.metadata.brightness { batch.withUnsafeMutableBufferPointer { gain.apply(to: $0, imageBytes: bytes) } }
+            out += try batch.withUnsafeBufferPointer { b in
+                try score(teacher: raw.teacher.forward(rgb: b.baseAddress!, batch: n), rgb: b.baseAddress!)
+            }
         }
         return out
     }
@@ -98,7 +112,8 @@ public final class FrameScorer {
         try rgb.withUnsafeBufferPointer { try score($0) }
     }
 
-    /// Scores frames whose teacher output the caller already has (the quality benchmark caches it).
+    /// Scores frames whose teacher output the caller already has (the quality benchmark caches it); `rgb` must
+    /// already have the bundle's brightness gain, as the teacher's input had.
     public func score(teacher: ViTOutput, rgb: UnsafePointer<UInt8>) throws -> [FrameScore] {
         let (mkd, batchRaw) = try raw.scores(teacher: teacher, rgb: rgb)
         return try (0..<teacher.batch).map { b in

@@ -101,6 +101,9 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     public var settings: DetectorSettings
     /// Mean training loss per epoch (empty for a Gaussian-only model).
     public var trainingLoss: [Double]
+    /// The gain every frame gets before the model sees it; absent (bundles written before it, or
+    /// `normalize_brightness: false`): frames as they are.
+    public var brightness: BrightnessGain?
 }
 
 /// A trained detector on disk: a directory holding
@@ -124,9 +127,11 @@ public struct ModelBundle: Sendable {
     /// Assembles a new model. Consistency (widths, files matching the calibrated scores) is checked by `save`.
     public init(student: ViTParameters?, gaussian: FeatureGaussian?, profileGaussian: FeatureGaussian? = nil,
                 calibration: Calibration, teacher: TeacherIdentity,
-                settings: DetectorSettings, frames: FrameCounts, trainingLoss: [Double], createdAt: Date = Date()) {
+                settings: DetectorSettings, frames: FrameCounts, trainingLoss: [Double], brightness: BrightnessGain? = nil,
+                createdAt: Date = Date()) {
         var content = SHA256()
         content.update(teacher.sha256.utf8)
+        if let brightness { content.update("brightness \(brightness.target)".utf8) }
         content.update(String(describing: calibration).utf8)
         for g in [gaussian, profileGaussian].compactMap({ $0 }) {
             for tensor in Self.tensors(of: g) { tensor.values.withUnsafeBytes { content.update($0) } }
@@ -140,7 +145,7 @@ public struct ModelBundle: Sendable {
             modelVersion: Timestamp.basic(createdAt, milliseconds: false) + "-" + digest.prefix(6),
             createdAt: Timestamp.rfc3339(createdAt), teacher: teacher,
             student: student.map { StudentShape(depth: $0.config.depth, heads: $0.config.heads) },
-            frames: frames, settings: settings, trainingLoss: trainingLoss)
+            frames: frames, settings: settings, trainingLoss: trainingLoss, brightness: brightness)
         self.student = student
         self.gaussian = gaussian
         self.profileGaussian = profileGaussian
@@ -207,7 +212,9 @@ public struct ModelBundle: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelBundleError.notADirectory(bundle: path)
         }
-        let metadata = try Self.metadata(of: path)
+        var metadata = try Self.metadata(of: path)
+        // The record says what the model does: a bundle from before the setting did not normalise.
+        metadata.settings.normalizeBrightness = metadata.brightness != nil
         let calibration = try decode(Calibration.self, from: read(calibrationFile, in: path), file: calibrationFile, bundle: path)
 
         if let teacherPath {
@@ -386,6 +393,9 @@ public struct ModelBundle: Sendable {
         }
         guard m.frames.train >= 2, m.frames.holdout == calibration.holdoutCount else {
             throw inconsistent(Self.metadataFile, "frames", "train \(m.frames.train) must be at least 2 and holdout \(m.frames.holdout) must equal the calibration's holdout_count \(calibration.holdoutCount)")
+        }
+        if let b = m.brightness, !b.isValid {
+            throw inconsistent(Self.metadataFile, "brightness.target", "\(b.target) is not a mean byte value in [1, 255]")
         }
         if let bad = m.trainingLoss.firstIndex(where: { !$0.isFinite }) {
             throw inconsistent(Self.metadataFile, "training_loss", "epoch \(bad) has a non-finite loss")

@@ -32,6 +32,10 @@ public enum ModelFitting {
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
                                            blockLength: blockLength)
+        // Every frame the model sees, here and at run time, gets the same gain (none for black learning frames).
+        let brightness = settings.normalizeBrightness
+            ? rgb.withUnsafeBufferPointer { BrightnessGain.fit(rgb: $0) }.nonBlack : nil
+        func gather(_ indices: ArraySlice<Int>) -> [UInt8] { Self.gather(rgb, indices, imageBytes, brightness) }
 
         // One teacher pass per frame: distillation targets from the training frames, the Gaussian's features from
         // all (rows in `order`).
@@ -48,7 +52,7 @@ public enum ModelFitting {
             // A batch ends where the training frames do: only those are distillation targets.
             let n = min(batch, (start < split.train.count ? split.train.count : order.count) - start)
             defer { start += n }
-            let packed = gather(rgb, order[start..<(start + n)], imageBytes)
+            let packed = gather(order[start..<(start + n)])
             packed.withUnsafeBufferPointer { buf in
                 let frames = buf.baseAddress!
                 let out = teacher.forward(rgb: frames, batch: n)
@@ -118,7 +122,7 @@ public enum ModelFitting {
             let component = settings.studentScore.component
             for start in stride(from: 0, to: split.holdout.count, by: batch) {
                 let n = min(batch, split.holdout.count - start)
-                let packed = gather(rgb, split.holdout[start..<(start + n)], imageBytes)
+                let packed = gather(split.holdout[start..<(start + n)])
                 let (_, raw) = try packed.withUnsafeBufferPointer { try scorer.scores(rgb: $0.baseAddress!, count: n) }
                 normal[component, default: []] += raw[component] ?? []
                 progress?(.calibrating)
@@ -129,17 +133,19 @@ public enum ModelFitting {
                            calibration: calibration,
                            teacher: teacherIdentity, settings: settings,
                            frames: FrameCounts(train: split.train.count, holdout: split.holdout.count),
-                           trainingLoss: loss)
+                           trainingLoss: loss, brightness: brightness)
     }
 
     /// Cross-fitting folds for the Gaussian's out-of-sample scores.
     public static let crossFitFolds = 5
 
-    /// One batch's frames, packed: batches are gathered as they are used, so the frames are never copied whole.
-    static func gather(_ rgb: [UInt8], _ indices: ArraySlice<Int>, _ imageBytes: Int) -> [UInt8] {
+    /// One batch's frames, packed and brightened: batches are gathered as they are used, so the frames are never
+    /// copied whole.
+    static func gather(_ rgb: [UInt8], _ indices: ArraySlice<Int>, _ imageBytes: Int, _ brightness: BrightnessGain?) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(indices.count * imageBytes)
         for i in indices { out += rgb[(i * imageBytes)..<((i + 1) * imageBytes)] }
+        if let brightness { out.withUnsafeMutableBufferPointer { brightness.apply(to: $0, imageBytes: imageBytes) } }
         return out
     }
 }

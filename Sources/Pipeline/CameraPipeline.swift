@@ -16,6 +16,8 @@ struct ScoredItem: Sendable {
     let score: FrameScore
     let inferMilliseconds: Double
     let model: ModelInfo
+    /// The scoring model's own calibration, where the decide stage's live one starts.
+    let calibration: Calibration
 }
 
 public enum PipelineError: Error, CustomStringConvertible {
@@ -183,7 +185,8 @@ public final class CameraPipeline: Sendable {
                 counters.scored(batch.count, seconds: seconds)
                 let info = ModelInfo(version: s.version, teacher: teacherName)
                 for (frame, score) in zip(batch, scores) {
-                    await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info))
+                    await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info,
+                                                      calibration: s.bundle.calibration))
                 }
                 continue
             }
@@ -211,24 +214,30 @@ public final class CameraPipeline: Sendable {
 
     private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?) async throws {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
-        var budget = config.initialBudget
+        let budget = config.budget
+        var calibration: LiveCalibration?
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
         var decided = 0
         while let item = await scored.pop() {
             let f = item.frame, s = item.score
             let started = Date()
-            let surprise = s.verdict.surprise
+            if calibration?.modelVersion != item.model.version {
+                calibration = LiveCalibration(model: item.calibration, version: item.model.version,
+                                              burnInFrames: budget.burnInFrames)
+            }
+            let raw = s.raw
+            let surprise = try calibration!.surprise(raw)
             let normalized = budget.normalized(surprise: surprise)
             let decision = stage.process(ScoredFrame(
                 score: normalized, rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
                 patchErrors: s.map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight))
-            budget.observe(surprise: surprise, phase: decision?.type == .end ? .episode : stage.phase)
+            try calibration!.observe(raw, phase: decision?.type == .end ? .episode : stage.phase)
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
             decided += 1
             counters.budget(BudgetStatus(falseAlarmsPerHour: budget.falseAlarmsPerHour, cutSurprise: budget.level,
-                                         burningIn: budget.burningIn,
+                                         burningIn: calibration!.burningIn,
                                          blipsPerHour: Double(stage.blips) * 3600 * budget.framesPerSecond / Double(decided)))
             last = item
             await refitter?.offer(f, normalized: normalized)

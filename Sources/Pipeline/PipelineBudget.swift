@@ -3,10 +3,8 @@ import Decisions
 import Ingest
 
 extension PipelineConfig {
-    /// The false-alarm budget's cut as this pipeline starts from it: its decision settings at the rate its frames
-    /// are sampled. The decide stage adapts its own copy during the burn-in; refit validation judges both models by
-    /// this one.
-    var initialBudget: BudgetCut {
+    /// The false-alarm budget's cut for this pipeline: its decision settings at the rate its frames are sampled.
+    var budget: BudgetCut {
         BudgetCut(settings: decision, framesPerSecond: sourceOptions.sampleFPS ?? SourceOptions.configuredSampleFPS)
     }
 }

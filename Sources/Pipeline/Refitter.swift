@@ -190,8 +190,8 @@ public final class Refitter: Sendable {
     private func validate(_ candidate: ModelBundle, against model: ModelBundle, held: [FrameStore.Entry]) throws -> RefitValidation {
         let old = FrameScorer(teacher: vit, bundle: model, workers: 1, maxBatch: 8)
         let new = FrameScorer(teacher: vit, bundle: candidate, workers: 1, maxBatch: 8)
-        // The cut where a perfect calibration puts it (the live one adapts to the scene; both models are judged alike).
-        let budget = config.initialBudget
+        // Both models are judged alike, each by its own calibration (the decide stage refits the live one on the scene).
+        let budget = config.budget
         // Read once, so both models score the same frames however the stores evict meanwhile.
         let heldFrames = try buffer.readPresent(held), evidenceFrames = try evidence.readPresent(evidence.snapshot)
         func scores(_ frames: (rgb: [UInt8], count: Int), _ scorer: FrameScorer) throws -> [Double] {

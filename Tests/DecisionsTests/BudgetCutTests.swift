@@ -22,47 +22,24 @@ final class BudgetCutTests: XCTestCase {
                        "never above one frame in two")
     }
 
-    /// Burn-in: live surprises 1.5 times what the calibration promised move the cut to 1.5 times the ideal level;
-    /// frames inside episodes, and those that built up to one, are left out; after the burn-in the cut stays.
-    func testBurnInAdaptsTheCutToTheLiveTailThenHoldsIt() {
-        var settings = DecisionSettings()
-        settings.burnInSeconds = 600
-        var heavy = BudgetCut(settings: settings, framesPerSecond: 10)
-        var calibrated = heavy
-        let ideal = heavy.level
-        var state: UInt64 = 11
-        func uniform() -> Double {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return (Double(state >> 11) + 0.5) / Double(1 << 53)
-        }
-        for _ in 0..<heavy.burnInFrames {
-            let s = -log10(uniform())
-            heavy.observe(surprise: 1.5 * s, phase: .quiet)
-            calibrated.observe(surprise: s, phase: .quiet)
-            heavy.observe(surprise: 50, phase: .building)   // a novel object's first frames...
-            heavy.observe(surprise: 50, phase: .episode)    // ...and its episode: not part of the tail
-        }
-        XCTAssertEqual(heavy.observed, 6000)
-        XCTAssertFalse(heavy.burningIn)
-        XCTAssertEqual(heavy.level, 1.5 * ideal, accuracy: 0.2 * ideal)
-        XCTAssertEqual(calibrated.level, ideal, accuracy: 0.15 * ideal)
-        let held = heavy.level
-        for _ in 0..<1000 { heavy.observe(surprise: 20, phase: .quiet) }
-        XCTAssertEqual(heavy.level, held, "after the burn-in the cut holds")
-    }
-
-    /// A run of evidence that falls back (a blip) joins the tail with the frame that ends it; one that opens an
-    /// episode does not.
-    func testABlipJoinsTheTailAndAnEpisodesBuildUpDoesNot() {
-        var cut = BudgetCut(settings: DecisionSettings(), framesPerSecond: 10)
-        cut.observe(surprise: 5, phase: .building)
-        cut.observe(surprise: 5, phase: .building)
-        XCTAssertEqual(cut.observed, 0, "undecided")
-        cut.observe(surprise: 0.1, phase: .quiet)
-        XCTAssertEqual(cut.observed, 3, "a blip: its frames and the quiet one")
-        cut.observe(surprise: 40, phase: .building)
-        cut.observe(surprise: 40, phase: .episode)
-        cut.observe(surprise: 0.2, phase: .quiet)
-        XCTAssertEqual(cut.observed, 4, "the episode and its build-up are left out")
+    /// The burn-in learns from quiet frames and blips (a run of evidence that falls back joins with the frame that
+    /// ends it); an episode and the run that built up to it do not; it stops at its length.
+    func testTheBurnInTakesQuietFramesAndBlipsNotEpisodes() {
+        var burnIn = BurnIn<Int>(frames: 6)
+        XCTAssertEqual(burnIn.observe(1, phase: .quiet), [1])
+        XCTAssertEqual(burnIn.observe(2, phase: .building), [], "undecided")
+        XCTAssertEqual(burnIn.observe(3, phase: .building), [])
+        XCTAssertEqual(burnIn.observe(4, phase: .quiet), [2, 3, 4], "a blip: its frames and the quiet one")
+        XCTAssertEqual(burnIn.observe(50, phase: .building), [])
+        XCTAssertEqual(burnIn.observe(51, phase: .episode), [])
+        XCTAssertEqual(burnIn.observe(52, phase: .episode), [])
+        XCTAssertEqual(burnIn.observe(5, phase: .quiet), [5], "the episode and its build-up are left out")
+        XCTAssertFalse(burnIn.isOver)
+        XCTAssertEqual(burnIn.observe(6, phase: .building), [])
+        XCTAssertEqual(burnIn.observe(7, phase: .quiet), [6], "no more than its length")
+        XCTAssertTrue(burnIn.isOver)
+        XCTAssertEqual(burnIn.accepted, 6)
+        XCTAssertEqual(burnIn.observe(8, phase: .quiet), [], "over")
+        XCTAssertTrue(BurnIn<Int>(frames: 0).isOver, "burn_in_s: 0 keeps the model's calibration")
     }
 }

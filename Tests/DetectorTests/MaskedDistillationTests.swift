@@ -174,5 +174,36 @@ final class MaskedDistillationTests: XCTestCase {
         XCTAssertGreaterThan(fused[normal...].min()!, fused[..<normal].max()!, "fused scores \(fused)")
         XCTAssertTrue(fused[normal...].allSatisfy { $0 >= 3 }, "every novel frame rarer than 1 in 1000 normal ones: \(fused)")
     }
-}
 
+    /// The brightness gain is part of the model: learning records the learning frames' mean, and a scene dimmed to
+    /// 60 % (a light going down) scores as the scene does, where a model without the gain calls it novel.
+    func testADimmedSceneScoresAsTheSceneWithTheGainAndNotWithout() throws {
+        let saved = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(saved) }
+        let teacher = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacherPath)))
+        let runner = ViTRunner(vit: teacher, workers: 2, maxBatch: 8)
+        var rng = RNG(2026)
+        let learn = 40, probes = 6
+        let frames = (0..<learn).flatMap { _ in Self.scene(&rng, novel: false) }
+        let probe = (0..<probes).flatMap { _ in Self.scene(&rng, novel: false) }
+        let dimmed = probe.map { UInt8((Double($0) * 0.6).rounded()) }
+        var settings = DetectorSettings()
+        settings.studentDepth = 1
+        settings.epochs = 2
+        settings.learningRate = 1e-3
+        let identity = try TeacherIdentity(path: Self.teacherPath)
+        func surprises(_ normalize: Bool) throws -> (probe: [Double], dimmed: [Double], bundle: ModelBundle) {
+            settings.normalizeBrightness = normalize
+            let bundle = try ModelFitting.fit(rgb: frames, count: learn, teacher: runner, teacherIdentity: identity, settings: settings)
+            let scorer = FrameScorer(teacher: teacher, bundle: bundle, workers: 2, maxBatch: 8)
+            return (try scorer.score(probe).map(\.verdict.surprise), try scorer.score(dimmed).map(\.verdict.surprise), bundle)
+        }
+        let with = try surprises(true), without = try surprises(false)
+        let mean = Double(frames.reduce(0) { $0 + Int($1) }) / Double(frames.count)
+        XCTAssertEqual(try XCTUnwrap(with.bundle.metadata.brightness).target, mean, accuracy: 1e-9)
+        XCTAssertNil(without.bundle.metadata.brightness)
+        for (a, b) in zip(with.probe, with.dimmed) { XCTAssertEqual(a, b, accuracy: 0.5, "with the gain: \(with)") }
+        XCTAssertGreaterThan(without.dimmed.min()!, without.probe.max()! + 1, "without it the dimmed scene looks novel: \(without)")
+    }
+}

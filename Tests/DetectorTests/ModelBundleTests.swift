@@ -62,7 +62,7 @@ final class ModelBundleTests: XCTestCase {
                            profileGaussian: components.contains(.mkdProfile) ? profileGaussian : nil, calibration: calibration,
                            teacher: try TeacherIdentity(path: teacherPath), settings: settings,
                            frames: FrameCounts(train: 54, holdout: 6), trainingLoss: [1.5, 0.75, 0.5],
-                           createdAt: Date(timeIntervalSince1970: 1_795_316_400.25))
+                           brightness: BrightnessGain(target: 101.5), createdAt: Date(timeIntervalSince1970: 1_795_316_400.25))
     }
 
     private func assertEqual(_ a: ModelBundle, _ b: ModelBundle, file: StaticString = #filePath, line: UInt = #line) {
@@ -126,6 +126,7 @@ final class ModelBundleTests: XCTestCase {
         let metadataText = try String(contentsOfFile: path + "/metadata.json", encoding: .utf8)
         XCTAssertTrue(metadataText.contains("\"format_version\" : 2"), metadataText)
         XCTAssertTrue(metadataText.contains("\"variance_kept\""), "settings are stored in snake_case")
+        XCTAssertEqual(loaded.metadata.brightness, BrightnessGain(target: 101.5))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["model", "teacher.safetensors"])
     }
 
@@ -170,6 +171,28 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(loaded.gaussian?.feature, .cls)
         XCTAssertEqual(loaded.metadata.settings.gaussianFeature, .cls)
         XCTAssertEqual(loaded.metadata.settings.gaussianCovariance, .pca)
+    }
+
+    /// Bundles from before the brightness gain load as models without one (and say so in their settings); a gain
+    /// outside the byte range is refused by name.
+    func testBundlesFromBeforeTheBrightnessGainLoadWithoutOne() throws {
+        let path = try savedBundle("no-gain")
+        try editJSON(path + "/metadata.json") { object in
+            object["brightness"] = nil
+            var settings = object["settings"] as! [String: Any]
+            settings["normalize_brightness"] = nil
+            object["settings"] = settings
+        }
+        let loaded = try ModelBundle.load(from: path)
+        XCTAssertNil(loaded.metadata.brightness)
+        XCTAssertFalse(loaded.metadata.settings.normalizeBrightness)
+        try editJSON(path + "/metadata.json") { $0["brightness"] = ["target": 0.25] }
+        XCTAssertThrowsError(try ModelBundle.load(from: path)) {
+            guard case let .inconsistent(_, "metadata.json", "brightness.target", detail) = $0 as? ModelBundleError else {
+                return XCTFail("\($0)")
+            }
+            XCTAssertTrue(detail.contains("0.25"), detail)
+        }
     }
 
     func testModelVersionFollowsTheContent() throws {

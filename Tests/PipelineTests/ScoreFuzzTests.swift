@@ -79,11 +79,10 @@ final class ScoreFuzzTests: XCTestCase {
         }
         XCTAssertEqual(scores.count, 6, file: file, line: line)
         var stage = try DecisionStage(pipeline: "fuzz", settings: DecisionSettings())
-        var budget = BudgetCut(settings: DecisionSettings(), framesPerSecond: 10)
+        let budget = BudgetCut(settings: DecisionSettings(), framesPerSecond: 10)
         for (i, s) in scores.enumerated() {
             let surprise = s.verdict.surprise
             XCTAssertTrue(surprise.isFinite && surprise >= 0, "\(s.verdict)", file: file, line: line)
-            budget.observe(surprise: surprise, phase: stage.phase)
             _ = stage.process(ScoredFrame(score: budget.normalized(surprise: surprise), rawScore: surprise, index: i, pts: Double(i),
                                           captureTime: Date(), patchErrors: s.map, grid: s.grid, sourceWidth: 32, sourceHeight: 32))
         }

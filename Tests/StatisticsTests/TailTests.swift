@@ -124,24 +124,3 @@ final class ScoreTailTests: XCTestCase {
         XCTAssertThrowsError(try ScoreTail.fit((0..<30).map(Double.init) + [.infinity])) { XCTAssertEqual($0 as? TailError, .nonFinite(index: 30)) }
     }
 }
-
-final class StreamingTailTests: XCTestCase {
-    /// Burn-in adaptation: from the ideal prior (P(s > t) = 10^-t), a live stream whose tail is heavier moves the
-    /// level exceeded once in 10,000 up to where that stream's own tail puts it, and a stream like the prior leaves
-    /// it where the prior had it.
-    func testLevelAdaptsToTheLiveTail() throws {
-        let q = 1e-4
-        var ideal = StreamingTail.ideal()
-        XCTAssertEqual(try ideal.level(exceededWith: q), 4, accuracy: 1e-9, "the prior: 10^-4 at s = 4")
-        var heavy = ideal
-        var draws = Draws(state: 3)
-        for _ in 0..<20_000 {
-            let p = draws.uniform()
-            try ideal.observe(-log10(p))                 // calibrated
-            try heavy.observe(-log10(p) * 1.5)           // each frame 1.5 times as surprising as it should be
-        }
-        XCTAssertEqual(try ideal.level(exceededWith: q), 4, accuracy: 0.4)
-        XCTAssertEqual(try heavy.level(exceededWith: q), 6, accuracy: 0.6)
-        XCTAssertThrowsError(try heavy.level(exceededWith: 0))
-    }
-}

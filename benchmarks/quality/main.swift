@@ -24,6 +24,9 @@ BLAS.useBestKernels()   // before anything else: OpenBLAS may have fallen back t
 var dataDir = "/usr/share/datasets/fashion-mnist"
 var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
 var settings = DetectorSettings()
+// The papers' protocol: images as they are. (The daemon's brightness gain targets each class's training mean, so
+// the test set's cached teacher tokens would differ per class.)
+settings.normalizeBrightness = false
 var classes = Array(0..<10)
 var gaussianOnly = false
 var markdownPath: String?
