@@ -58,6 +58,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "How the student's errors are scored: mean, or channel_profile (a Gaussian of their per-channel profile).")
     var studentScore: StudentScore = DetectorSettings().studentScore
 
+    @Flag(inversion: .prefixedNo, help: "Bring every frame to the learning frames' mean brightness before the model sees it.")
+    var normalizeBrightness = DetectorSettings().normalizeBrightness
+
     @Option(help: "Random seed (initialisation, masks, hold-out split).")
     var seed: UInt64 = 0
 
@@ -76,6 +79,7 @@ struct TrainCommand: AsyncParsableCommand {
         s.gaussianCovariance = gaussianCovariance
         s.varianceKept = varianceKept
         s.studentScore = studentScore
+        s.normalizeBrightness = normalizeBrightness
         return s
     }
 

@@ -5,7 +5,8 @@
 # and the 313 cells with defect probability 1.0 are the test set. Image AUROC of the fused score and each
 # component, through `anomalyd train` and `anomalyd eval`, for each detector configuration named below.
 # Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default | best (cls+patch_mean, ledoit_wolf,
-#        channel_profile); ANOMALYD_BIN=PATH runs that binary.
+#        channel_profile), each also as default-as-is | best-as-is (without the brightness gain);
+#        ANOMALYD_BIN=PATH runs that binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=out/elpv
@@ -43,7 +44,10 @@ for config in "${@:-default best}"; do
     case $c in
       default) args=() ;;
       best) args=(--gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile) ;;
-      *) echo "elpv: unknown configuration $c (default or best)" >&2; exit 64 ;;
+      default-as-is) args=(--no-normalize-brightness) ;;
+      best-as-is) args=(--gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile
+                        --no-normalize-brightness) ;;
+      *) echo "elpv: unknown configuration $c (default, best, default-as-is or best-as-is)" >&2; exit 64 ;;
     esac
     rm -rf "$OUT/model-$c"
     started=$(date +%s)
