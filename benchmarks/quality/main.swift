@@ -8,7 +8,8 @@
 // Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S] [--variance V]
 //                      [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean] [--student-score mean|channel_profile]
 //                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH] [--dump DIR]
-// `--dump DIR` writes each class's raw scores (test and held-out), MKD maps and the training images' teacher
+// `--dump DIR` writes each class's raw scores (test and held-out), each component's ln tail probability and the
+// fused surprise of every test image, MKD maps and the training images' teacher
 // features as flat little-endian arrays (and `--cache PATH.side` the test images' CLS attention and per-block CLS
 // and mean patch tokens; and, with a student, every image's per-channel error profile), so that fusions and Gaussian variants can be compared offline
 // (benchmarks/quality/offline.py) without retraining.
@@ -268,6 +269,8 @@ for cls in classes {
         MaskedDistillationScorer(student: Student(parameters: $0), workers: workers, maxBatch: batch)
     }
     var testProfiles = [Float]()
+    // For the dump: each test image's ln tail probability per component, as the fusion sees it.
+    var logTail: [ScoreComponent: [Double]] = [:]
     var g = [Double](), m = [Double](), prof = [Double](), mMax = [Double](), mTop = [Double](), f = [Double](), testMaps = [Float]()
     let scoreStart = now()
     var rgbBatch = [UInt8](repeating: 0, count: batch * imageBytes)
@@ -294,6 +297,9 @@ for cls in classes {
                 mTop.append(Double(top.reduce(0, +)) / Double(top.count))
             }
             f.append(s.verdict.surprise)
+            if dumpDir != nil {
+                for t in bundle.calibration.tails { logTail[t.component, default: []].append(t.tail.logSurvival(s.raw[t.component]!)) }
+            }
         }
     }
     let scoreSeconds = now() - scoreStart
@@ -331,6 +337,8 @@ for cls in classes {
         try dump(hg, cls, "holdout_gaussian", "f64"); try dump(hm, cls, "holdout_mkd", "f64"); try dump(hMap, cls, "holdout_map", "f32")
         try dump(split.holdout.map(Int64.init), cls, "holdout_index", "i64")
         try dump(trainProfiles, cls, "train_profile", "f32"); try dump(testProfiles, cls, "test_profile", "f32")
+        for (component, values) in logTail { try dump(values, cls, "test_logtail_\(component.rawValue)", "f64") }
+        try dump(prof, cls, "test_mkd_profile", "f64"); try dump(f, cls, "test_surprise", "f64")
         try dump(trainSide, cls, "train_side", "f32"); try dump(trainCls, cls, "train_cls", "f32"); try dump(trainPatchMean, cls, "train_patchmean", "f32")
     }
     let labels = testLabels.map { Int($0) != cls }
