@@ -67,7 +67,8 @@ final class NumericFieldFuzzTests: XCTestCase {
         "pipeline.source", "pipeline.credentials_file", "pipeline.teacher", "pipeline.state_dir", "pipeline.evidence_jpeg",
         "pipeline.resize", "pipeline.realtime", "pipeline.loop", "pipeline.rtsp_transport",
         "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit",
-        "detector.gaussian_feature", "detector.gaussian_covariance", "detector.student_score", "refit.enabled",
+        "detector.gaussian_feature", "detector.gaussian_covariance", "detector.student_score", "detector.normalize_brightness",
+        "refit.enabled",
     ]
 
     func testEveryKeyIsFuzzedOrHoldsNoNumber() {
