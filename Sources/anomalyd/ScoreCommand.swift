@@ -74,7 +74,10 @@ struct ScoreCommand: AsyncParsableCommand {
             if let m = s.mkd { obj["mkd"] = m }
             if let g = s.gaussian { obj["gaussian"] = g }
             if let p = s.mkdProfile { obj["mkd_profile"] = p }
-            if s.grid > 0 { obj["peak_cell"] = [s.peak / s.grid, s.peak % s.grid] }
+            if s.grid > 0 {
+                obj["peak_cell"] = [s.peak / s.grid, s.peak % s.grid]
+                obj["peak_error"] = Double(s.map[s.peak])   // how local the student's error is, beside its mean
+            }
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         }

@@ -49,6 +49,8 @@ final class DetectorCommandTests: XCTestCase {
         XCTAssertGreaterThan(minInside, maxOutside, score.stdout)
         XCTAssertTrue(inside.allSatisfy { $0["anomalous"] as! Bool })
         XCTAssertNotNil(inside[0]["peak_cell"] as? [Int])
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(inside[0]["peak_error"] as? Double), try XCTUnwrap(inside[0]["mkd"] as? Double),
+                                    "the peak cell's error is at least the map's mean")
 
         // eval on labelled frames: the normal clip against frames of the novel object.
         let anomalousDir = dir.appendingPathComponent("anomalous")
