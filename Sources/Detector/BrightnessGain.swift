@@ -37,6 +37,11 @@ public struct BrightnessGain: Codable, Sendable, Equatable {
     /// Nil when the learning frames are black (mean below 1): there is no brightness to keep.
     public var nonBlack: BrightnessGain? { target >= 1 ? self : nil }
 
+    /// Applies the gain to each `imageBytes`-byte frame in `frames`.
+    public func apply(to frames: inout [UInt8], imageBytes: Int) {
+        frames.withUnsafeMutableBufferPointer { apply(to: $0, imageBytes: imageBytes) }
+    }
+
     /// Checks a decoded gain.
     public var isValid: Bool { target.isFinite && target >= 1 && target <= 255 }
 }

@@ -99,8 +99,13 @@ public final class FrameScorer {
         out.reserveCapacity(count)
         for start in stride(from: 0, to: count, by: raw.teacher.maxBatch) {
             let n = min(raw.teacher.maxBatch, count - start)
-            var batch = Array(UnsafeBufferPointer(rebasing: rgb[(start * bytes)..<((start + n) * bytes)]))
-            if let gain = bundle.metadata.brightness { batch.withUnsafeMutableBufferPointer { gain.apply(to: $0, imageBytes: bytes) } }
+            let frames = rgb.baseAddress! + start * bytes
+            guard let gain = bundle.metadata.brightness else {
+                out += try score(teacher: raw.teacher.forward(rgb: frames, batch: n), rgb: frames)
+                continue
+            }
+            var batch = Array(UnsafeBufferPointer(start: frames, count: n * bytes))
+            gain.apply(to: &batch, imageBytes: bytes)
             out += try batch.withUnsafeBufferPointer { b in
                 try score(teacher: raw.teacher.forward(rgb: b.baseAddress!, batch: n), rgb: b.baseAddress!)
             }

@@ -145,7 +145,7 @@ public enum ModelFitting {
         var out = [UInt8]()
         out.reserveCapacity(indices.count * imageBytes)
         for i in indices { out += rgb[(i * imageBytes)..<((i + 1) * imageBytes)] }
-        if let brightness { out.withUnsafeMutableBufferPointer { brightness.apply(to: $0, imageBytes: imageBytes) } }
+        brightness?.apply(to: &out, imageBytes: imageBytes)
         return out
     }
 }

@@ -12,7 +12,7 @@ final class BrightnessGainTests: XCTestCase {
         let gain = original.withUnsafeBufferPointer { BrightnessGain.fit(rgb: $0) }
         XCTAssertEqual(gain.target, Double(original.reduce(0) { $0 + Int($1) }) / Double(bytes), accuracy: 1e-12)
         var frames = dimmed + black + original.map { UInt8(min(255, Int($0) * 2)) }
-        frames.withUnsafeMutableBufferPointer { gain.apply(to: $0, imageBytes: bytes) }
+        gain.apply(to: &frames, imageBytes: bytes)
         let restored = Array(frames[0..<bytes])
         XCTAssertLessThanOrEqual(zip(restored, original).map { abs(Int($0) - Int($1)) }.max()!, 2, "rounding only")
         XCTAssertEqual(Array(frames[bytes..<(2 * bytes)]), black, "a black frame is not amplified")

@@ -87,12 +87,17 @@ final class MaskedDistillationTests: XCTestCase {
         return img
     }
 
-    func testTrainingOnNormalScenesLowersTheLossAndFlagsNovelOnes() throws {
+    /// The teacher behind two workers with single-threaded BLAS, as the daemon runs it (restored after the test).
+    private func teacherRunner() throws -> ViTRunner {
         let saved = BLAS.threads
-        BLAS.setThreads(1)   // two single-threaded workers
-        defer { BLAS.setThreads(saved) }
-        let teacher = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacherPath)))
-        let runner = ViTRunner(vit: teacher, workers: 2, maxBatch: 8)
+        BLAS.setThreads(1)
+        addTeardownBlock { BLAS.setThreads(saved) }
+        return ViTRunner(vit: ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacherPath))),
+                         workers: 2, maxBatch: 8)
+    }
+
+    func testTrainingOnNormalScenesLowersTheLossAndFlagsNovelOnes() throws {
+        let runner = try teacherRunner(), teacher = runner.vit
         var rng = RNG(2024)
         let (trainFrames, heldOut, novel) = (48, 8, 4)
         func images(_ count: Int, novel: Bool) -> [UInt8] { (0..<count).flatMap { _ in Self.scene(&rng, novel: novel) } }
@@ -145,11 +150,7 @@ final class MaskedDistillationTests: XCTestCase {
     /// (from the cached targets), the calibration fuses it with the teacher-feature Gaussian instead of the mean, and
     /// novel scenes score above every normal one on the profile alone and fused.
     func testFitWithTheChannelProfileScoresNovelScenesAboveNormalOnes() throws {
-        let saved = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(saved) }
-        let teacher = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacherPath)))
-        let runner = ViTRunner(vit: teacher, workers: 2, maxBatch: 8)
+        let runner = try teacherRunner(), teacher = runner.vit
         var rng = RNG(2025)
         let learn = 60, normal = 8, novel = 4
         let frames = (0..<learn).flatMap { _ in Self.scene(&rng, novel: false) }
@@ -178,11 +179,7 @@ final class MaskedDistillationTests: XCTestCase {
     /// The brightness gain is part of the model: learning records the learning frames' mean, and a scene dimmed to
     /// 60 % (a light going down) scores as the scene does, where a model without the gain calls it novel.
     func testADimmedSceneScoresAsTheSceneWithTheGainAndNotWithout() throws {
-        let saved = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(saved) }
-        let teacher = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: Self.teacherPath)))
-        let runner = ViTRunner(vit: teacher, workers: 2, maxBatch: 8)
+        let runner = try teacherRunner(), teacher = runner.vit
         var rng = RNG(2026)
         let learn = 40, probes = 6
         let frames = (0..<learn).flatMap { _ in Self.scene(&rng, novel: false) }
