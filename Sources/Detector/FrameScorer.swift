@@ -3,10 +3,8 @@ import Foundation
 
 /// One frame's scores: the raw detector scores, the calibrated verdict, and where in the picture the novelty is.
 public struct FrameScore: Sendable {
-    public let mkd: Double?
-    public let gaussian: Double?
-    /// The student's error profile's squared Mahalanobis distance, when the student is scored that way.
-    public let mkdProfile: Double?
+    /// The raw scores by component, as `Calibration` takes them.
+    public let raw: [ScoreComponent: Double]
     /// Under the bundle's calibration; the pipeline re-weighs the raw scores under its live one.
     public let verdict: Verdict
     /// Per-patch MKD errors, G×G row-major; empty (grid 0) for a model without a student.
@@ -15,14 +13,10 @@ public struct FrameScore: Sendable {
     /// Index of the largest map cell (row = peak / grid, column = peak % grid); 0 without a map.
     public let peak: Int
 
-    /// The raw scores by component, as `Calibration` takes them.
-    public var raw: [ScoreComponent: Double] {
-        var r: [ScoreComponent: Double] = [:]
-        r[.mkd] = mkd
-        r[.gaussian] = gaussian
-        r[.mkdProfile] = mkdProfile
-        return r
-    }
+    public var mkd: Double? { raw[.mkd] }
+    public var gaussian: Double? { raw[.gaussian] }
+    /// The student's error profile's squared Mahalanobis distance, when the student is scored that way.
+    public var mkdProfile: Double? { raw[.mkdProfile] }
 }
 
 /// The detectors' raw scores for packed frames: the teacher runs once per frame for all of them. Owns the teacher's
@@ -124,14 +118,11 @@ public final class FrameScorer {
         return try (0..<teacher.batch).map { b in
             let raw = batchRaw.mapValues { $0[b] }
             let verdict = try bundle.calibration.evaluate(raw)
-            guard let mkd else {
-                return FrameScore(mkd: nil, gaussian: raw[.gaussian], mkdProfile: nil, verdict: verdict, map: [], grid: 0, peak: 0)
-            }
+            guard let mkd else { return FrameScore(raw: raw, verdict: verdict, map: [], grid: 0, peak: 0) }
             let cells = mkd.grid * mkd.grid
             let map = Array(mkd.maps[(b * cells)..<((b + 1) * cells)])
             let peak = map.indices.max { map[$0] < map[$1] } ?? 0
-            return FrameScore(mkd: raw[.mkd], gaussian: raw[.gaussian], mkdProfile: raw[.mkdProfile], verdict: verdict,
-                              map: map, grid: mkd.grid, peak: peak)
+            return FrameScore(raw: raw, verdict: verdict, map: map, grid: mkd.grid, peak: peak)
         }
     }
 }
