@@ -10,6 +10,8 @@ public enum ScoreComponent: String, Codable, CaseIterable, Sendable, Comparable 
     /// The student's per-channel error profile under a Gaussian of the training frames' profiles
     /// (`StudentScore.channelProfile`).
     case mkdProfile = "mkd_profile"
+    /// The patch memory's reweighted largest nearest-neighbour distance (`PatchMemory`).
+    case patch
 
     public static func < (a: ScoreComponent, b: ScoreComponent) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -31,7 +33,7 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noComponents:
-            return "Calibration needs normal scores of at least one component (mkd, gaussian or mkd_profile)."
+            return "Calibration needs normal scores of at least one component (mkd, gaussian, mkd_profile or patch)."
         case let .tooFewScores(component, detail):
             return "The \(component.rawValue) scores of the normal frames cannot be calibrated: \(detail)."
         case let .nonFiniteRawScore(component):

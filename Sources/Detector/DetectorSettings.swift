@@ -35,6 +35,10 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public var studentScore: StudentScore = .mean
     /// Brings every frame to the learning frames' mean brightness before the model sees it (`BrightnessGain`).
     public var normalizeBrightness = true
+    /// Patches the patch memory keeps (`PatchMemory`); 0: no patch memory. Its cost per frame grows with it: one
+    /// G² × budget × feature-width product.
+    public var patchMemory = 0
+    public static let maxPatchMemory = 65_536
 
     public init() {}
 
@@ -44,6 +48,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         case learningRate = "learning_rate", beta1, beta2, weightDecay = "weight_decay", seed, holdout
         case gaussianFeature = "gaussian_feature", gaussianCovariance = "gaussian_covariance"
         case varianceKept = "variance_kept", studentScore = "student_score", normalizeBrightness = "normalize_brightness"
+        case patchMemory = "patch_memory"
     }
 
     /// The keys a configuration file may set: the optimiser's constants are recorded in a bundle, not tuned per camera.
@@ -68,6 +73,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         varianceKept = try c.decode(Double.self, .varianceKept) ?? varianceKept
         studentScore = try c.choice(.studentScore, among: StudentScore.allCases) ?? .mean
         normalizeBrightness = try c.decode(Bool.self, .normalizeBrightness) ?? normalizeBrightness
+        patchMemory = try c.decode(Int.self, .patchMemory) ?? patchMemory
     }
 
     /// The first setting outside its range, with what it must be; nil when learning can use every one. NaN fails
@@ -89,6 +95,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
             expect(weightDecay >= 0 && weightDecay <= 1, .weightDecay, "a factor in [0, 1]", weightDecay),
             expect(holdout > 0 && holdout < 0.5, .holdout, "a share in (0, 0.5)", holdout),
             expect(varianceKept > 0 && varianceKept < 1, .varianceKept, "a share in (0, 1)", varianceKept),
+            expect((0...Self.maxPatchMemory).contains(patchMemory), .patchMemory,
+                   "0 (none) to \(Self.maxPatchMemory) patches", patchMemory),
         ]
         return checks.lazy.compactMap { $0 }.first
     }

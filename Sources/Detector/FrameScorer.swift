@@ -7,7 +7,8 @@ public struct FrameScore: Sendable {
     public let raw: [ScoreComponent: Double]
     /// Under the bundle's calibration; the pipeline re-weighs the raw scores under its live one.
     public let verdict: Verdict
-    /// Per-patch MKD errors, G×G row-major; empty (grid 0) for a model without a student.
+    /// Where the frame is novel, G×G row-major: the patch memory's map when the model has one
+    /// (`PatchMemory.map`), else the student's per-patch errors; empty (grid 0) for a model with neither.
     public let map: [Float]
     public let grid: Int
     /// Index of the largest map cell (row = peak / grid, column = peak % grid); 0 without a map.
@@ -17,6 +18,17 @@ public struct FrameScore: Sendable {
     public var gaussian: Double? { raw[.gaussian] }
     /// The student's error profile's squared Mahalanobis distance, when the student is scored that way.
     public var mkdProfile: Double? { raw[.mkdProfile] }
+    /// The patch memory's reweighted largest nearest-neighbour distance.
+    public var patch: Double? { raw[.patch] }
+}
+
+/// A batch's raw scores: one per frame for every component the scorer has, and the maps that locate novelty.
+public struct RawScores {
+    public var raw: [ScoreComponent: [Double]] = [:]
+    /// The student's scores and per-patch errors.
+    public var mkd: MKDScores?
+    /// The patch memory's cell scores per frame (`PatchMemory.score`).
+    public var patchCells: [[Float]] = []
 }
 
 /// The detectors' raw scores for packed frames: the teacher runs once per frame for all of them. Owns the teacher's
@@ -26,14 +38,17 @@ public final class RawScorer {
     public let gaussian: FeatureGaussian?
     /// The Gaussian of the training frames' error profiles, when the student is scored by its profile.
     public let profileGaussian: FeatureGaussian?
+    public let patchMemory: PatchMemory?
     private let mkd: MaskedDistillationScorer?
 
     /// `teacher`'s workers and the student's each score a batch of up to `teacher`'s batch (BLAS single-threaded
     /// inside each).
-    public init(teacher: ViTRunner, student: ViTParameters?, gaussian: FeatureGaussian?, profileGaussian: FeatureGaussian? = nil) {
+    public init(teacher: ViTRunner, student: ViTParameters?, gaussian: FeatureGaussian?, profileGaussian: FeatureGaussian? = nil,
+                patchMemory: PatchMemory? = nil) {
         self.teacher = teacher
         self.gaussian = gaussian
         self.profileGaussian = profileGaussian
+        self.patchMemory = patchMemory
         mkd = student.map {
             MaskedDistillationScorer(student: Student(parameters: $0), workers: teacher.workers, maxBatch: teacher.maxBatch)
         }
@@ -41,29 +56,37 @@ public final class RawScorer {
 
     public var imageBytes: Int { teacher.vit.config.imageSize * teacher.vit.config.imageSize * 3 }
 
-    /// The student's scores and maps, and one raw score per frame of every component this scorer can give, for
-    /// `count` frames packed at `rgb` (at most the teacher's batch).
-    public func scores(rgb: UnsafePointer<UInt8>, count: Int) throws -> (mkd: MKDScores?, raw: [ScoreComponent: [Double]]) {
-        try scores(teacher: teacher.forward(rgb: rgb, batch: count), rgb: rgb)
+    /// The teacher blocks whose outputs the scorer needs beyond the final tokens.
+    public var capturedBlocks: Set<Int> { Set(patchMemory?.blocks ?? []) }
+
+    /// Every component's raw scores and the maps for `count` frames packed at `rgb` (at most the teacher's batch).
+    public func scores(rgb: UnsafePointer<UInt8>, count: Int) throws -> RawScores {
+        try scores(teacher: teacher.forward(rgb: rgb, batch: count, captureBlocks: capturedBlocks), rgb: rgb)
     }
 
-    /// The same from the teacher's output for those frames, for callers that cache it (the quality benchmark).
-    public func scores(teacher: ViTOutput, rgb: UnsafePointer<UInt8>) throws -> (mkd: MKDScores?, raw: [ScoreComponent: [Double]]) {
-        var raw: [ScoreComponent: [Double]] = [:]
-        let m = mkd?.score(teacher: teacher, rgb: rgb)
-        if let m {
-            raw[.mkd] = m.scores.map(Double.init)
+    /// The same from the teacher's output for those frames (with `capturedBlocks`), for callers that cache it (the
+    /// quality benchmark).
+    public func scores(teacher: ViTOutput, rgb: UnsafePointer<UInt8>) throws -> RawScores {
+        var out = RawScores()
+        out.mkd = mkd?.score(teacher: teacher, rgb: rgb)
+        if let m = out.mkd {
+            out.raw[.mkd] = m.scores.map(Double.init)
             if let profileGaussian {
-                raw[.mkdProfile] = try profileGaussian.scores(StudentScore.profileFeature(m.profiles), count: m.batch)
+                out.raw[.mkdProfile] = try profileGaussian.scores(StudentScore.profileFeature(m.profiles), count: m.batch)
             }
         }
         if let gaussian {
             var features = [Float]()
             features.reserveCapacity(teacher.batch * gaussian.dimension)
             for b in 0..<teacher.batch { gaussian.feature.append(teacher, frame: b, to: &features) }
-            raw[.gaussian] = try gaussian.scores(features, count: teacher.batch)
+            out.raw[.gaussian] = try gaussian.scores(features, count: teacher.batch)
         }
-        return (m, raw)
+        if let patchMemory {
+            let scored = patchMemory.scores(teacher, workers: self.teacher.workers)
+            out.patchCells = scored.map(\.cells)
+            out.raw[.patch] = scored.map(\.score)
+        }
+        return out
     }
 }
 
@@ -77,7 +100,7 @@ public final class FrameScorer {
     public init(teacher: ViT, bundle: ModelBundle, workers: Int, maxBatch: Int) {
         self.bundle = bundle
         raw = RawScorer(teacher: ViTRunner(vit: teacher, workers: workers, maxBatch: maxBatch), student: bundle.student,
-                        gaussian: bundle.gaussian, profileGaussian: bundle.profileGaussian)
+                        gaussian: bundle.gaussian, profileGaussian: bundle.profileGaussian, patchMemory: bundle.patchMemory)
     }
 
     public var version: String { bundle.metadata.modelVersion }
@@ -95,14 +118,12 @@ public final class FrameScorer {
             let n = min(raw.teacher.maxBatch, count - start)
             let frames = rgb.baseAddress! + start * bytes
             guard let gain = bundle.metadata.brightness else {
-                out += try score(teacher: raw.teacher.forward(rgb: frames, batch: n), rgb: frames)
+                out += try score(raw.scores(rgb: frames, count: n))
                 continue
             }
             var batch = Array(UnsafeBufferPointer(start: frames, count: n * bytes))
             gain.apply(to: &batch, imageBytes: bytes)
-            out += try batch.withUnsafeBufferPointer { b in
-                try score(teacher: raw.teacher.forward(rgb: b.baseAddress!, batch: n), rgb: b.baseAddress!)
-            }
+            out += try batch.withUnsafeBufferPointer { try score(raw.scores(rgb: $0.baseAddress!, count: n)) }
         }
         return out
     }
@@ -114,15 +135,25 @@ public final class FrameScorer {
     /// Scores frames whose teacher output the caller already has (the quality benchmark caches it); `rgb` must
     /// already have the bundle's brightness gain, as the teacher's input had.
     public func score(teacher: ViTOutput, rgb: UnsafePointer<UInt8>) throws -> [FrameScore] {
-        let (mkd, batchRaw) = try raw.scores(teacher: teacher, rgb: rgb)
-        return try (0..<teacher.batch).map { b in
-            let raw = batchRaw.mapValues { $0[b] }
+        try score(raw.scores(teacher: teacher, rgb: rgb))
+    }
+
+    private func score(_ scores: RawScores) throws -> [FrameScore] {
+        let count = scores.raw.values.first?.count ?? 0
+        return try (0..<count).map { b in
+            let raw = scores.raw.mapValues { $0[b] }
             let verdict = try bundle.calibration.evaluate(raw)
-            guard let mkd else { return FrameScore(raw: raw, verdict: verdict, map: [], grid: 0, peak: 0) }
-            let cells = mkd.grid * mkd.grid
-            let map = Array(mkd.maps[(b * cells)..<((b + 1) * cells)])
+            let map: [Float], grid: Int
+            if let memory = self.raw.patchMemory {
+                (map, grid) = (memory.map(scores.patchCells[b]), memory.grid)
+            } else if let mkd = scores.mkd {
+                let cells = mkd.grid * mkd.grid
+                (map, grid) = (Array(mkd.maps[(b * cells)..<((b + 1) * cells)]), mkd.grid)
+            } else {
+                return FrameScore(raw: raw, verdict: verdict, map: [], grid: 0, peak: 0)
+            }
             let peak = map.indices.max { map[$0] < map[$1] } ?? 0
-            return FrameScore(raw: raw, verdict: verdict, map: map, grid: mkd.grid, peak: peak)
+            return FrameScore(raw: raw, verdict: verdict, map: map, grid: grid, peak: peak)
         }
     }
 }

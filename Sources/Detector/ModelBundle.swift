@@ -110,11 +110,14 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 /// - `student.safetensors`: the MKD student (timm tensor names), when the calibration fuses the `mkd` score;
 /// - `gaussian.safetensors`: the feature Gaussian, when the calibration fuses the `gaussian` score;
 /// - `profile_gaussian.safetensors`: the Gaussian of the student's error profiles, when it fuses `mkd_profile`;
+/// - `patch_memory.safetensors`: the patch memory (`bank` [M, D]; blocks, grid and map baseline in its metadata),
+///   when it fuses `patch`;
 /// - `calibration.json` and `metadata.json`.
 public struct ModelBundle: Sendable {
     public static let studentFile = "student.safetensors"
     public static let gaussianFile = "gaussian.safetensors"
     public static let profileGaussianFile = "profile_gaussian.safetensors"
+    public static let patchMemoryFile = "patch_memory.safetensors"
     public static let calibrationFile = "calibration.json"
     public static let metadataFile = "metadata.json"
 
@@ -122,11 +125,12 @@ public struct ModelBundle: Sendable {
     public let student: ViTParameters?
     public let gaussian: FeatureGaussian?
     public let profileGaussian: FeatureGaussian?
+    public let patchMemory: PatchMemory?
     public let calibration: Calibration
 
     /// Assembles a new model. Consistency (widths, files matching the calibrated scores) is checked by `save`.
     public init(student: ViTParameters?, gaussian: FeatureGaussian?, profileGaussian: FeatureGaussian? = nil,
-                calibration: Calibration, teacher: TeacherIdentity,
+                patchMemory: PatchMemory? = nil, calibration: Calibration, teacher: TeacherIdentity,
                 settings: DetectorSettings, frames: FrameCounts, trainingLoss: [Double], brightness: BrightnessGain? = nil,
                 createdAt: Date = Date()) {
         var content = SHA256()
@@ -139,6 +143,7 @@ public struct ModelBundle: Sendable {
         if let student {
             content.update(UnsafeRawBufferPointer(start: student.storage.data, count: student.layout.count * 4))
         }
+        if let patchMemory { patchMemory.bank.withUnsafeBytes { content.update($0) } }
         let digest = SHA256.hexString(content.finalize())
         metadata = ModelMetadata(
             formatVersion: ModelMetadata.currentFormatVersion,
@@ -149,15 +154,17 @@ public struct ModelBundle: Sendable {
         self.student = student
         self.gaussian = gaussian
         self.profileGaussian = profileGaussian
+        self.patchMemory = patchMemory
         self.calibration = calibration
     }
 
     private init(metadata: ModelMetadata, student: ViTParameters?, gaussian: FeatureGaussian?,
-                 profileGaussian: FeatureGaussian?, calibration: Calibration) {
+                 profileGaussian: FeatureGaussian?, patchMemory: PatchMemory?, calibration: Calibration) {
         self.metadata = metadata
         self.student = student
         self.gaussian = gaussian
         self.profileGaussian = profileGaussian
+        self.patchMemory = patchMemory
         self.calibration = calibration
     }
 
@@ -191,6 +198,12 @@ public struct ModelBundle: Sendable {
                 try SafetensorsWriter.write(Self.tensors(of: g),
                                             metadata: ["total_variance": "\(g.totalVariance)", "feature": g.feature.rawValue],
                                             to: staging + "/" + file)
+            }
+            if let m = patchMemory {
+                try SafetensorsWriter.write([("bank", [m.count, m.dimension], m.bank)],
+                                            metadata: ["blocks": m.blocks.map(String.init).joined(separator: ","),
+                                                       "grid": "\(m.grid)", "baseline": "\(m.baseline)"],
+                                            to: staging + "/" + Self.patchMemoryFile)
             }
             try AtomicFile.write(calibrationJSON, to: staging + "/" + Self.calibrationFile)
             try AtomicFile.write(metadataJSON, to: staging + "/" + Self.metadataFile)
@@ -235,25 +248,33 @@ public struct ModelBundle: Sendable {
         let profileGaussian = try fused.contains(.mkdProfile)
             ? loadGaussian(profileGaussianFile, bundle: path, metadata: metadata) : nil
         let student = try fused.isDisjoint(with: [.mkd, .mkdProfile]) ? nil : loadStudent(bundle: path, metadata: metadata)
+        let patchMemory = try fused.contains(.patch) ? loadPatchMemory(bundle: path) : nil
         let bundle = ModelBundle(metadata: metadata, student: student, gaussian: gaussian, profileGaussian: profileGaussian,
-                                 calibration: calibration)
+                                 patchMemory: patchMemory, calibration: calibration)
         try bundle.checkConsistency(bundle: path)
-        if let teacherPath, let student { try checkInput(of: student.config, bundle: path, teacherPath: teacherPath) }
+        if let teacherPath, student != nil || patchMemory != nil {
+            try bundle.checkInput(bundle: path, teacherPath: teacherPath)
+        }
         return bundle
     }
 
-    /// The student reads the frames the teacher reads: a student as wide as the teacher but with another input
-    /// size or patch grid would trap on its first batch or read frames at the wrong stride.
-    private static func checkInput(of s: ViTConfig, bundle: String, teacherPath: String) throws {
+    /// The student and the patch memory read the teacher's patch grid: a student as wide as the teacher but with
+    /// another input size or patch grid would trap on its first batch or read frames at the wrong stride, and a
+    /// memory of another grid would read its features so.
+    private func checkInput(bundle: String, teacherPath: String) throws {
         let t: ViTConfig
         do {
             t = try ViTConfig(inferringFrom: SafetensorsFile(path: teacherPath))
         } catch {
             throw ModelBundleError.unreadableTeacher(path: teacherPath, detail: "\(error)")
         }
-        guard s.imageSize == t.imageSize, s.patchSize == t.patchSize else {
-            throw ModelBundleError.inconsistent(bundle: bundle, file: studentFile, field: "patch_embed.proj.weight",
+        if let s = student?.config, s.imageSize != t.imageSize || s.patchSize != t.patchSize {
+            throw ModelBundleError.inconsistent(bundle: bundle, file: Self.studentFile, field: "patch_embed.proj.weight",
                                                 detail: "the student reads \(s.imageSize) px frames in \(s.patchSize) px patches but the teacher \(teacherPath) reads \(t.imageSize) px in \(t.patchSize) px patches")
+        }
+        if let m = patchMemory, m.grid * m.grid != t.patches {
+            throw ModelBundleError.inconsistent(bundle: bundle, file: Self.patchMemoryFile, field: "__metadata__.grid",
+                                                detail: "a \(m.grid)×\(m.grid) grid, but the teacher \(teacherPath) has \(t.patches) patches")
         }
     }
 
@@ -357,6 +378,42 @@ public struct ModelBundle: Sendable {
         }
     }
 
+    private static func loadPatchMemory(bundle: String) throws -> PatchMemory {
+        let file = patchMemoryFile, filePath = bundle + "/" + file
+        guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
+        func field(_ name: String) -> String { "__metadata__." + name }
+        do {
+            let tensors = try SafetensorsFile(path: filePath)
+            func number<T: LosslessStringConvertible>(_ name: String, _ type: T.Type) throws -> T {
+                guard let text = tensors.metadata[name], let value = T(text) else {
+                    throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: field(name), detail: "missing or not a number")
+                }
+                return value
+            }
+            guard let blockList = tensors.metadata["blocks"],
+                  case let blocks = blockList.split(separator: ",").compactMap({ Int($0) }),
+                  !blocks.isEmpty, blocks.count == blockList.split(separator: ",").count else {
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: field("blocks"),
+                                                    detail: "missing or not a comma-separated list of block indices")
+            }
+            let shape = try tensors.shape("bank")
+            guard shape.count == 2, shape[0] >= 1, shape[1] >= 1 else {
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: "bank", detail: "shape \(shape) is not [M, D] with M, D ≥ 1")
+            }
+            return try PatchMemory(blocks: blocks, grid: number("grid", Int.self), dimension: shape[1],
+                                   bank: tensors.floats("bank", shape: shape), baseline: number("baseline", Float.self))
+        } catch let error as CheckpointError {
+            switch error {
+            case .missingTensor:
+                throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: "bank", detail: "the tensor is missing")
+            default:
+                throw ModelBundleError.invalidCheckpoint(bundle: bundle, file: file, detail: error.description)
+            }
+        } catch let PatchMemoryError.invalidParameter(name, detail) {
+            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: name == "bank" ? name : field(name), detail: detail)
+        }
+    }
+
     private static func loadStudent(bundle: String, metadata: ModelMetadata) throws -> ViTParameters {
         let file = studentFile, filePath = bundle + "/" + file
         guard FileManager.default.fileExists(atPath: filePath) else { throw ModelBundleError.missingFile(bundle: bundle, file: file) }
@@ -419,6 +476,21 @@ public struct ModelBundle: Sendable {
         }
         if let profileGaussian, profileGaussian.dimension != width {
             throw inconsistent(Self.profileGaussianFile, "mean", "the profile Gaussian is \(profileGaussian.dimension)-wide but the teacher width is \(width)")
+        }
+
+        let usesPatch = calibration.components.contains(.patch)
+        guard usesPatch == (patchMemory != nil) else {
+            throw inconsistent(Self.calibrationFile, "tails",
+                               usesPatch ? "the patch score is calibrated but the bundle has no patch memory"
+                                         : "the bundle has a patch memory but its score is not calibrated")
+        }
+        if let m = patchMemory {
+            guard m.blocks.last! < metadata.teacher.depth else {
+                throw inconsistent(Self.patchMemoryFile, "__metadata__.blocks", "\(m.blocks) reach beyond the teacher's \(metadata.teacher.depth) blocks")
+            }
+            guard m.dimension == m.blocks.count * width else {
+                throw inconsistent(Self.patchMemoryFile, "bank", "rows are \(m.dimension) wide, but \(m.blocks.count) blocks of the teacher width \(width) make \(m.blocks.count * width)")
+            }
         }
 
         let usesMKD = calibration.components.contains(.mkd) || usesProfile

@@ -15,7 +15,9 @@ public enum FitProgress: Sendable {
 /// training frames; fit the Gaussian on every frame's feature. Calibrate each component on scores of frames it did
 /// not learn from (`Calibration`): the Gaussian's by cross-fitting (`crossFitFolds` runs of consecutive frames, each
 /// scored by a Gaussian of the others: one score per learning frame, for the price of a few small fits); the
-/// student's, too costly to train again, on the held-out frames, scored through the same path as run time.
+/// student's, too costly to train again, on the held-out frames, scored through the same path as run time; the
+/// patch memory's, like the Gaussian's, by cross-fitting (`PatchMemory`: a coreset of the other folds' patches,
+/// at the budget's share of them, scores each fold's frames).
 /// `shouldStop` (asked between batches and training steps) ends the fit with `CancellationError`: it runs on a
 /// plain thread, where task cancellation cannot reach. `initialStudent` (same shape) warm-starts the student
 /// instead of a random initialisation.
@@ -27,7 +29,8 @@ public enum ModelFitting {
                            shouldStop: @escaping @Sendable () -> Bool = { false },
                            initialStudent: ViTParameters? = nil) throws -> ModelBundle {
         let c = teacher.vit.config
-        let shape = try settings.studentConfig(teacher: c)   // before the teacher pass: a bad depth fails at once
+        let shape = try settings.studentConfig(teacher: c)
+        let components = settings.patchMemory > 0 ? components.union([.patch]) : components.subtracting([.patch])   // before the teacher pass: a bad depth fails at once
         let imageBytes = c.imageSize * c.imageSize * 3
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
@@ -45,6 +48,7 @@ public enum ModelFitting {
         var features = [Float]()
         let featureWidth = settings.gaussianFeature.width(teacherWidth: c.width)
         if components.contains(.gaussian) { features.reserveCapacity(count * featureWidth) }
+        var patches = PatchCandidates(teacher: c, count: count, enabled: components.contains(.patch))
         let batch = teacher.maxBatch
         var start = 0
         while start < order.count {
@@ -55,9 +59,10 @@ public enum ModelFitting {
             let packed = gather(order[start..<(start + n)])
             packed.withUnsafeBufferPointer { buf in
                 let frames = buf.baseAddress!
-                let out = teacher.forward(rgb: frames, batch: n)
+                let out = teacher.forward(rgb: frames, batch: n, captureBlocks: Set(patches.blocks))
                 if components.contains(.mkd), start < split.train.count { targets.append(out, rgb: frames) }
                 if components.contains(.gaussian) { for b in 0..<n { settings.gaussianFeature.append(out, frame: b, to: &features) } }
+                for b in 0..<n { patches.take(out, frame: b, index: order[start + b]) }
                 progress?(.teacher(frames: start + n, of: count))
             }
         }
@@ -116,6 +121,13 @@ public enum ModelFitting {
             }
             normal[.gaussian] = scores
         }
+        var patchMemory: PatchMemory?
+        if components.contains(.patch) {
+            let (memory, scores) = try patches.fit(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
+                                                   shouldStop: shouldStop)
+            patchMemory = memory
+            normal[.patch] = scores
+        }
         if let student {
             // The student's tail: the held-out frames, scored exactly as frames will be at run time.
             let scorer = RawScorer(teacher: teacher, student: student.parameters, gaussian: nil, profileGaussian: profileGaussian)
@@ -123,20 +135,20 @@ public enum ModelFitting {
             for start in stride(from: 0, to: split.holdout.count, by: batch) {
                 let n = min(batch, split.holdout.count - start)
                 let packed = gather(split.holdout[start..<(start + n)])
-                let (_, raw) = try packed.withUnsafeBufferPointer { try scorer.scores(rgb: $0.baseAddress!, count: n) }
+                let raw = try packed.withUnsafeBufferPointer { try scorer.scores(rgb: $0.baseAddress!, count: n).raw }
                 normal[component, default: []] += raw[component] ?? []
                 progress?(.calibrating)
             }
         }
         let calibration = try Calibration.fit(normal: normal, holdoutCount: split.holdout.count)
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
-                           calibration: calibration,
+                           patchMemory: patchMemory, calibration: calibration,
                            teacher: teacherIdentity, settings: settings,
                            frames: FrameCounts(train: split.train.count, holdout: split.holdout.count),
                            trainingLoss: loss, brightness: brightness)
     }
 
-    /// Cross-fitting folds for the Gaussian's out-of-sample scores.
+    /// Cross-fitting folds for the Gaussian's and the patch memory's out-of-sample scores.
     public static let crossFitFolds = 5
 
     /// One batch's frames, packed and brightened: batches are gathered as they are used, so the frames are never
@@ -147,5 +159,71 @@ public enum ModelFitting {
         for i in indices { out += rgb[(i * imageBytes)..<((i + 1) * imageBytes)] }
         brightness?.apply(to: &out, imageBytes: imageBytes)
         return out
+    }
+}
+
+/// The learning frames' patch features for the patch memory: every frame's, or every k-th frame's when all would
+/// exceed `maxPatches` (consecutive video frames are near-duplicates; 98,304 patches of ViT-Ti's 384-wide feature
+/// hold 150 MB while learning).
+struct PatchCandidates {
+    static let maxPatches = 98_304
+
+    let blocks: [Int]
+    let grid: Int
+    let dimension: Int
+    let count: Int
+    /// Every `step`-th frame (by index) is kept.
+    let step: Int
+    private(set) var indices: [Int] = []
+    private(set) var features: [Float] = []
+
+    init(teacher c: ViTConfig, count: Int, enabled: Bool) {
+        blocks = enabled ? PatchMemory.blocks(teacherDepth: c.depth) : []
+        grid = c.imageSize / c.patchSize
+        dimension = blocks.count * c.width
+        self.count = count
+        step = max(1, (count * grid * grid + Self.maxPatches - 1) / Self.maxPatches)
+        if enabled { features.reserveCapacity((count + step - 1) / step * grid * grid * dimension) }
+    }
+
+    mutating func take(_ output: ViTOutput, frame b: Int, index: Int) {
+        guard !blocks.isEmpty, index % step == 0 else { return }
+        indices.append(index)
+        PatchMemory.appendFeatures(output, frame: b, blocks: blocks, to: &features)
+    }
+
+    /// The memory of every kept patch, and one out-of-sample score per kept frame: folds are runs of consecutive
+    /// frames, each scored by a memory of the others' patches at the budget's share of them, so that it is as dense
+    /// as the whole memory is over all of them. The map's baseline is the 0.99 quantile of those frames' cells.
+    func fit(budget: Int, seed: UInt64, folds wanted: Int, shouldStop: () -> Bool) throws -> (PatchMemory, [Double]) {
+        let p = grid * grid, frameWidth = p * dimension
+        let folds = min(wanted, indices.count / 2)
+        func memory(_ rows: [Int], budget: Int, baseline: Float = 0) throws -> PatchMemory {
+            var x = [Float]()
+            x.reserveCapacity(rows.count * frameWidth)
+            for r in rows { x += features[(r * frameWidth)..<((r + 1) * frameWidth)] }
+            return try PatchMemory.fit(features: x, dimension: dimension, blocks: blocks, grid: grid, budget: budget, seed: seed,
+                                     baseline: baseline)
+        }
+        var scores = [Double](repeating: 0, count: indices.count)
+        var cells = [Float]()
+        cells.reserveCapacity(indices.count * p)
+        for fold in 0..<folds {
+            if shouldStop() { throw CancellationError() }
+            let inFold = indices.indices.filter { indices[$0] * folds / count == fold }
+            let others = indices.indices.filter { indices[$0] * folds / count != fold }
+            let fitted = try memory(others, budget: max(1, budget * others.count / indices.count))
+            features.withUnsafeBufferPointer { f in
+                for r in inFold {
+                    let scored = fitted.score(f.baseAddress! + r * frameWidth, patches: p)
+                    scores[r] = scored.score
+                    cells += scored.cells
+                }
+            }
+        }
+        if shouldStop() { throw CancellationError() }
+        cells.sort()
+        let baseline = cells.isEmpty ? 0 : cells[min(cells.count - 1, Int(0.99 * Double(cells.count)))]
+        return (try memory(Array(indices.indices), budget: budget, baseline: baseline), scores)
     }
 }

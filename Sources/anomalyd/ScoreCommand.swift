@@ -71,12 +71,10 @@ struct ScoreCommand: AsyncParsableCommand {
                 "source": source, "frame": frame.index, "pts_seconds": frame.pts,
                 "raw_score": s.verdict.surprise, "score": score, "anomalous": score >= cut,
             ]
-            if let m = s.mkd { obj["mkd"] = m }
-            if let g = s.gaussian { obj["gaussian"] = g }
-            if let p = s.mkdProfile { obj["mkd_profile"] = p }
+            for (component, value) in s.raw { obj[component.rawValue] = value }
             if s.grid > 0 {
                 obj["peak_cell"] = [s.peak / s.grid, s.peak % s.grid]
-                obj["peak_error"] = Double(s.map[s.peak])   // how local the student's error is, beside its mean
+                obj["peak_error"] = Double(s.map[s.peak])   // how local the novelty is, beside the frame's scores
             }
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
@@ -101,21 +99,21 @@ struct EvalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let scorer = try options.load()
-        var fused: [Double] = [], mkd: [Double] = [], gaussian: [Double] = [], profile: [Double] = [], labels: [Bool] = []
+        var fused: [Double] = [], labels: [Bool] = []
+        var components: [ScoreComponent: [Double]] = [:]
         for (sources, label) in [(normal, false), (anomalous, true)] {
             try await options.score(sources, scorer: scorer) { _, _, s in
                 fused.append(s.verdict.surprise)
-                if let m = s.mkd { mkd.append(m) }
-                if let g = s.gaussian { gaussian.append(g) }
-                if let p = s.mkdProfile { profile.append(p) }
+                for (component, value) in s.raw { components[component, default: []].append(value) }
                 labels.append(label)
             }
         }
         print(String(format: "frames: %d normal, %d anomalous", labels.filter { !$0 }.count, labels.filter { $0 }.count))
-        print(String(format: "AUROC fused:    %.4f", try ROC.auroc(scores: fused, labels: labels)))
-        if mkd.count == labels.count { print(String(format: "AUROC mkd:      %.4f", try ROC.auroc(scores: mkd, labels: labels))) }
-        if gaussian.count == labels.count { print(String(format: "AUROC gaussian: %.4f", try ROC.auroc(scores: gaussian, labels: labels))) }
-        if profile.count == labels.count { print(String(format: "AUROC mkd_profile: %.4f", try ROC.auroc(scores: profile, labels: labels))) }
+        print(String(format: "AUROC fused:       %.4f", try ROC.auroc(scores: fused, labels: labels)))
+        for (component, scores) in components.sorted(by: { $0.key < $1.key }) where scores.count == labels.count {
+            let name = (component.rawValue + ":").padding(toLength: 12, withPad: " ", startingAt: 0)
+            print("AUROC " + name + String(format: "%.4f", try ROC.auroc(scores: scores, labels: labels)))
+        }
         if let roc {
             try ROC.csv(try ROC.curve(scores: fused, labels: labels)).write(toFile: roc, atomically: true, encoding: .utf8)
         }

@@ -61,6 +61,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Bring every frame to the learning frames' mean brightness before the model sees it.")
     var normalizeBrightness = DetectorSettings().normalizeBrightness
 
+    @Option(help: "Patches the patch memory keeps (PatchCore's coreset); 0: no patch memory.")
+    var patchMemory: Int = DetectorSettings().patchMemory
+
     @Option(help: "Random seed (initialisation, masks, hold-out split).")
     var seed: UInt64 = 0
 
@@ -80,6 +83,7 @@ struct TrainCommand: AsyncParsableCommand {
         s.varianceKept = varianceKept
         s.studentScore = studentScore
         s.normalizeBrightness = normalizeBrightness
+        s.patchMemory = patchMemory
         return s
     }
 

@@ -38,6 +38,7 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "detector", key: "mask_ratio", kind: .number) { p($0).detector.maskRatio },
             Field(section: "detector", key: "holdout", kind: .number) { p($0).detector.holdout },
             Field(section: "detector", key: "variance_kept", kind: .number) { p($0).detector.varianceKept },
+            Field(section: "detector", key: "patch_memory", kind: .integer) { Double(p($0).detector.patchMemory) },
             Field(section: "detector", key: "seed", kind: .unsigned, read: nil),
             Field(section: "decision", key: "sensitivity", kind: .number) { p($0).decision.sensitivity },
             Field(section: "decision", key: "frames_to_start", kind: .integer) { Double(p($0).decision.framesToStart) },

@@ -3,9 +3,11 @@
 # (2,624 real 300x300 grey cells with defect probabilities; CC BY-NC-SA, fetched here at run time into out/, never
 # committed). Protocol: monocrystalline cells; a seeded 70 % of the defect-free ones train, the other 30 % (177)
 # and the 313 cells with defect probability 1.0 are the test set. Image AUROC of the fused score and each
-# component, through `anomalyd train` and `anomalyd eval`, for each detector configuration named below.
+# component, through `anomalyd train` and `anomalyd eval`, for each detector configuration named below, and the
+# PatchCore-style peer (patchcore_peer.py: the same teacher in numpy, every training patch in memory) in the same run.
 # Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default | best (cls+patch_mean, ledoit_wolf,
-#        channel_profile), each also as default-as-is | best-as-is (without the brightness gain);
+#        channel_profile), each also as default-as-is | best-as-is (without the brightness gain); patch (the
+#        default with a 4,096-patch memory); peer. Without CONFIG: default patch peer.
 #        ANOMALYD_BIN=PATH runs that binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +19,7 @@ mkdir -p "$OUT"
 if [ ! -d "$OUT/images/test-defective" ]; then
   echo "elpv: fetching elpv-dataset from PyPI into $OUT/venv and writing the split" >&2
   python3 -m venv --system-site-packages "$OUT/venv" >&2
-  "$OUT/venv/bin/pip" install -q elpv-dataset >&2
+  "$OUT/venv/bin/pip" install -q elpv-dataset safetensors >&2
   rm -rf "$OUT/images.tmp"
   "$OUT/venv/bin/python" - "$OUT/images.tmp" <<'PY'
 import os, sys
@@ -39,15 +41,24 @@ for name, idx in [("train", good[order[:cut]]), ("test-normal", good[order[cut:]
 PY
   mv "$OUT/images.tmp" "$OUT/images"
 fi
-for config in "${@:-default best}"; do
+"$OUT/venv/bin/python" -c "import safetensors" 2>/dev/null || "$OUT/venv/bin/pip" install -q safetensors >&2
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
+for config in "${@:-default patch peer}"; do
   for c in $config; do
+    if [ "$c" = peer ]; then
+      echo "## elpv, PatchCore-style peer (numpy, blocks 4 and 7, every training patch)"
+      "$OUT/venv/bin/python" benchmarks/quality/patchcore_peer.py --teacher "$TEACHER" --train "$OUT/images/train" \
+        --normal "$OUT/images/test-normal" --anomalous "$OUT/images/test-defective"
+      continue
+    fi
     case $c in
       default) args=() ;;
       best) args=(--gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile) ;;
       default-as-is) args=(--no-normalize-brightness) ;;
       best-as-is) args=(--gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile
                         --no-normalize-brightness) ;;
-      *) echo "elpv: unknown configuration $c (default, best, default-as-is or best-as-is)" >&2; exit 64 ;;
+      patch) args=(--patch-memory 4096) ;;
+      *) echo "elpv: unknown configuration $c (default, best, default-as-is, best-as-is, patch or peer)" >&2; exit 64 ;;
     esac
     rm -rf "$OUT/model-$c"
     started=$(date +%s)

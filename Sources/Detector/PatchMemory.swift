@@ -1,0 +1,210 @@
+import CBLAS
+import Engine
+import Foundation
+import Kernels
+
+public enum PatchMemoryError: Error, CustomStringConvertible, Equatable {
+    case tooFewPatches(count: Int, budget: Int)
+    case nonFiniteFeature(row: Int)
+    /// A stored parameter is malformed (used when rebuilding a saved model).
+    case invalidParameter(field: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .tooFewPatches(count, budget):
+            return "The patch memory needs normal patches to choose \(budget) from, but got \(count)."
+        case let .nonFiniteFeature(row):
+            return "Patch feature row \(row) has a non-finite value (NaN or infinity)."
+        case let .invalidParameter(field, detail):
+            return "Patch memory parameter '\(field)' is invalid: \(detail)."
+        }
+    }
+}
+
+/// PatchCore (Roth et al., CVPR 2022) on the frozen teacher's patch tokens: patch-level evidence, so that a defect a
+/// few patches wide is measured against normal patches rather than lost in a whole-image feature.
+///
+/// - Feature of patch (r, c): for each block in `blocks`, the residual stream's token of that patch averaged with
+///   its 3×3 neighbours inside the grid (the paper's locally aware features), the blocks concatenated.
+/// - Memory: a greedy coreset (`Coreset`) of the learning frames' patch features, at most `budget` of them.
+/// - Cell score: the distance from the patch to its nearest memory patch, ‖q − m*‖.
+/// - Frame score: the largest cell score d*, reweighted as the paper's eq. 7: with N the `neighbours` memory patches
+///   nearest to m* (m* among them), s = (1 − exp d* / Σ_{m∈N} exp ‖q* − m‖) · d*: a patch whose nearest memory patch
+///   sits in a sparse part of the memory counts for more than one at the edge of a dense cluster.
+/// - Map: how far each cell lies beyond `baseline`, the distance normal patches reach (the 0.99 quantile of the
+///   learning frames' out-of-sample cell scores), so that an episode's box surrounds the novel patches only.
+public struct PatchMemory: Sendable, Equatable {
+    public let blocks: [Int]
+    /// The teacher's patch grid side G; a frame has G² patches.
+    public let grid: Int
+    public let dimension: Int
+    public let count: Int
+    /// [count, dimension] row-major.
+    public let bank: [Float]
+    public let baseline: Float
+    /// ‖m‖² per memory row, for distances by one GEMM: ‖q − m‖² = ‖q‖² − 2 q·m + ‖m‖².
+    let squaredNorms: [Float]
+
+    /// The paper's b for the reweighting.
+    public static let neighbours = 9
+
+    /// Blocks of a `depth`-block teacher whose tokens are used: 4 and 7 of ViT-Ti's 12 (0-based), scaled to others.
+    public static func blocks(teacherDepth depth: Int) -> [Int] {
+        Array(Set([depth * 4 / 12, depth * 7 / 12])).sorted()
+    }
+
+    /// Rebuilds a memory from stored parameters, checking them so that scoring cannot misbehave.
+    public init(blocks: [Int], grid: Int, dimension: Int, bank: [Float], baseline: Float) throws {
+        func bad(_ field: String, _ detail: String) -> PatchMemoryError { .invalidParameter(field: field, detail: detail) }
+        guard !blocks.isEmpty, blocks.allSatisfy({ $0 >= 0 }), blocks == Set(blocks).sorted() else {
+            throw bad("blocks", "\(blocks) is not an increasing list of block indices")
+        }
+        guard grid >= 1 else { throw bad("grid", "\(grid) is not a positive grid side") }
+        guard dimension >= 1, !bank.isEmpty, bank.count % dimension == 0 else {
+            throw bad("bank", "\(bank.count) values are not whole \(dimension)-wide rows")
+        }
+        if let i = bank.firstIndex(where: { !$0.isFinite }) { throw bad("bank", "row \(i / dimension) is not finite") }
+        guard baseline.isFinite, baseline >= 0 else { throw bad("baseline", "\(baseline) is not a distance") }
+        self.blocks = blocks
+        self.grid = grid
+        self.dimension = dimension
+        self.bank = bank
+        self.baseline = baseline
+        count = bank.count / dimension
+        squaredNorms = (0..<count).map { r in
+            var s: Float = 0
+            for j in 0..<dimension { s += bank[r * dimension + j] * bank[r * dimension + j] }
+            return s
+        }
+    }
+
+    public var patchesPerFrame: Int { grid * grid }
+
+    /// Frame `b`'s patch features from a teacher pass that captured `blocks`, appended to `out` ([G², dimension]).
+    public static func appendFeatures(_ output: ViTOutput, frame b: Int, blocks: [Int], to out: inout [Float]) {
+        let d = output.width, t = output.tokens, g = Int(Double(t - 1).squareRoot())
+        precondition(g * g == t - 1, "\(t - 1) patch tokens are not a square grid")
+        let width = blocks.count * d, start = out.count
+        out += repeatElement(0, count: g * g * width)
+        for (k, block) in blocks.enumerated() {
+            guard let stream = output.blockOutputs[block] else { preconditionFailure("the teacher pass did not capture block \(block)") }
+            stream.withUnsafeBufferPointer { s in
+                let tokens = s.baseAddress! + (b * t + 1) * d   // patch tokens of frame b, [G², d]
+                for r in 0..<g {
+                    for c in 0..<g {
+                        let row = start + (r * g + c) * width + k * d
+                        var n: Float = 0
+                        for rr in max(0, r - 1)...min(g - 1, r + 1) {
+                            for cc in max(0, c - 1)...min(g - 1, c + 1) {
+                                let token = tokens + (rr * g + cc) * d
+                                for j in 0..<d { out[row + j] += token[j] }
+                                n += 1
+                            }
+                        }
+                        for j in 0..<d { out[row + j] /= n }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Chooses the memory from the normal patches `features` ([count, dimension]) with `Coreset`.
+    public static func fit(features: [Float], dimension: Int, blocks: [Int], grid: Int, budget: Int, seed: UInt64,
+                           baseline: Float = 0) throws -> PatchMemory {
+        let n = features.count / dimension
+        guard n >= 1, budget >= 1 else { throw PatchMemoryError.tooFewPatches(count: n, budget: budget) }
+        if let i = features.firstIndex(where: { !$0.isFinite }) { throw PatchMemoryError.nonFiniteFeature(row: i / dimension) }
+        let chosen = features.withUnsafeBufferPointer {
+            Coreset.select(points: $0.baseAddress!, count: n, dimension: dimension, budget: budget, seed: seed)
+        }
+        var bank = [Float]()
+        bank.reserveCapacity(chosen.count * dimension)
+        for i in chosen { bank += features[(i * dimension)..<((i + 1) * dimension)] }
+        return try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline)
+    }
+
+    /// One frame's cell scores ([patches], ‖q − m*‖ each) and its reweighted frame score, for `patches` features.
+    public func score(_ q: UnsafePointer<Float>, patches p: Int) -> (cells: [Float], score: Double) {
+        let d = dimension
+        var nearest = [Float](repeating: .infinity, count: p)
+        var nearestIndex = [Int](repeating: 0, count: p)
+        // −2 q·m for a chunk of the memory at a time, so the product stays in cache.
+        let chunk = min(count, 1024)
+        var products = [Float](repeating: 0, count: p * chunk)
+        bank.withUnsafeBufferPointer { bankBuf in
+            for start in stride(from: 0, to: count, by: chunk) {
+                let m = min(chunk, count - start)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(p), Int32(m), Int32(d), -2, q, Int32(d),
+                            bankBuf.baseAddress! + start * d, Int32(d), 0, &products, Int32(m))
+                for i in 0..<p {
+                    var best = nearest[i], bestIndex = nearestIndex[i]
+                    for j in 0..<m {
+                        let v = products[i * m + j] + squaredNorms[start + j]
+                        if v < best { best = v; bestIndex = start + j }
+                    }
+                    nearest[i] = best
+                    nearestIndex[i] = bestIndex
+                }
+            }
+        }
+        // ‖q‖² was left out of the per-row minimum, which it does not change.
+        var cells = [Float](repeating: 0, count: p)
+        for i in 0..<p {
+            let row = q + i * d
+            var norm: Float = 0
+            for j in 0..<d { norm += row[j] * row[j] }
+            cells[i] = max(nearest[i] + norm, 0).squareRoot()
+        }
+        let star = cells.indices.max { cells[$0] < cells[$1] }!
+        return (cells, reweighted(q + star * d, nearest: nearestIndex[star], distance: Double(cells[star])))
+    }
+
+    /// Eq. 7: d* times one minus the softmax weight of m* among its `neighbours` nearest memory patches, as seen
+    /// from the test patch.
+    func reweighted(_ q: UnsafePointer<Float>, nearest: Int, distance: Double) -> Double {
+        let d = dimension
+        let support = bank.withUnsafeBufferPointer { b -> [Int] in
+            let m = b.baseAddress! + nearest * d
+            var gaps = [(Float, Int)]()
+            gaps.reserveCapacity(count)
+            for r in 0..<count {
+                let row = b.baseAddress! + r * d
+                var s: Float = 0
+                for j in 0..<d { let t = row[j] - m[j]; s += t * t }
+                gaps.append((s, r))
+            }
+            // m* first (its own gap is 0), then its nearest others.
+            let others = gaps.filter { $0.1 != nearest }.sorted { $0.0 < $1.0 }.prefix(Self.neighbours - 1).map(\.1)
+            return [nearest] + others
+        }
+        var sum = 0.0
+        for r in support {
+            var s = 0.0
+            for j in 0..<d { let t = Double(q[j] - bank[r * d + j]); s += t * t }
+            sum += Foundation.exp(s.squareRoot() - distance)   // exp(‖q − m‖ − d*) ≥ 1 for every m beyond m*
+        }
+        return (1 - 1 / sum) * distance
+    }
+
+    /// Every frame's cell scores and frame score from a teacher pass that captured `blocks`, the frames spread
+    /// over `workers` threads.
+    public func scores(_ output: ViTOutput, workers: Int) -> [(cells: [Float], score: Double)] {
+        let n = output.batch, parts = max(1, min(workers, n))
+        var results = [(cells: [Float], score: Double)](repeating: ([], 0), count: n)
+        results.withUnsafeMutableBufferPointer { out in
+            let slots = out.baseAddress!
+            Parallel.forEach(parts) { part in
+                for b in (part * n / parts)..<((part + 1) * n / parts) {
+                    var q = [Float]()
+                    q.reserveCapacity(patchesPerFrame * dimension)
+                    Self.appendFeatures(output, frame: b, blocks: blocks, to: &q)
+                    slots[b] = q.withUnsafeBufferPointer { score($0.baseAddress!, patches: patchesPerFrame) }
+                }
+            }
+        }
+        return results
+    }
+
+    /// The map an episode's box is drawn from: each cell's distance beyond the baseline, 0 within it.
+    public func map(_ cells: [Float]) -> [Float] { cells.map { max(0, $0 - baseline) } }
+}

@@ -1,0 +1,254 @@
+import Checkpoint
+import Foundation
+import Reference
+import XCTest
+@testable import Detector
+@testable import Engine
+
+final class PatchMemoryTests: XCTestCase {
+    // MARK: - References
+
+    /// k-center greedy the plain way: each step recomputes every point's distance to every chosen point, in Double.
+    private func bruteForceGreedy(_ x: [Float], count n: Int, dimension d: Int, budget: Int, first: Int) -> [Int] {
+        var chosen = [first]
+        while chosen.count < budget {
+            var best = -1.0, pick = 0
+            for i in 0..<n {
+                let gap = chosen.map { c in (0..<d).reduce(0.0) { $0 + pow(Double(x[i * d + $1]) - Double(x[c * d + $1]), 2) } }.min()!
+                if gap > best { best = gap; pick = i }
+            }
+            chosen.append(pick)
+        }
+        return chosen
+    }
+
+    private func distance(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
+        zip(a, b).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }.squareRoot()
+    }
+
+    private func row(_ x: [Float], _ i: Int, _ d: Int) -> ArraySlice<Float> { x[(i * d)..<((i + 1) * d)] }
+
+    // MARK: - Coreset
+
+    func testTheCoresetIsTheBruteForceGreedyChoice() {
+        var rng = RNG(3)
+        for (n, d, budget) in [(300, 8, 40), (9000, 4, 25)] {   // 9,000 points take the two-thread path
+            let x = rng.floats(n * d)
+            let fast = x.withUnsafeBufferPointer {
+                Coreset.select(points: $0.baseAddress!, count: n, dimension: d, budget: budget, projection: d, seed: 7)
+            }
+            XCTAssertEqual(fast, bruteForceGreedy(x, count: n, dimension: d, budget: budget, first: 7 % n), "n \(n), d \(d)")
+        }
+        let few = [Float](repeating: 1, count: 12)
+        XCTAssertEqual(few.withUnsafeBufferPointer { Coreset.select(points: $0.baseAddress!, count: 3, dimension: 4, budget: 5) },
+                       [0, 1, 2], "a budget beyond the points keeps them all")
+    }
+
+    /// Through the random projection: ten well-separated clusters in 64 dimensions, ten picks, one from each.
+    func testTheProjectedCoresetCoversEveryCluster() {
+        var rng = RNG(11)
+        let d = 64, clusters = 10, per = 50
+        let centres = (0..<clusters).map { _ in rng.floats(d, 10) }
+        var x = [Float]()
+        for i in 0..<(clusters * per) { x += centres[i % clusters].map { $0 + rng.float(0.1) } }
+        let chosen = x.withUnsafeBufferPointer {
+            Coreset.select(points: $0.baseAddress!, count: clusters * per, dimension: d, budget: clusters, projection: 16, seed: 2)
+        }
+        XCTAssertEqual(Set(chosen.map { $0 % clusters }).count, clusters, "\(chosen)")
+    }
+
+    // MARK: - Scoring
+
+    /// Cells against a naive nearest-neighbour loop over a memory of several GEMM chunks; the frame score against
+    /// eq. 7 written out.
+    func testScoresAreTheNaiveNearestNeighbourDistancesAndTheReweightedMaximum() throws {
+        var rng = RNG(5)
+        let d = 24, m = 2500, p = 9
+        let bank = rng.floats(m * d)
+        let memory = try PatchMemory(blocks: [0], grid: 3, dimension: d, bank: bank, baseline: 0.5)
+        var queries = rng.floats(p * d)
+        for j in 0..<d { queries[4 * d + j] += 3 }   // one patch far from everything
+        let (cells, score) = queries.withUnsafeBufferPointer { memory.score($0.baseAddress!, patches: p) }
+
+        var nearest = [Int](repeating: 0, count: p)
+        for i in 0..<p {
+            let gaps = (0..<m).map { distance(row(queries, i, d), row(bank, $0, d)) }
+            nearest[i] = gaps.indices.min { gaps[$0] < gaps[$1] }!
+            XCTAssertEqual(Double(cells[i]), gaps[nearest[i]], accuracy: 1e-4 * gaps[nearest[i]], "cell \(i)")
+        }
+        let star = cells.indices.max { cells[$0] < cells[$1] }!
+        XCTAssertEqual(star, 4)
+        let centre = nearest[star]
+        let support = [centre] + (0..<m).filter { $0 != centre }
+            .sorted { distance(row(bank, $0, d), row(bank, centre, d)) < distance(row(bank, $1, d), row(bank, centre, d)) }
+            .prefix(PatchMemory.neighbours - 1)
+        let exps = support.map { exp(distance(row(queries, star, d), row(bank, $0, d))) }
+        let dStar = distance(row(queries, star, d), row(bank, centre, d))
+        XCTAssertEqual(score, (1 - exps[0] / exps.reduce(0, +)) * dStar, accuracy: 1e-4 * dStar)
+        XCTAssertEqual(memory.map(cells), cells.map { max(0, $0 - 0.5) })
+    }
+
+    /// Each patch's feature is the mean of its 3×3 neighbours inside the grid, per block, blocks side by side.
+    func testLocallyAwareFeaturesAverageEachPatchsNeighbours() {
+        var rng = RNG(9)
+        let g = 3, t = g * g + 1, d = 2, batch = 2
+        let streams = [1: rng.floats(batch * t * d), 4: rng.floats(batch * t * d)]
+        let output = ViTOutput(batch: batch, tokens: t, width: d, finalTokens: [], clsAttention: [], logits: [],
+                               blockOutputs: streams)
+        var features = [Float]()
+        PatchMemory.appendFeatures(output, frame: 1, blocks: [1, 4], to: &features)
+        XCTAssertEqual(features.count, g * g * 2 * d)
+        for r in 0..<g {
+            for c in 0..<g {
+                for (k, block) in [1, 4].enumerated() {
+                    for j in 0..<d {
+                        var sum = 0.0, n = 0.0
+                        for rr in (r - 1)...(r + 1) where rr >= 0 && rr < g {
+                            for cc in (c - 1)...(c + 1) where cc >= 0 && cc < g {
+                                sum += Double(streams[block]![(t + 1 + rr * g + cc) * d + j])
+                                n += 1
+                            }
+                        }
+                        XCTAssertEqual(Double(features[(r * g + c) * 2 * d + k * d + j]), sum / n, accuracy: 1e-6)
+                    }
+                }
+            }
+        }
+    }
+
+    func testStoredParametersAreChecked() {
+        XCTAssertThrowsError(try PatchMemory(blocks: [3, 1], grid: 2, dimension: 2, bank: [0, 0], baseline: 0)) {
+            XCTAssertEqual($0 as? PatchMemoryError, .invalidParameter(field: "blocks", detail: "[3, 1] is not an increasing list of block indices"))
+        }
+        XCTAssertThrowsError(try PatchMemory(blocks: [0], grid: 2, dimension: 2, bank: [0, .nan], baseline: 0)) {
+            XCTAssertEqual($0 as? PatchMemoryError, .invalidParameter(field: "bank", detail: "row 0 is not finite"))
+        }
+        XCTAssertThrowsError(try PatchMemory(blocks: [0], grid: 2, dimension: 2, bank: [0, 0, 1], baseline: 0))
+        XCTAssertThrowsError(try PatchMemory(blocks: [0], grid: 2, dimension: 2, bank: [0, 0], baseline: -1))
+    }
+
+    // MARK: - Fitting and the bundle
+
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("patch-memory-\(getpid())-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A 3-block teacher over 64 px frames in 16 px patches (a 4×4 grid), seeded random weights.
+    private func teacher() throws -> (ViT, String) {
+        let parameters = ViTParameters(config: ViTConfig(imageSize: 64, patchSize: 16, width: 16, depth: 3, heads: 2, mlpWidth: 32))
+        var rng = RNG(21)
+        for i in 0..<parameters.layout.count { parameters.storage.data[i] = rng.float(0.3) }
+        let path = directory + "/teacher.safetensors"
+        try SafetensorsWriter.write(parameters.layout.entries.map { e in
+            (name: e.name, shape: e.shape, values: Array(UnsafeBufferPointer(start: parameters.ptr(e.offset), count: e.shape.reduce(1, *))))
+        }, metadata: [:], to: path)
+        return (ViT(parameters: parameters), path)
+    }
+
+    /// Normal frames: soft horizontal stripes at a random phase, with noise.
+    private func frames(_ n: Int, seed: UInt64, size: Int = 64) -> [UInt8] {
+        var rng = RNG(seed)
+        var out = [UInt8]()
+        for _ in 0..<n {
+            let phase = Double(rng.float()) * 3
+            for y in 0..<size {
+                for _ in 0..<size {
+                    let v = 128 + 60 * sin(Double(y) / 5 + phase) + Double(rng.float(8))
+                    out += [UInt8(v), UInt8(v * 0.8), UInt8(v * 0.6)]
+                }
+            }
+        }
+        return out
+    }
+
+    /// A real fit with the patch memory: it joins the calibration with out-of-sample scores, survives a round trip
+    /// through the bundle, and a frame with a planted square in one patch scores above every normal frame, with the
+    /// map's peak next to that patch.
+    func testTheFittedMemoryIsCalibratedStoredAndFindsAPlantedPatch() throws {
+        let (vit, teacherPath) = try teacher()
+        var settings = DetectorSettings()
+        settings.patchMemory = 40
+        let learn = 60
+        let runner = ViTRunner(vit: vit, workers: 2, maxBatch: 8)
+        let bundle = try ModelFitting.fit(rgb: frames(learn, seed: 1), count: learn, teacher: runner,
+                                          teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings,
+                                          components: [.gaussian])
+        let memory = try XCTUnwrap(bundle.patchMemory)
+        XCTAssertEqual(bundle.calibration.components, [.gaussian, .patch])
+        XCTAssertEqual(memory.blocks, [1])
+        XCTAssertEqual(memory.count, 40)
+        XCTAssertEqual(memory.dimension, memory.blocks.count * 16)
+        XCTAssertEqual(bundle.calibration.tails.first { $0.component == .patch }?.tail.sorted.count, learn,
+                       "one cross-fitted score per learning frame")
+
+        let path = directory + "/model"
+        try bundle.save(to: path)
+        let loaded = try ModelBundle.load(from: path, teacherPath: teacherPath)
+        XCTAssertEqual(loaded.patchMemory, memory)
+
+        var novel = frames(1, seed: 99)
+        for y in 20..<28 { for x in 36..<44 { for ch in 0..<3 { novel[(y * 64 + x) * 3 + ch] = ch == 1 ? 255 : 0 } } }
+        let normal = frames(30, seed: 2)
+        let scorer = FrameScorer(teacher: vit, bundle: loaded, workers: 2, maxBatch: 8)
+        let scores = try scorer.score(normal + novel)
+        XCTAssertEqual(try FrameScorer(teacher: vit, bundle: bundle, workers: 2, maxBatch: 8).score(normal + novel).map(\.patch),
+                       scores.map(\.patch), "the loaded memory scores as the fitted one")
+        let planted = try XCTUnwrap(scores.last)
+        XCTAssertGreaterThan(planted.patch!, scores.dropLast().map { $0.patch! }.max()!)
+        XCTAssertEqual(planted.grid, 4)
+        // The square sits in row 1, column 2; the 3×3 pooling spreads it over that patch's neighbours.
+        XCTAssertLessThanOrEqual(abs(planted.peak / 4 - 1), 1, "peak \(planted.peak)")
+        XCTAssertLessThanOrEqual(abs(planted.peak % 4 - 2), 1, "peak \(planted.peak)")
+        XCTAssertGreaterThan(planted.verdict.surprise, scores.dropLast().map(\.verdict.surprise).max()!)
+    }
+
+    func testABundlesPatchMemoryIsCheckedWhenLoaded() throws {
+        let (vit, teacherPath) = try teacher()
+        var settings = DetectorSettings()
+        settings.patchMemory = 16
+        let bundle = try ModelFitting.fit(rgb: frames(24, seed: 3), count: 24, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),
+                                          teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings,
+                                          components: [.gaussian])
+        let path = directory + "/model"
+        try bundle.save(to: path)
+        let file = path + "/" + ModelBundle.patchMemoryFile
+        let m = try XCTUnwrap(bundle.patchMemory)
+        func rewrite(blocks: String = "1,2", grid: String = "4", baseline: String = "0.5", width: Int? = nil) throws {
+            let d = width ?? m.dimension
+            try SafetensorsWriter.write([("bank", [m.count, d], Array(repeating: 0.25, count: m.count * d))],
+                                        metadata: ["blocks": blocks, "grid": grid, "baseline": baseline], to: file)
+        }
+        func expect(_ field: String, _ fragment: String, teacher: String? = nil, line: UInt = #line) {
+            XCTAssertThrowsError(try ModelBundle.load(from: path, teacherPath: teacher), line: line) {
+                guard case let .inconsistent(_, file, f, detail) = $0 as? ModelBundleError else { return XCTFail("\($0)", line: line) }
+                XCTAssertEqual(file, ModelBundle.patchMemoryFile, line: line)
+                XCTAssertEqual(f, field, line: line)
+                XCTAssertTrue(detail.contains(fragment), detail, line: line)
+            }
+        }
+        XCTAssertEqual(PatchMemory.blocks(teacherDepth: 3), [1], "the fixture's blocks")
+        try rewrite(blocks: "x")
+        expect("__metadata__.blocks", "comma-separated")
+        try rewrite(blocks: "1,7", width: 32)
+        expect("__metadata__.blocks", "beyond the teacher's 3 blocks")
+        try rewrite(blocks: "1", width: 32)
+        expect("bank", "1 blocks of the teacher width 16 make 16")
+        try rewrite(blocks: "1", baseline: "far")
+        expect("__metadata__.baseline", "not a number")
+        try rewrite(blocks: "1", grid: "5")
+        expect("__metadata__.grid", "5×5", teacher: teacherPath)
+        try rewrite(blocks: "1")
+        XCTAssertNoThrow(try ModelBundle.load(from: path, teacherPath: teacherPath))
+        try FileManager.default.removeItem(atPath: file)
+        XCTAssertThrowsError(try ModelBundle.load(from: path)) {
+            XCTAssertEqual($0 as? ModelBundleError, .missingFile(bundle: path, file: ModelBundle.patchMemoryFile))
+        }
+    }
+}
