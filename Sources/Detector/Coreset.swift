@@ -9,9 +9,10 @@ import Kernels
 /// does, because each of the `budget` steps reads every point.
 public enum Coreset {
     /// Indices of the chosen points, in the order chosen (the first is point `seed % count`). All points when
-    /// `budget ≥ count`.
+    /// `budget ≥ count`. `shouldStop`, asked every 64 steps, ends the choice with `CancellationError`.
     public static func select(points: UnsafePointer<Float>, count n: Int, dimension d: Int, budget: Int,
-                              projection: Int = 128, seed: UInt64 = 0) -> [Int] {
+                              projection: Int = 128, seed: UInt64 = 0,
+                              shouldStop: () -> Bool = { false }) throws -> [Int] {
         precondition(n >= 1 && d >= 1 && budget >= 1)
         guard budget < n else { return Array(0..<n) }
         let k = min(projection, d)
@@ -25,22 +26,24 @@ public enum Coreset {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(k), Int32(d), 1, points, Int32(d),
                         matrix, Int32(k), 0, &projected, Int32(k))
         }
-        return greedy(projected, count: n, dimension: k, budget: budget, first: Int(seed % UInt64(n)))
+        return try greedy(projected, count: n, dimension: k, budget: budget, first: Int(seed % UInt64(n)), shouldStop: shouldStop)
     }
 
     /// The k-center greedy loop over already projected points: each step updates every point's distance to the
     /// chosen set with the newest centre (two halves on two threads) and takes the largest.
-    static func greedy(_ x: [Float], count n: Int, dimension k: Int, budget: Int, first: Int) -> [Int] {
+    static func greedy(_ x: [Float], count n: Int, dimension k: Int, budget: Int, first: Int,
+                       shouldStop: () -> Bool) throws -> [Int] {
         var nearest = [Float](repeating: .infinity, count: n)
         var chosen = [first]
         chosen.reserveCapacity(budget)
         let parts = n >= 8192 ? 2 : 1
         var best = [(value: Float, index: Int)](repeating: (0, 0), count: parts)
-        x.withUnsafeBufferPointer { xs in
-            nearest.withUnsafeMutableBufferPointer { near in
-                best.withUnsafeMutableBufferPointer { best in
+        try x.withUnsafeBufferPointer { xs in
+            try nearest.withUnsafeMutableBufferPointer { near in
+                try best.withUnsafeMutableBufferPointer { best in
                     let xp = xs.baseAddress!, np = near.baseAddress!, bp = best.baseAddress!
                     while chosen.count < budget {
+                        if chosen.count % 64 == 0, shouldStop() { throw CancellationError() }
                         let centre = xp + chosen.last! * k
                         Parallel.forEach(parts) { part in
                             let lo = part * n / parts, hi = (part + 1) * n / parts

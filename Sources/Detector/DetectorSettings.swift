@@ -9,7 +9,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public static let maxStudentDepth = 48
     public static let maxMaskRatio = 0.95
 
-    /// Student depth in blocks; nil means the teacher's depth.
+    /// Student depth in blocks; nil means the teacher's depth, 0 no student (the other components only).
     public var studentDepth: Int?
     /// Fraction of patches the guided mask drops during training (RN: 0.5).
     public var maskRatio: Double = 0.5
@@ -83,8 +83,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
             ok ? nil : (key, "expected \(range), got \(value)")
         }
         let checks: [(key: CodingKeys, problem: String)?] = [
-            expect(studentDepth.map { (1...Self.maxStudentDepth).contains($0) } ?? true, .studentDepth,
-                   "1...\(Self.maxStudentDepth) blocks (at most the teacher's depth)", studentDepth ?? 0),
+            expect(studentDepth.map { (0...Self.maxStudentDepth).contains($0) } ?? true, .studentDepth,
+                   "0 (no student) to \(Self.maxStudentDepth) blocks (at most the teacher's depth)", studentDepth ?? 0),
             // At most 0.95: a ratio just below 1 keeps no patch of the teacher's grid, and training has nothing to see.
             expect(maskRatio >= 0 && maskRatio <= Self.maxMaskRatio, .maskRatio, "a share in [0, \(Self.maxMaskRatio)]", maskRatio),
             expect((1...1000).contains(epochs), .epochs, "1...1000", epochs),
@@ -105,6 +105,9 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public func validate() throws {
         if let (key, problem) = firstInvalid { throw DetectorSettingsError.invalidSetting(field: key.stringValue, reason: problem) }
     }
+
+    /// Whether the detector has a student at all (`student_depth: 0` leaves it out).
+    public var hasStudent: Bool { studentDepth != 0 }
 
     /// The student's architecture under `teacher`: `studentDepth` blocks, at most the teacher's.
     public func studentConfig(teacher: ViTConfig) throws -> ViTConfig {

@@ -29,8 +29,10 @@ public enum ModelFitting {
                            shouldStop: @escaping @Sendable () -> Bool = { false },
                            initialStudent: ViTParameters? = nil) throws -> ModelBundle {
         let c = teacher.vit.config
-        let shape = try settings.studentConfig(teacher: c)
-        let components = settings.patchMemory > 0 ? components.union([.patch]) : components.subtracting([.patch])   // before the teacher pass: a bad depth fails at once
+        var components = settings.patchMemory > 0 ? components.union([.patch]) : components.subtracting([.patch])
+        if !settings.hasStudent { components.remove(.mkd) }
+        // Before the teacher pass: a bad depth fails at once.
+        let shape = components.contains(.mkd) ? try settings.studentConfig(teacher: c) : c
         let imageBytes = c.imageSize * c.imageSize * 3
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
@@ -203,7 +205,7 @@ struct PatchCandidates {
             x.reserveCapacity(rows.count * frameWidth)
             for r in rows { x += features[(r * frameWidth)..<((r + 1) * frameWidth)] }
             return try PatchMemory.fit(features: x, dimension: dimension, blocks: blocks, grid: grid, budget: budget, seed: seed,
-                                     baseline: baseline)
+                                       baseline: baseline, shouldStop: shouldStop)
         }
         var scores = [Double](repeating: 0, count: indices.count)
         var cells = [Float]()

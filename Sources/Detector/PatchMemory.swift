@@ -110,12 +110,13 @@ public struct PatchMemory: Sendable, Equatable {
 
     /// Chooses the memory from the normal patches `features` ([count, dimension]) with `Coreset`.
     public static func fit(features: [Float], dimension: Int, blocks: [Int], grid: Int, budget: Int, seed: UInt64,
-                           baseline: Float = 0) throws -> PatchMemory {
+                           baseline: Float = 0, shouldStop: () -> Bool = { false }) throws -> PatchMemory {
         let n = features.count / dimension
         guard n >= 1, budget >= 1 else { throw PatchMemoryError.tooFewPatches(count: n, budget: budget) }
         if let i = features.firstIndex(where: { !$0.isFinite }) { throw PatchMemoryError.nonFiniteFeature(row: i / dimension) }
-        let chosen = features.withUnsafeBufferPointer {
-            Coreset.select(points: $0.baseAddress!, count: n, dimension: dimension, budget: budget, seed: seed)
+        let chosen = try features.withUnsafeBufferPointer {
+            try Coreset.select(points: $0.baseAddress!, count: n, dimension: dimension, budget: budget, seed: seed,
+                               shouldStop: shouldStop)
         }
         var bank = [Float]()
         bank.reserveCapacity(chosen.count * dimension)

@@ -30,29 +30,33 @@ final class PatchMemoryTests: XCTestCase {
 
     // MARK: - Coreset
 
-    func testTheCoresetIsTheBruteForceGreedyChoice() {
+    func testTheCoresetIsTheBruteForceGreedyChoice() throws {
         var rng = RNG(3)
         for (n, d, budget) in [(300, 8, 40), (9000, 4, 25)] {   // 9,000 points take the two-thread path
             let x = rng.floats(n * d)
-            let fast = x.withUnsafeBufferPointer {
-                Coreset.select(points: $0.baseAddress!, count: n, dimension: d, budget: budget, projection: d, seed: 7)
+            let fast = try x.withUnsafeBufferPointer {
+                try Coreset.select(points: $0.baseAddress!, count: n, dimension: d, budget: budget, projection: d, seed: 7)
             }
             XCTAssertEqual(fast, bruteForceGreedy(x, count: n, dimension: d, budget: budget, first: 7 % n), "n \(n), d \(d)")
         }
         let few = [Float](repeating: 1, count: 12)
-        XCTAssertEqual(few.withUnsafeBufferPointer { Coreset.select(points: $0.baseAddress!, count: 3, dimension: 4, budget: 5) },
+        XCTAssertEqual(try few.withUnsafeBufferPointer { try Coreset.select(points: $0.baseAddress!, count: 3, dimension: 4, budget: 5) },
                        [0, 1, 2], "a budget beyond the points keeps them all")
+        let many = rng.floats(500 * 4)
+        XCTAssertThrowsError(try many.withUnsafeBufferPointer {
+            try Coreset.select(points: $0.baseAddress!, count: 500, dimension: 4, budget: 200, shouldStop: { true })
+        }) { XCTAssertTrue($0 is CancellationError, "\($0)") }
     }
 
     /// Through the random projection: ten well-separated clusters in 64 dimensions, ten picks, one from each.
-    func testTheProjectedCoresetCoversEveryCluster() {
+    func testTheProjectedCoresetCoversEveryCluster() throws {
         var rng = RNG(11)
         let d = 64, clusters = 10, per = 50
         let centres = (0..<clusters).map { _ in rng.floats(d, 10) }
         var x = [Float]()
         for i in 0..<(clusters * per) { x += centres[i % clusters].map { $0 + rng.float(0.1) } }
-        let chosen = x.withUnsafeBufferPointer {
-            Coreset.select(points: $0.baseAddress!, count: clusters * per, dimension: d, budget: clusters, projection: 16, seed: 2)
+        let chosen = try x.withUnsafeBufferPointer {
+            try Coreset.select(points: $0.baseAddress!, count: clusters * per, dimension: d, budget: clusters, projection: 16, seed: 2)
         }
         XCTAssertEqual(Set(chosen.map { $0 % clusters }).count, clusters, "\(chosen)")
     }
@@ -168,20 +172,21 @@ final class PatchMemoryTests: XCTestCase {
         return out
     }
 
-    /// A real fit with the patch memory: it joins the calibration with out-of-sample scores, survives a round trip
-    /// through the bundle, and a frame with a planted square in one patch scores above every normal frame, with the
-    /// map's peak next to that patch.
+    /// A real fit with the patch memory and no student (`student_depth: 0`): the memory joins the calibration with
+    /// out-of-sample scores, survives a round trip through the bundle, and a frame with a planted square in one patch
+    /// scores above every normal frame, with the map's peak next to that patch.
     func testTheFittedMemoryIsCalibratedStoredAndFindsAPlantedPatch() throws {
         let (vit, teacherPath) = try teacher()
         var settings = DetectorSettings()
         settings.patchMemory = 40
+        settings.studentDepth = 0
         let learn = 60
         let runner = ViTRunner(vit: vit, workers: 2, maxBatch: 8)
         let bundle = try ModelFitting.fit(rgb: frames(learn, seed: 1), count: learn, teacher: runner,
-                                          teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings,
-                                          components: [.gaussian])
+                                          teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings)
         let memory = try XCTUnwrap(bundle.patchMemory)
         XCTAssertEqual(bundle.calibration.components, [.gaussian, .patch])
+        XCTAssertNil(bundle.student)
         XCTAssertEqual(memory.blocks, [1])
         XCTAssertEqual(memory.count, 40)
         XCTAssertEqual(memory.dimension, memory.blocks.count * 16)
