@@ -7,7 +7,9 @@
 // Besides the daemon's MKD score (mean of the per-patch map), the max and the top-10% mean of the map are reported.
 // Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S] [--variance V]
 //                      [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean] [--student-score mean|channel_profile]
-//                      [--classes 0,1,...] [--gaussian-only] [--cache PATH] [--markdown PATH] [--dump DIR]
+//                      [--classes 0,1,...] [--gaussian-only] [--patch-memory M] [--cache PATH] [--markdown PATH] [--dump DIR]
+// `--depth 0` fits no student; `--patch-memory M` adds the patch memory (its test features, the teacher's blocks 4
+// and 7, stay in memory too: 3 GB, cached at PATH.patch).
 // `--dump DIR` writes each class's raw scores (test and held-out), each component's ln tail probability and the
 // fused surprise of every test image, MKD maps and the training images' teacher
 // features as flat little-endian arrays (and `--cache PATH.side` the test images' CLS attention and per-block CLS
@@ -46,6 +48,7 @@ while let a = args.next() {
     case "--covariance": settings.gaussianCovariance = GaussianCovariance(rawValue: args.next()!)!
     case "--feature": settings.gaussianFeature = GaussianFeature(rawValue: args.next()!)!
     case "--student-score": settings.studentScore = StudentScore(rawValue: args.next()!)!
+    case "--patch-memory": settings.patchMemory = Int(args.next()!)!
     case "--classes": classes = args.next()!.split(separator: ",").map { Int($0)! }
     case "--gaussian-only": gaussianOnly = true
     case "--markdown": markdownPath = args.next()!
@@ -185,13 +188,39 @@ if let cached {
         try testSide.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: sidePath!))
     }
 }
+// The patch memory reads the residual stream after its blocks: every test image's patch tokens there, kept like the
+// final tokens (and cached beside them).
+let patchBlocks = settings.patchMemory > 0 ? PatchMemory.blocks(teacherDepth: c.depth) : []
+var testBlocks: [Int: [Float]] = [:]
+if !patchBlocks.isEmpty {
+    let path = cachePath.map { $0 + ".patch" }
+    if let path, let data = FileManager.default.contents(atPath: path), data.count == patchBlocks.count * testCount * tokensPerImage * 4 {
+        var all = [Float](repeating: 0, count: patchBlocks.count * testCount * tokensPerImage)
+        _ = all.withUnsafeMutableBytes { data.copyBytes(to: $0) }
+        for (k, blk) in patchBlocks.enumerated() {
+            testBlocks[blk] = Array(all[(k * testCount * tokensPerImage)..<((k + 1) * testCount * tokensPerImage)])
+        }
+    } else {
+        var rgb = [UInt8](repeating: 0, count: batch * imageBytes)
+        for start in stride(from: 0, to: testCount, by: batch) {
+            let n = min(batch, testCount - start)
+            testImages.withUnsafeBufferPointer { g in
+                rgb.withUnsafeMutableBufferPointer { upsample(g.baseAddress! + start * pixels, count: n, into: $0.baseAddress!) }
+            }
+            let out = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: n, captureBlocks: Set(patchBlocks)) }
+            for blk in patchBlocks { testBlocks[blk, default: []] += out.blockOutputs[blk]! }
+            if (start + n) % 2000 == 0 { log("teacher: \(start + n)/\(testCount) test images for the patch memory") }
+        }
+        if let path { try patchBlocks.flatMap { testBlocks[$0]! }.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path)) }
+    }
+}
 let teacherSeconds = now() - teacherStart
 log(String(format: "teacher over the test set: %.0f s%@", teacherSeconds, cached == nil ? "" : " (tokens from cache)"))
 
 struct ClassResult {
     let cls: Int
     let gaussian: Double
-    let mkd, mkdMax, mkdTop, profile: Double?
+    let mkd, mkdMax, mkdTop, profile, patch: Double?
     let fused: Double?
     let fitSeconds, scoreSeconds: Double
     let losses: [Double]
@@ -216,25 +245,25 @@ func pct(_ x: Double?) -> String { x.map { String(format: "%.1f", 100 * $0) } ??
         \(settings.learningRate), batch \(settings.batchSize), mask ratio \(settings.maskRatio), seed \(settings.seed), \
         holdout \(settings.holdout), Gaussian on \(settings.gaussianFeature.rawValue) with \(settings.gaussianCovariance.rawValue) \
         covariance\(settings.gaussianCovariance == .pca ? " keeping \(settings.varianceKept) of the variance" : "")\
-        \(gaussianOnly ? " (Gaussian only)" : "").
+        \(gaussianOnly ? " (Gaussian only)" : ""), patch memory \(settings.patchMemory) patches.
         Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS core \(BLAS.coreName), \(workers) workers \
         with single-threaded BLAS; load average at the last class \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
             .split(separator: " ").prefix(3).joined(separator: " ") ?? "?").
         Teacher over the 10,000 test images: \(String(format: "%.0f", teacherSeconds)) s\(cached == nil ? "" : " (loaded from cache)").
         MKD = the daemon's score (mean of the patch map); max, top 10% = other reductions of the same map (not fused).
 
-        | class | name | Gaussian | MKD | MKD profile | fused | MKD max | MKD top 10% | fit s | score s | final loss |
-        |-------|------|----------|-----|-------------|-------|---------|-------------|-------|---------|------------|
+        | class | name | Gaussian | MKD | MKD profile | patch | fused | MKD max | MKD top 10% | fit s | score s | final loss |
+        |-------|------|----------|-----|-------------|-------|-------|---------|-------------|-------|---------|------------|
 
         """
     for r in results {
-        md += "| \(r.cls) | \(names[r.cls]) | \(pct(r.gaussian)) | \(pct(r.mkd)) | \(pct(r.profile)) | \(pct(r.fused)) | \(pct(r.mkdMax)) | "
+        md += "| \(r.cls) | \(names[r.cls]) | \(pct(r.gaussian)) | \(pct(r.mkd)) | \(pct(r.profile)) | \(pct(r.patch)) | \(pct(r.fused)) | \(pct(r.mkdMax)) | "
             + "\(pct(r.mkdTop)) | "
             + String(format: "%.0f | %.0f | ", r.fitSeconds, r.scoreSeconds)
             + (r.losses.last.map { String(format: "%.5f", $0) } ?? "–") + " |\n"
     }
     md += "| mean | | **\(pct(mean(results.map { $0.gaussian })))** | **\(pct(mean(results.map { $0.mkd })))** | "
-        + "**\(pct(mean(results.map { $0.profile })))** | "
+        + "**\(pct(mean(results.map { $0.profile })))** | **\(pct(mean(results.map { $0.patch })))** | "
         + "**\(pct(mean(results.map { $0.fused })))** | \(pct(mean(results.map { $0.mkdMax }))) | "
         + "\(pct(mean(results.map { $0.mkdTop }))) | "
         + String(format: "%.0f | %.0f | |\n", results.map(\.fitSeconds).reduce(0, +), results.map(\.scoreSeconds).reduce(0, +))
@@ -252,7 +281,7 @@ for cls in classes {
     let fitStart = now()
     let bundle = try ModelFitting.fit(
         rgb: rgb, count: members.count, teacher: teacher, teacherIdentity: identity, settings: settings,
-        components: gaussianOnly ? [.gaussian] : [.mkd, .gaussian], workers: workers,
+        components: gaussianOnly ? [.gaussian] : [.mkd, .gaussian], workers: workers,   // (+ patch when set)
         progress: { p in
             if case .training(let t) = p, t.frames == t.framesPerEpoch {
                 log(String(format: "class %d: epoch %d/%d loss %.5f (%.0f s)", cls, t.epoch + 1, t.epochs,
@@ -272,6 +301,7 @@ for cls in classes {
     // For the dump: each test image's ln tail probability per component, as the fusion sees it.
     var logTail: [ScoreComponent: [Double]] = [:]
     var g = [Double](), m = [Double](), prof = [Double](), mMax = [Double](), mTop = [Double](), f = [Double](), testMaps = [Float]()
+    var patch = [Double]()
     let scoreStart = now()
     var rgbBatch = [UInt8](repeating: 0, count: batch * imageBytes)
     var out = template!
@@ -283,11 +313,13 @@ for cls in classes {
             }
         }
         out.finalTokens = Array(testTokens[(start * tokensPerImage)..<((start + batch) * tokensPerImage)])
+        out.blockOutputs = testBlocks.mapValues { Array($0[(start * tokensPerImage)..<((start + batch) * tokensPerImage)]) }
         let scores = try rgbBatch.withUnsafeBufferPointer { try model.score(teacher: out, rgb: $0.baseAddress!) }
         if let profiler { testProfiles += rgbBatch.withUnsafeBufferPointer { profiler.score(teacher: out, rgb: $0.baseAddress!) }.profiles }
         for s in scores {
             g.append(s.gaussian!)
             if let p = s.mkdProfile { prof.append(p) }
+            if let p = s.patch { patch.append(p) }
             if let mkd = s.mkd {
                 m.append(mkd)
                 if dumpDir != nil { testMaps += s.map }
@@ -314,7 +346,7 @@ for cls in classes {
             let n = min(batch, members.count - start)
             let o = rgb.withUnsafeBufferPointer {
                 teacher.forward(rgb: $0.baseAddress! + start * imageBytes, batch: n, captureBlocks: allBlocks)
-            }
+            }   // (every block, the patch memory's among them)
             for b in 0..<n {
                 trainSide += sideFeatures(o, b)
                 trainCls += o.cls(b)
@@ -338,22 +370,21 @@ for cls in classes {
         try dump(split.holdout.map(Int64.init), cls, "holdout_index", "i64")
         try dump(trainProfiles, cls, "train_profile", "f32"); try dump(testProfiles, cls, "test_profile", "f32")
         for (component, values) in logTail { try dump(values, cls, "test_logtail_\(component.rawValue)", "f64") }
-        try dump(prof, cls, "test_mkd_profile", "f64"); try dump(f, cls, "test_surprise", "f64")
+        try dump(prof, cls, "test_mkd_profile", "f64"); try dump(f, cls, "test_surprise", "f64"); try dump(patch, cls, "test_patch", "f64")
         try dump(trainSide, cls, "train_side", "f32"); try dump(trainCls, cls, "train_cls", "f32"); try dump(trainPatchMean, cls, "train_patchmean", "f32")
     }
     let labels = testLabels.map { Int($0) != cls }
+    func auroc(_ scores: [Double]) throws -> Double? { scores.isEmpty ? nil : try ROC.auroc(scores: scores, labels: labels) }
     let r = ClassResult(cls: cls, gaussian: try ROC.auroc(scores: g, labels: labels),
-                        mkd: gaussianOnly ? nil : try ROC.auroc(scores: m, labels: labels),
-                        mkdMax: gaussianOnly ? nil : try ROC.auroc(scores: mMax, labels: labels),
-                        mkdTop: gaussianOnly ? nil : try ROC.auroc(scores: mTop, labels: labels),
-                        profile: prof.isEmpty ? nil : try ROC.auroc(scores: prof, labels: labels),
-                        fused: gaussianOnly ? nil : try ROC.auroc(scores: f, labels: labels),
+                        mkd: try auroc(m), mkdMax: try auroc(mMax), mkdTop: try auroc(mTop), profile: try auroc(prof),
+                        patch: try auroc(patch),
+                        fused: bundle.calibration.tails.count > 1 ? try ROC.auroc(scores: f, labels: labels) : nil,
                         fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, losses: bundle.metadata.trainingLoss)
     results.append(r)
     // Rewritten after every class so that an interrupted run keeps the classes it finished.
     if let markdownPath { try report().write(toFile: markdownPath, atomically: true, encoding: .utf8) }
-    log(String(format: "class %d %@: gaussian %.2f mkd %@ (max %@, top10%% %@, profile %@) fused %@ (fit %.0f s, score %.0f s)",
-               cls, names[cls], 100 * r.gaussian, pct(r.mkd), pct(r.mkdMax), pct(r.mkdTop), pct(r.profile), pct(r.fused),
-               fitSeconds, scoreSeconds))
+    log(String(format: "class %d %@: gaussian %.2f mkd %@ (max %@, top10%% %@, profile %@) patch %@ fused %@ (fit %.0f s, score %.0f s)",
+               cls, names[cls], 100 * r.gaussian, pct(r.mkd), pct(r.mkdMax), pct(r.mkdTop), pct(r.profile), pct(r.patch),
+               pct(r.fused), fitSeconds, scoreSeconds))
 }
 print(report())
