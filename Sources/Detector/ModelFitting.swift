@@ -17,7 +17,9 @@ public enum FitProgress: Sendable {
 /// scored by a Gaussian of the others: one score per learning frame, for the price of a few small fits); the
 /// student's, too costly to train again, on the held-out frames, scored through the same path as run time; the
 /// patch memory's, like the Gaussian's, by cross-fitting (`PatchMemory`: a coreset of the other folds' patches,
-/// at the budget's share of them, scores each fold's frames).
+/// at the budget's share of them, scores each fold's frames; frames not kept for the memory are scored by their
+/// fold's memory in a second teacher pass, so the tail has one score per learning frame). Without a student nothing
+/// is held out and the frames are taken in time order.
 /// `shouldStop` (asked between batches and training steps) ends the fit with `CancellationError`: it runs on a
 /// plain thread, where task cancellation cannot reach. `initialStudent` (same shape) warm-starts the student
 /// instead of a random initialisation.
@@ -27,7 +29,8 @@ public enum ModelFitting {
                            blockLength: Int = 1, workers: Int = 2,
                            progress: (@Sendable (FitProgress) -> Void)? = nil,
                            shouldStop: @escaping @Sendable () -> Bool = { false },
-                           initialStudent: ViTParameters? = nil) throws -> ModelBundle {
+                           initialStudent: ViTParameters? = nil,
+                           maxPatchCandidates: Int = PatchCandidates.maxPatches) throws -> ModelBundle {
         let c = teacher.vit.config
         var components = settings.patchMemory > 0 ? components.union([.patch]) : components.subtracting([.patch])
         if !settings.hasStudent { components.remove(.mkd) }
@@ -44,13 +47,14 @@ public enum ModelFitting {
 
         // One teacher pass per frame: distillation targets from the training frames, the Gaussian's features from
         // all (rows in `order`).
-        let order = split.train + split.holdout
+        // Without a student nothing is held out: every component is cross-fitted, in time order.
+        let order = components.contains(.mkd) ? split.train + split.holdout : Array(0..<count)
         var targets = TeacherTargets(teacher: c)
         if components.contains(.mkd) { targets.reserveCapacity(frames: split.train.count) }
         var features = [Float]()
         let featureWidth = settings.gaussianFeature.width(teacherWidth: c.width)
         if components.contains(.gaussian) { features.reserveCapacity(count * featureWidth) }
-        var patches = PatchCandidates(teacher: c, count: count, enabled: components.contains(.patch))
+        var patches = PatchCandidates(teacher: c, count: count, enabled: components.contains(.patch), maxPatches: maxPatchCandidates)
         let batch = teacher.maxBatch
         var start = 0
         while start < order.count {
@@ -125,9 +129,28 @@ public enum ModelFitting {
         }
         var patchMemory: PatchMemory?
         if components.contains(.patch) {
-            let (memory, scores) = try patches.fit(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
-                                                   shouldStop: shouldStop)
-            patchMemory = memory
+            let folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
+                                                 shouldStop: shouldStop)
+            var (scores, cells) = patches.scoreKept(folds)
+            // The frames not kept for the memory are scored too, in a second teacher pass: the tail then rests on every
+            // learning frame (500 scores of a 3,000-frame learning phase left its shape to a handful of them).
+            let rest = (0..<count).filter { !patches.keeps($0) }
+            for start in stride(from: 0, to: rest.count, by: batch) {
+                if shouldStop() { throw CancellationError() }
+                let frames = rest[start..<min(start + batch, rest.count)]
+                let out = gather(frames).withUnsafeBufferPointer {
+                    teacher.forward(rgb: $0.baseAddress!, batch: frames.count, captureBlocks: Set(patches.blocks))
+                }
+                for r in PatchMemory.scores(out, workers: workers, memory: { folds[patches.fold(of: frames[start + $0])] }) {
+                    scores.append(r.score)
+                    cells += r.cells
+                }
+                progress?(.calibrating)
+            }
+            cells.sort()
+            let baseline = cells.isEmpty ? 0 : cells[min(cells.count - 1, Int(0.99 * Double(cells.count)))]
+            patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, baseline: baseline,
+                                             shouldStop: shouldStop)
             normal[.patch] = scores
         }
         if let student {
@@ -166,9 +189,9 @@ public enum ModelFitting {
 
 /// The learning frames' patch features for the patch memory: every frame's, or every k-th frame's when all would
 /// exceed `maxPatches` (consecutive video frames are near-duplicates; 98,304 patches of ViT-Ti's 384-wide feature
-/// hold 150 MB while learning).
-struct PatchCandidates {
-    static let maxPatches = 98_304
+/// hold 150 MB while learning), and its cross-fit.
+public struct PatchCandidates {
+    public static let maxPatches = 98_304
 
     let blocks: [Int]
     let grid: Int
@@ -179,12 +202,12 @@ struct PatchCandidates {
     private(set) var indices: [Int] = []
     private(set) var features: [Float] = []
 
-    init(teacher c: ViTConfig, count: Int, enabled: Bool) {
+    init(teacher c: ViTConfig, count: Int, enabled: Bool, maxPatches: Int) {
         blocks = enabled ? PatchMemory.blocks(teacherDepth: c.depth) : []
         grid = c.imageSize / c.patchSize
         dimension = blocks.count * c.width
         self.count = count
-        step = max(1, (count * grid * grid + Self.maxPatches - 1) / Self.maxPatches)
+        step = max(1, (count * grid * grid + maxPatches - 1) / maxPatches)
         if enabled { features.reserveCapacity((count + step - 1) / step * grid * grid * dimension) }
     }
 
@@ -194,38 +217,46 @@ struct PatchCandidates {
         PatchMemory.appendFeatures(output, frame: b, blocks: blocks, to: &features)
     }
 
-    /// The memory of every kept patch, and one out-of-sample score per kept frame: folds are runs of consecutive
-    /// frames, each scored by a memory of the others' patches at the budget's share of them, so that it is as dense
-    /// as the whole memory is over all of them. The map's baseline is the 0.99 quantile of those frames' cells.
-    func fit(budget: Int, seed: UInt64, folds wanted: Int, shouldStop: () -> Bool) throws -> (PatchMemory, [Double]) {
-        let p = grid * grid, frameWidth = p * dimension
-        let folds = min(wanted, indices.count / 2)
-        func memory(_ rows: [Int], budget: Int, baseline: Float = 0) throws -> PatchMemory {
-            var x = [Float]()
+    func keeps(_ index: Int) -> Bool { index % step == 0 }
+
+    /// Cross-fitting folds are runs of consecutive frames (a frame's neighbours are near-duplicates of it).
+    private(set) var folds = 1
+    func fold(of index: Int) -> Int { index * folds / count }
+
+    /// A coreset of the kept patches of `rows` (indices into the kept frames).
+    func memory(_ rows: [Int]? = nil, budget: Int, seed: UInt64, baseline: Float = 0,
+                shouldStop: () -> Bool) throws -> PatchMemory {
+        let frameWidth = grid * grid * dimension
+        var x = [Float]()
+        if let rows {
             x.reserveCapacity(rows.count * frameWidth)
             for r in rows { x += features[(r * frameWidth)..<((r + 1) * frameWidth)] }
-            return try PatchMemory.fit(features: x, dimension: dimension, blocks: blocks, grid: grid, budget: budget, seed: seed,
-                                       baseline: baseline, shouldStop: shouldStop)
         }
-        var scores = [Double](repeating: 0, count: indices.count)
-        var cells = [Float]()
-        cells.reserveCapacity(indices.count * p)
-        for fold in 0..<folds {
-            if shouldStop() { throw CancellationError() }
-            let inFold = indices.indices.filter { indices[$0] * folds / count == fold }
-            let others = indices.indices.filter { indices[$0] * folds / count != fold }
-            let fitted = try memory(others, budget: max(1, budget * others.count / indices.count))
-            features.withUnsafeBufferPointer { f in
-                for r in inFold {
-                    let scored = fitted.score(f.baseAddress! + r * frameWidth, patches: p)
-                    scores[r] = scored.score
-                    cells += scored.cells
-                }
+        return try PatchMemory.fit(features: rows == nil ? features : x, dimension: dimension, blocks: blocks, grid: grid,
+                                   budget: budget, seed: seed, baseline: baseline, shouldStop: shouldStop)
+    }
+
+    /// Per fold, a memory of the other folds' kept patches at the budget's share of them, so that it is as dense as
+    /// the whole memory is over all of them.
+    mutating func foldMemories(budget: Int, seed: UInt64, folds wanted: Int, shouldStop: () -> Bool) throws -> [PatchMemory] {
+        folds = max(1, min(wanted, indices.count / 2))
+        return try (0..<folds).map { f in
+            let others = indices.indices.filter { fold(of: indices[$0]) != f }
+            return try memory(others, budget: max(1, budget * others.count / indices.count), seed: seed, shouldStop: shouldStop)
+        }
+    }
+
+    /// Each kept frame's score and cells under its fold's memory.
+    func scoreKept(_ memories: [PatchMemory]) -> (scores: [Double], cells: [Float]) {
+        let p = grid * grid, frameWidth = p * dimension
+        var scores = [Double](), cells = [Float]()
+        features.withUnsafeBufferPointer { f in
+            for (r, index) in indices.enumerated() {
+                let scored = memories[fold(of: index)].score(f.baseAddress! + r * frameWidth, patches: p)
+                scores.append(scored.score)
+                cells += scored.cells
             }
         }
-        if shouldStop() { throw CancellationError() }
-        cells.sort()
-        let baseline = cells.isEmpty ? 0 : cells[min(cells.count - 1, Int(0.99 * Double(cells.count)))]
-        return (try memory(Array(indices.indices), budget: budget, baseline: baseline), scores)
+        return (scores, cells)
     }
 }

@@ -190,16 +190,23 @@ public struct PatchMemory: Sendable, Equatable {
     /// Every frame's cell scores and frame score from a teacher pass that captured `blocks`, the frames spread
     /// over `workers` threads.
     public func scores(_ output: ViTOutput, workers: Int) -> [(cells: [Float], score: Double)] {
+        Self.scores(output, workers: workers) { _ in self }
+    }
+
+    /// The same with frame b scored by `memory(b)` (the cross-fit's fold memories, which share blocks and grid).
+    static func scores(_ output: ViTOutput, workers: Int,
+                       memory: (Int) -> PatchMemory) -> [(cells: [Float], score: Double)] {
         let n = output.batch, parts = max(1, min(workers, n))
         var results = [(cells: [Float], score: Double)](repeating: ([], 0), count: n)
         results.withUnsafeMutableBufferPointer { out in
             let slots = out.baseAddress!
             Parallel.forEach(parts) { part in
                 for b in (part * n / parts)..<((part + 1) * n / parts) {
+                    let m = memory(b)
                     var q = [Float]()
-                    q.reserveCapacity(patchesPerFrame * dimension)
-                    Self.appendFeatures(output, frame: b, blocks: blocks, to: &q)
-                    slots[b] = q.withUnsafeBufferPointer { score($0.baseAddress!, patches: patchesPerFrame) }
+                    q.reserveCapacity(m.patchesPerFrame * m.dimension)
+                    appendFeatures(output, frame: b, blocks: m.blocks, to: &q)
+                    slots[b] = q.withUnsafeBufferPointer { m.score($0.baseAddress!, patches: m.patchesPerFrame) }
                 }
             }
         }

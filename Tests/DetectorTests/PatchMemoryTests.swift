@@ -214,6 +214,37 @@ final class PatchMemoryTests: XCTestCase {
         XCTAssertGreaterThan(planted.verdict.surprise, scores.dropLast().map(\.verdict.surprise).max()!)
     }
 
+    /// When the learning frames' patches exceed the candidates' bound, every k-th frame's feed the memory, and the
+    /// others are scored in a second pass by their fold's memory: the tail still has one score per learning frame,
+    /// each equal to the frame's score under a memory fitted on the other folds' kept frames alone.
+    func testFramesLeftOutOfTheMemoryAreStillCalibrated() throws {
+        let (vit, teacherPath) = try teacher()
+        var settings = DetectorSettings()
+        settings.patchMemory = 24
+        settings.studentDepth = 0
+        settings.normalizeBrightness = false   // the features below are taken from the frames as they are
+        let learn = 40, rgb = frames(learn, seed: 4)
+        let runner = ViTRunner(vit: vit, workers: 2, maxBatch: 8)
+        let bundle = try ModelFitting.fit(rgb: rgb, count: learn, teacher: runner, teacherIdentity: TeacherIdentity(path: teacherPath),
+                                          settings: settings, maxPatchCandidates: 16 * 10)   // every 4th frame
+        let tail = try XCTUnwrap(bundle.calibration.tails.first { $0.component == .patch }).tail
+        XCTAssertEqual(tail.sorted.count, learn)
+
+        // Frame 5 is not kept (5 % 4 ≠ 0); it lies in fold 0 of 5 (frames 0-7), so its memory is a coreset of the
+        // kept frames 8, 12, ..., 36 at 24 × 8/10 patches.
+        let imageBytes = 64 * 64 * 3
+        func features(_ i: Int) -> [Float] {
+            let out = rgb.withUnsafeBufferPointer { runner.forward(rgb: $0.baseAddress! + i * imageBytes, batch: 1, captureBlocks: [1]) }
+            var f = [Float]()
+            PatchMemory.appendFeatures(out, frame: 0, blocks: [1], to: &f)
+            return f
+        }
+        let others = stride(from: 8, to: learn, by: 4).flatMap { features($0) }
+        let fold = try PatchMemory.fit(features: others, dimension: 16, blocks: [1], grid: 4, budget: 24 * 8 / 10, seed: 0)
+        let expected = features(5).withUnsafeBufferPointer { fold.score($0.baseAddress!, patches: 16).score }
+        XCTAssertTrue(tail.sorted.contains { abs($0 - expected) <= 1e-4 * expected }, "\(expected) not among \(tail.sorted)")
+    }
+
     func testABundlesPatchMemoryIsCheckedWhenLoaded() throws {
         let (vit, teacherPath) = try teacher()
         var settings = DetectorSettings()
