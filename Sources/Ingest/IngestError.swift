@@ -9,6 +9,8 @@ public enum IngestError: Error, Equatable, CustomStringConvertible {
     case decodeFailed(source: String, reason: String)
     case encodeFailed(path: String, reason: String)
     case invalidConfiguration(String)
+    /// The configured `roi` or `tiles` do not fit the source's pictures (known once the first one is decoded).
+    case layout(source: String, LayoutMismatch)
 
     public var description: String {
         switch self {
@@ -19,6 +21,13 @@ public enum IngestError: Error, Equatable, CustomStringConvertible {
         case .decodeFailed(let s, let r): return "\(s): no decodable picture: \(r)"
         case .encodeFailed(let p, let r): return "\(p): cannot encode PNG: \(r)"
         case .invalidConfiguration(let r): return "invalid ingest configuration: \(r)"
+        case .layout(let s, .roiOutsideFrame(let roi, let w, let h)):
+            return "\(s): roi \(roi) does not fit the \(w)x\(h) picture (it reaches x = \(roi.maxX), y = \(roi.maxY)); "
+                + "expected x + w <= \(w) and y + h <= \(h)"
+        case .layout(let s, .tilesTooSmall(let columns, let rows, let region)):
+            let side = TileLayout.minimumTileSide
+            return "\(s): tiles [\(columns), \(rows)] over the region \(region) are smaller than \(side)x\(side) pixels; "
+                + "expected at most [\(max(1, region.width / side)), \(max(1, region.height / side))]"
         }
     }
 }
