@@ -8,8 +8,10 @@ public enum ResizeMode: String, Sendable, CaseIterable {
     case crop
 }
 
-/// One decoded picture, scaled to the model's input size: packed RGB24, row-major, `size` x `size`.
+/// One decoded picture, scaled to the model's input size: `tileCount` images of packed RGB24, each row-major,
+/// `size` x `size`. Without `roi` and `tiles` that is the one image of the whole picture (or its centre square).
 public struct Frame: Sendable {
+    /// `tileCount` x `size` x `size` x 3 bytes, tile-major in the layout's tile order.
     public var pixels: [UInt8]
     public let size: Int
     /// Width and height of the picture before scaling.
@@ -21,10 +23,18 @@ public struct Frame: Sendable {
     public let pts: Double
     /// Wall-clock time the frame was decoded.
     public let captureTime: Date
+    /// Where each image's pixels come from in the source picture (roi, tiles, patch cells). Sources always set
+    /// it; nil only for frames made by hand, which are one image of the whole picture.
+    public let layout: TileLayout?
+
+    /// Images in `pixels`: the layout's tiles, 1 without a layout.
+    public var tileCount: Int { layout?.tileCount ?? 1 }
 
     public init(pixels: [UInt8], size: Int, sourceWidth: Int, sourceHeight: Int,
-                index: Int = 0, pts: Double = 0, captureTime: Date = Date()) {
-        precondition(pixels.count == size * size * 3, "Frame needs size*size*3 RGB bytes")
+                index: Int = 0, pts: Double = 0, captureTime: Date = Date(), layout: TileLayout? = nil) {
+        precondition(layout.map { $0.inputSize == size } ?? true, "the layout's tiles are scaled to the frame's size")
+        precondition(pixels.count == (layout?.tileCount ?? 1) * size * size * 3, "Frame needs tiles*size*size*3 RGB bytes")
+        self.layout = layout
         self.pixels = pixels
         self.size = size
         self.sourceWidth = sourceWidth
@@ -32,5 +42,12 @@ public struct Frame: Sendable {
         self.index = index
         self.pts = pts
         self.captureTime = captureTime
+    }
+
+    /// The RGB24 bytes of tile `t`.
+    public func tilePixels(_ t: Int) -> ArraySlice<UInt8> {
+        precondition((0..<tileCount).contains(t), "tile \(t) of \(tileCount)")
+        let bytes = size * size * 3
+        return pixels[t * bytes..<(t + 1) * bytes]
     }
 }

@@ -56,8 +56,20 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
     public var decoderThreads = 0
     /// Forces a libavformat input format (e.g. "video4linux2"); nil probes.
     public var inputFormat: String?
+    /// Source pixels the model sees, cropped before scaling; nil is the whole picture (its centre square with
+    /// `resize: crop`). Whether it fits is known at the first picture (`IngestError.layout`).
+    public var roi: PixelRect?
+    /// The roi scored as `tileColumns` x `tileRows` tiles, each scaled to `size` x `size` (one model input each).
+    public var tileColumns = 1
+    public var tileRows = 1
+    /// Polygons in source pixels whose patch cells are left out of every score and map (`TileLayout.ignoreMask`).
+    public var ignore: [[SIMD2<Double>]] = []
+    /// Patch cells per side of the model input (224 / 16 for ViT-Ti/16): the layout's cells.
+    public var patchGrid = 14
 
     public static let rtspTransports = ["tcp", "udp"]
+    /// Bounds every roi and polygon coordinate: wider than any camera picture, and it keeps x + w far from overflow.
+    public static let maximumCoordinate = 65536
     /// A configured pipeline scores at most this many frames per second unless it says otherwise; `init()` keeps
     /// every frame, as the command-line tools want.
     public static let configuredSampleFPS = 10.0
@@ -66,7 +78,7 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case sampleFPS = "sample_fps", resize, nativeRate = "realtime", loop, rtspTransport = "rtsp_transport"
-        case stallTimeout = "stall_timeout_s"
+        case stallTimeout = "stall_timeout_s", roi, tiles, ignore
     }
 
     public init(from decoder: Decoder) throws {
@@ -83,6 +95,59 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
         loop = try c.decodeIfPresent(Bool.self, forKey: .loop) ?? loop
         rtspTransport = try c.decodeIfPresent(String.self, forKey: .rtspTransport) ?? rtspTransport
         stallTimeout = try c.decodeIfPresent(Double.self, forKey: .stallTimeout)
+        if let v = try Self.integers(c, .roi, count: 4, expected: Self.roiExpectation) {
+            roi = PixelRect(x: v[0], y: v[1], width: v[2], height: v[3])
+        }
+        if let v = try Self.integers(c, .tiles, count: 2, expected: Self.tilesExpectation) { (tileColumns, tileRows) = (v[0], v[1]) }
+        ignore = try Self.polygons(c) ?? ignore
+    }
+
+    static let roiExpectation = "[x, y, w, h]: 4 integers in source pixels with x, y >= 0, w, h >= \(TileLayout.minimumTileSide) "
+        + "and x + w, y + h <= \(maximumCoordinate)"
+    static let tilesExpectation = "[columns, rows]: 2 integers in 1...\(TileLayout.maximumTilesPerSide)"
+    static let ignoreExpectation = "a list of polygons in source pixels, each a list of at least 3 [x, y] points of numbers "
+        + "in [-\(maximumCoordinate), \(maximumCoordinate)]"
+
+    /// A list of `count` integers; anything else (a scalar, a nested list, a fraction, NaN) is an error naming the key.
+    private static func integers(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys, count: Int,
+                                 expected: String) throws -> [Int]? {
+        guard let numbers = try numbers([Double].self, c, key, expected: expected) else { return nil }
+        // Exactly representable and far beyond any range checked later, so the conversion cannot trap.
+        guard numbers.count == count, numbers.allSatisfy({ $0 == $0.rounded() && abs($0) <= 1e15 }) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "expected \(expected), got \(show(numbers))")
+        }
+        return numbers.map { Int($0) }
+    }
+
+    private static func polygons(_ c: KeyedDecodingContainer<CodingKeys>) throws -> [[SIMD2<Double>]]? {
+        guard let lists = try numbers([[[Double]]].self, c, .ignore, expected: ignoreExpectation) else { return nil }
+        return try lists.enumerated().map { i, points in
+            try points.map { point in
+                guard point.count == 2 else {
+                    throw DecodingError.dataCorruptedError(forKey: .ignore, in: c, debugDescription:
+                        "expected \(ignoreExpectation), got the point \(show(point)) in polygon \(i + 1)")
+                }
+                return SIMD2(point[0], point[1])
+            }
+        }
+    }
+
+    /// Numbers in the shape `T`; a value of another shape is reported at the key as a whole, with what was expected.
+    private static func numbers<T: Decodable>(_: T.Type, _ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys,
+                                              expected: String) throws -> T? {
+        do {
+            return try c.decodeIfPresent(T.self, forKey: key)
+        } catch is DecodingError {
+            let got = (try? c.decode(String.self, forKey: key)).map { "'\($0.prefix(80))'" }
+                ?? (try? c.decode([String].self, forKey: key)).map { "[\($0.joined(separator: ", ").prefix(80))]" }
+                ?? ((try? c.nestedContainer(keyedBy: CodingKeys.self, forKey: key)) != nil ? "a mapping" : "a list of another shape")
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "expected \(expected), got \(got)")
+        }
+    }
+
+    /// "[1, 2.5, nan]": integers without a fraction.
+    static func show(_ numbers: [Double]) -> String {
+        "[" + numbers.map { $0 == $0.rounded() && abs($0) <= 1e15 ? String(Int($0)) : "\($0)" }.joined(separator: ", ") + "]"
     }
 
     /// The first configurable option outside its range, and what it must be; nil when all are usable. NaN fails
@@ -95,6 +160,28 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
         }
         // Shorter stalls are ordinary network jitter: the source would reconnect for ever.
         if let s = stallTimeout, !(s >= 1 && s <= 3600) { return (.stallTimeout, "expected a timeout in [1, 3600] seconds, got \(s)") }
+        let side = TileLayout.minimumTileSide, most = Self.maximumCoordinate
+        if let r = roi, !(r.x >= 0 && r.y >= 0 && r.width >= side && r.height >= side && r.x <= most - r.width && r.y <= most - r.height) {
+            return (.roi, "expected \(Self.roiExpectation), got \(r)")
+        }
+        let tiling = (1...TileLayout.maximumTilesPerSide)
+        if !tiling.contains(tileColumns) || !tiling.contains(tileRows) {
+            return (.tiles, "expected \(Self.tilesExpectation), got [\(tileColumns), \(tileRows)]")
+        }
+        if let r = roi, tileColumns * tileRows > 1, r.width / tileColumns < side || r.height / tileRows < side {
+            return (.tiles, "expected tiles of at least \(side)x\(side) source pixels: the roi \(r) holds at most "
+                + "[\(min(r.width / side, tiling.upperBound)), \(min(r.height / side, tiling.upperBound))], got [\(tileColumns), \(tileRows)]")
+        }
+        // Each tile is squashed to the model's square; a square roi is how to keep the aspect.
+        if resize == .crop && (roi != nil || tileColumns * tileRows > 1) {
+            return (.resize, "expected 'squash' with roi or tiles (choose a square roi to keep the aspect), got 'crop'")
+        }
+        for (i, polygon) in ignore.enumerated() {
+            if polygon.count < 3 { return (.ignore, "expected \(Self.ignoreExpectation), got polygon \(i + 1) with \(polygon.count) points") }
+            if let p = polygon.first(where: { !(abs($0.x) <= Double(most) && abs($0.y) <= Double(most)) }) {
+                return (.ignore, "expected \(Self.ignoreExpectation), got the point \(Self.show([p.x, p.y])) in polygon \(i + 1)")
+            }
+        }
         return nil
     }
 
@@ -108,6 +195,7 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
             try fail("reconnect delays need 0 < base <= max <= 3600 s, got \(reconnectBaseDelay) and \(reconnectMaxDelay)")
         }
         if !(0...64).contains(decoderThreads) { try fail("decoder threads must be in 0...64, got \(decoderThreads)") }
+        if !(1...4096).contains(patchGrid) { try fail("patch grid must be in 1...4096, got \(patchGrid)") }
     }
 
     /// "'a' or 'b'", "'a', 'b' or 'c'".
@@ -124,7 +212,8 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
 /// stage that pops `frames` itself (the pipeline's batcher). Cancelling the consumer, or `stop()`, finishes the
 /// queue, and that ends decoding promptly, even while FFmpeg is inside a blocking network read (the interrupt
 /// callback sees it). Opening a file fails with an `IngestError`, thrown by the iteration and by `run()`; live
-/// sources never fail, they report `reconnecting` and retry forever.
+/// sources never fail on their input, they report `reconnecting` and retry forever. Any source fails with
+/// `IngestError.layout` when its `roi` or `tiles` do not fit its pictures: retrying would not change that.
 public final class FrameSource: AsyncSequence, Sendable {
     public typealias Element = Frame
 

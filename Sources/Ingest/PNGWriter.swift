@@ -3,7 +3,8 @@ import Foundation
 
 /// Encodes frames as PNG with FFmpeg's png encoder (libavcodec), so no second image library is needed.
 public enum PNGWriter {
-    public static func encode(_ frame: Frame) throws -> Data {
+    /// Tile `tile` of the frame (its only image without tiles).
+    public static func encode(_ frame: Frame, tile: Int = 0) throws -> Data {
         let name = "frame \(frame.index)"
         guard let codec = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
             throw IngestError.encodeFailed(path: name, reason: "this FFmpeg build has no png encoder")
@@ -30,7 +31,7 @@ public enum PNGWriter {
         guard r >= 0 else { throw IngestError.encodeFailed(path: name, reason: avErrorString(r)) }
         let rowBytes = frame.size * 3
         let stride = Int(picture.pointee.linesize.0)
-        frame.pixels.withUnsafeBufferPointer { src in
+        frame.tilePixels(tile).withUnsafeBufferPointer { src in
             for y in 0..<frame.size {
                 memcpy(picture.pointee.data.0! + y * stride, src.baseAddress! + y * rowBytes, rowBytes)
             }
@@ -44,8 +45,8 @@ public enum PNGWriter {
         return Data(bytes: packet.pointee.data, count: Int(packet.pointee.size))
     }
 
-    public static func write(_ frame: Frame, to path: String) throws {
-        let data = try encode(frame)
+    public static func write(_ frame: Frame, tile: Int = 0, to path: String) throws {
+        let data = try encode(frame, tile: tile)
         do { try data.write(to: URL(fileURLWithPath: path)) } catch {
             throw IngestError.encodeFailed(path: path, reason: error.localizedDescription)
         }

@@ -1,29 +1,69 @@
 import CFFmpeg
 
-/// Converts decoded pictures of any pixel format straight to `size` x `size` RGB24 in one libswscale pass.
+/// Converts decoded pictures of any pixel format straight to `size` x `size` RGB24 in one libswscale pass per
+/// model input: the whole picture, its centre square (`resize: crop`), or each tile of a roi (`TileLayout`).
 ///
 /// SWS_AREA sizes its filter to the downscale ratio (a box over the source pixels each output pixel
 /// covers), so a large downscale averages every source pixel instead of point-sampling: it is antialiased.
 /// A test with 1-pixel stripes checks this; SWS_BILINEAR widens too but leaves visible beating (104..151).
+///
+/// Cropping moves plane pointers (no copy). Subsampled chroma has one sample per 2 (4:2:0, 4:2:2) or 4 (4:1:1)
+/// luma columns, so a crop's left and top edges are moved out to the chroma grid: a tile at an odd x is scaled
+/// from one more source column on its left (at most 1 pixel for 4:2:0, a fraction of a patch), its right and
+/// bottom edges are exact, and the layout still describes the geometry to within that pixel.
 final class Scaler {
     let size: Int
     let resize: ResizeMode
+    let roi: PixelRect?
+    let columns: Int
+    let rows: Int
+    let grid: Int
     let flags: Int32
-    private var context: OpaquePointer?
-    private var key: (w: Int32, h: Int32, fmt: Int32, fullRange: Bool, space: Int32)?
+    /// One libswscale context per tile: neighbouring tiles may differ by a pixel, and a shared cached context
+    /// would be rebuilt for every tile of every frame.
+    private var contexts: [(context: OpaquePointer?, key: Key?)] = []
+    private var cachedLayout: TileLayout?
+    /// A second reference to the decoded picture, cropped to one tile at a time (the picture itself is untouched).
+    private let view: UnsafeMutablePointer<AVFrame>
 
-    init(size: Int, resize: ResizeMode, flags: Int32 = SWS_AREA) {
+    private struct Key: Equatable { let w: Int32, h: Int32, fmt: Int32, fullRange: Bool, space: Int32 }
+
+    init(size: Int, resize: ResizeMode, roi: PixelRect? = nil, columns: Int = 1, rows: Int = 1, grid: Int = 14,
+         flags: Int32 = SWS_AREA) {
         self.size = size
         self.resize = resize
+        self.roi = roi
+        self.columns = columns
+        self.rows = rows
+        self.grid = grid
         self.flags = flags
+        guard let view = av_frame_alloc() else { fatalError("av_frame_alloc: out of memory") }
+        self.view = view
     }
 
-    deinit { sws_freeContext(context) }
+    convenience init(options: SourceOptions) {
+        self.init(size: options.size, resize: options.resize, roi: options.roi, columns: options.tileColumns,
+                  rows: options.tileRows, grid: options.patchGrid)
+    }
 
-    /// Scales `frame` (a decoded picture, which the crop mode may modify in place) to RGB24 bytes.
-    func scale(_ frame: UnsafeMutablePointer<AVFrame>, source: String) throws -> [UInt8] {
-        if resize == .crop { try centerCrop(frame, source: source) }
-        let w = frame.pointee.width, h = frame.pointee.height
+    deinit {
+        for c in contexts { sws_freeContext(c.context) }
+        var view: UnsafeMutablePointer<AVFrame>? = view
+        av_frame_free(&view)
+    }
+
+    /// The layout of a `width` x `height` picture, made once per picture size.
+    func layout(width: Int, height: Int) throws(LayoutMismatch) -> TileLayout {
+        if let l = cachedLayout, l.sourceWidth == width, l.sourceHeight == height { return l }
+        let region = roi ?? (resize == .crop ? PixelRect.centredSquare(width: width, height: height) : nil)
+        let l = try TileLayout(sourceWidth: width, sourceHeight: height, roi: region, columns: columns, rows: rows,
+                               inputSize: size, grid: grid)
+        cachedLayout = l
+        return l
+    }
+
+    /// Scales each tile of `layout` (made by `layout(width:height:)` for this picture) to RGB24 bytes, tile-major.
+    func scale(_ frame: UnsafeMutablePointer<AVFrame>, layout: TileLayout, source: String) throws -> [UInt8] {
         var format = AVPixelFormat(rawValue: frame.pointee.format)
         // The deprecated yuvj* formats mean "full-range YUV"; swscale wants the plain format plus a range flag.
         var fullRange = frame.pointee.color_range == AVCOL_RANGE_JPEG
@@ -41,49 +81,65 @@ final class Scaler {
         case AVCOL_SPC_BT2020_NCL, AVCOL_SPC_BT2020_CL: space = SWS_CS_BT2020
         default: space = SWS_CS_DEFAULT
         }
-        if key == nil || key! != (w, h, format.rawValue, fullRange, space) {
-            context = sws_getCachedContext(context, w, h, format, Int32(size), Int32(size),
-                                           AV_PIX_FMT_RGB24, flags, nil, nil, nil)
-            guard context != nil else {
-                throw IngestError.decodeFailed(source: source, reason: "libswscale cannot convert \(pixelFormatName(format)) \(w)x\(h)")
-            }
-            // Only YUV input has a matrix and a range; for RGB input swscale ignores these.
-            sws_setColorspaceDetails(context, sws_getCoefficients(space), fullRange ? 1 : 0,
-                                     sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
-            key = (w, h, format.rawValue, fullRange, space)
-        }
-        let rowBytes = size * 3
-        return try [UInt8](unsafeUninitializedCapacity: size * rowBytes) { buffer, count in
-            var dst: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-            var dstStride: [Int32] = [Int32(rowBytes), 0, 0, 0]
-            let rows = withUnsafeBytes(of: &frame.pointee.data) { data in
-                withUnsafeBytes(of: &frame.pointee.linesize) { lines in
-                    sws_scale(context,
-                              data.bindMemory(to: UnsafePointer<UInt8>?.self).baseAddress,
-                              lines.bindMemory(to: Int32.self).baseAddress,
-                              0, h, &dst, &dstStride)
+        if contexts.count < layout.tileCount { contexts += Array(repeating: (nil, nil), count: layout.tileCount - contexts.count) }
+        let tileBytes = size * size * 3
+        return try [UInt8](unsafeUninitializedCapacity: layout.tileCount * tileBytes) { buffer, count in
+            for (t, tile) in layout.tiles.enumerated() {
+                let whole = tile == PixelRect(x: 0, y: 0, width: layout.sourceWidth, height: layout.sourceHeight)
+                let picture = try whole ? frame : crop(frame, to: tile, source: source)
+                defer { if !whole { av_frame_unref(view) } }
+                let key = Key(w: picture.pointee.width, h: picture.pointee.height, fmt: format.rawValue,
+                              fullRange: fullRange, space: space)
+                if contexts[t].key != key {
+                    contexts[t].context = sws_getCachedContext(contexts[t].context, key.w, key.h, format, Int32(size),
+                                                               Int32(size), AV_PIX_FMT_RGB24, flags, nil, nil, nil)
+                    contexts[t].key = nil
+                    guard contexts[t].context != nil else {
+                        throw IngestError.decodeFailed(source: source, reason: "libswscale cannot convert \(pixelFormatName(format)) \(key.w)x\(key.h)")
+                    }
+                    // Only YUV input has a matrix and a range; for RGB input swscale ignores these.
+                    sws_setColorspaceDetails(contexts[t].context, sws_getCoefficients(space), fullRange ? 1 : 0,
+                                             sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
+                    contexts[t].key = key
+                }
+                var dst: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress! + t * tileBytes, nil, nil, nil]
+                var dstStride: [Int32] = [Int32(size * 3), 0, 0, 0]
+                let produced = withUnsafeBytes(of: &picture.pointee.data) { data in
+                    withUnsafeBytes(of: &picture.pointee.linesize) { lines in
+                        sws_scale(contexts[t].context,
+                                  data.bindMemory(to: UnsafePointer<UInt8>?.self).baseAddress,
+                                  lines.bindMemory(to: Int32.self).baseAddress,
+                                  0, key.h, &dst, &dstStride)
+                    }
+                }
+                guard produced == Int32(size) else {
+                    throw IngestError.decodeFailed(source: source, reason: "libswscale produced \(produced) of \(size) rows")
                 }
             }
-            guard rows == Int32(size) else {
-                throw IngestError.decodeFailed(source: source, reason: "libswscale produced \(rows) of \(size) rows")
-            }
-            count = size * rowBytes
+            count = layout.tileCount * tileBytes
         }
     }
 
-    /// Narrows the frame to its largest centered square by moving plane pointers (no copy).
-    private func centerCrop(_ frame: UnsafeMutablePointer<AVFrame>, source: String) throws {
+    /// `view`, referencing `frame` narrowed to `tile` (left and top moved out to the chroma grid).
+    private func crop(_ frame: UnsafeMutablePointer<AVFrame>, to tile: PixelRect, source: String) throws -> UnsafeMutablePointer<AVFrame> {
         let w = Int(frame.pointee.width), h = Int(frame.pointee.height)
-        guard w != h else { return }
-        let side = min(w, h)
-        // Even offsets keep subsampled chroma aligned with luma.
-        let left = ((w - side) / 2) & ~1, top = ((h - side) / 2) & ~1
-        frame.pointee.crop_left = left
-        frame.pointee.crop_right = w - side - left
-        frame.pointee.crop_top = top
-        frame.pointee.crop_bottom = h - side - top
-        let r = av_frame_apply_cropping(frame, Int32(AV_FRAME_CROP_UNALIGNED))
-        if r < 0 { throw IngestError.decodeFailed(source: source, reason: "cannot crop: \(avErrorString(r))") }
+        let desc = av_pix_fmt_desc_get(AVPixelFormat(rawValue: frame.pointee.format))
+        let alignX = 1 << Int(desc?.pointee.log2_chroma_w ?? 0), alignY = 1 << Int(desc?.pointee.log2_chroma_h ?? 0)
+        let left = tile.x - tile.x % alignX, top = tile.y - tile.y % alignY
+        var r = av_frame_ref(view, frame)
+        if r < 0 { throw IngestError.decodeFailed(source: source, reason: "cannot reference the picture: \(avErrorString(r))") }
+        view.pointee.crop_left = left
+        view.pointee.crop_right = w - tile.maxX
+        view.pointee.crop_top = top
+        view.pointee.crop_bottom = h - tile.maxY
+        r = av_frame_apply_cropping(view, Int32(AV_FRAME_CROP_UNALIGNED))
+        // Bitstream (1-bit) and hardware formats can only be cropped at the right and bottom.
+        if r < 0 || Int(view.pointee.width) != tile.maxX - left || Int(view.pointee.height) != tile.maxY - top {
+            av_frame_unref(view)
+            let why = r < 0 ? avErrorString(r) : "\(pixelFormatName(AVPixelFormat(rawValue: frame.pointee.format))) pictures cannot be cropped at \(tile)"
+            throw IngestError.decodeFailed(source: source, reason: "cannot crop: \(why)")
+        }
+        return view
     }
 }
 

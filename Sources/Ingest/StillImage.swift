@@ -14,8 +14,10 @@ public enum StillImage {
         switch input.next() {
         case .frame(let picture):
             let w = Int(picture.pointee.width), h = Int(picture.pointee.height)
-            let pixels = try scaler.scale(picture, source: path)
-            return Frame(pixels: pixels, size: size, sourceWidth: w, sourceHeight: h)
+            // A whole picture or its centre square always fits: no mismatch to report.
+            let layout = try! scaler.layout(width: w, height: h)
+            let pixels = try scaler.scale(picture, layout: layout, source: path)
+            return Frame(pixels: pixels, size: size, sourceWidth: w, sourceHeight: h, layout: layout)
         case .endOfStream:
             throw IngestError.decodeFailed(source: path, reason: "the decoder produced no picture (\(input.decodeErrors) decode errors)")
         case .readError(let code):

@@ -66,6 +66,8 @@ final class Worker {
         case stopped
         case endOfFile(duration: Double)
         case lost(ReconnectReason, String)
+        /// The configuration cannot work with this input (a roi outside its pictures): reconnecting will not help.
+        case failed(Error)
     }
 
     init(url: String, name: String, kind: SourceKind, options: SourceOptions, frames: BoundedQueue<Frame>,
@@ -78,7 +80,7 @@ final class Worker {
         self.options = options
         self.frames = frames
         interrupter = Interrupter(frames: frames)
-        scaler = Scaler(size: options.size, resize: options.resize)
+        scaler = Scaler(options: options)
     }
 
     func run() {
@@ -134,6 +136,8 @@ final class Worker {
             switch outcome {
             case .stopped:
                 return nil
+            case .failed(let error):
+                return error
             case .endOfFile(let duration):
                 if decoded == 0 {
                     return IngestError.decodeFailed(source: name, reason: "\(earlierDecodeErrors) decode errors and not one frame")
@@ -238,14 +242,18 @@ final class Worker {
                     }
                 }
                 let width = Int(picture.pointee.width), height = Int(picture.pointee.height)
+                let layout: TileLayout
+                do { layout = try scaler.layout(width: width, height: height) } catch {
+                    return .failed(IngestError.layout(source: name, error))
+                }
                 let pixels: [UInt8]
-                do { pixels = try scaler.scale(picture, source: name) } catch {
+                do { pixels = try scaler.scale(picture, layout: layout, source: name) } catch {
                     stats.update { $0.decodeErrors += 1; $0.lastError = "\(error)" }
                     earlierDecodeErrors += 1
                     continue
                 }
                 let frame = Frame(pixels: pixels, size: options.size, sourceWidth: width, sourceHeight: height,
-                                  index: index, pts: pts, captureTime: Date())
+                                  index: index, pts: pts, captureTime: Date(), layout: layout)
                 // Live: a full queue drops its oldest frame (and counts it). Files: waits here until there is room.
                 guard frames.blockingPush(frame) else { return .stopped }
                 stats.update { $0.framesEmitted += 1 }
