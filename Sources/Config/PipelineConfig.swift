@@ -17,8 +17,8 @@ public struct PipelineConfig: Decodable, Sendable, Equatable {
     public var stateDir: String
     /// Attach the scored frame as JPEG to `new` and `update` events.
     public var evidenceJpeg = true
-    /// `sample_fps`, `resize`, `realtime`, `loop`, `rtsp_transport` and `stall_timeout_s`, written at the pipeline's
-    /// top level beside `source`.
+    /// `sample_fps`, `resize`, `realtime`, `loop`, `rtsp_transport`, `stall_timeout_s`, `roi`, `tiles` and `ignore`,
+    /// written at the pipeline's top level beside `source`.
     public var sourceOptions = SourceOptions()
     public var batch = BatchSettings()
     public var learning = LearningSettings()

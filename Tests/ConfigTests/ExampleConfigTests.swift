@@ -39,5 +39,11 @@ final class ExampleConfigTests: XCTestCase {
         XCTAssertEqual(c.publisher, PublisherSettings())
         XCTAssertEqual(line3.sourceOptions.stallTimeout, 10)
         XCTAssertEqual(c.pipelines[0].sourceOptions.sampleFPS, 5)
+        let dock = c.pipelines[0].sourceOptions
+        XCTAssertEqual(dock.roi, PixelRect(x: 0, y: 700, width: 1920, height: 300))
+        XCTAssertEqual([dock.tileColumns, dock.tileRows], [4, 1])
+        XCTAssertEqual(dock.ignore, [[[1500, 700], [1920, 700], [1920, 850], [1500, 850]]])
+        XCTAssertNil(line3.sourceOptions.roi)
+        XCTAssertEqual([line3.sourceOptions.tileColumns, line3.sourceOptions.tileRows], [1, 1])
     }
 }

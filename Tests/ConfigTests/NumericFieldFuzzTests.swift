@@ -16,6 +16,8 @@ final class NumericFieldFuzzTests: XCTestCase {
         let section: String
         let key: String
         let kind: Kind
+        /// For a list of numbers: the list written with `%` where the fuzzed value goes.
+        var wrap: String? = nil
         /// The decoded value; nil for a field whose every value is usable (a seed).
         let read: (@Sendable (DaemonConfig) -> Double)?
     }
@@ -28,6 +30,12 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "publisher", key: "send_high_water_mark", kind: .integer) { Double($0.publisher.sendHighWaterMark) },
             Field(section: "pipeline", key: "sample_fps", kind: .number) { p($0).sourceOptions.sampleFPS ?? 0 },
             Field(section: "pipeline", key: "stall_timeout_s", kind: .number) { p($0).sourceOptions.stallTimeout ?? 0 },
+            Field(section: "pipeline", key: "roi", kind: .integer, wrap: "[%, 0, 64, 64]") { Double(p($0).sourceOptions.roi?.x ?? 0) },
+            Field(section: "pipeline", key: "roi", kind: .integer, wrap: "[0, 0, %, 64]") { Double(p($0).sourceOptions.roi?.width ?? 0) },
+            Field(section: "pipeline", key: "tiles", kind: .integer, wrap: "[%, 1]") { Double(p($0).sourceOptions.tileColumns) },
+            Field(section: "pipeline", key: "ignore", kind: .number, wrap: "[[%, 0], [64, 0], [0, 64]]") {
+                p($0).sourceOptions.ignore.first?.first?.x ?? 0
+            },
             Field(section: "batch", key: "max_frames", kind: .integer) { Double(p($0).batch.maxFrames) },
             Field(section: "batch", key: "max_wait_ms", kind: .number) { p($0).batch.maxWaitMs },
             Field(section: "learning", key: "frames", kind: .integer) { Double(p($0).learning.frames) },
@@ -89,6 +97,7 @@ final class NumericFieldFuzzTests: XCTestCase {
 
     /// The YAML with `value` at the field, and the dotted field the error must name.
     func yaml(_ f: Field, _ value: String) -> (String, String) {
+        let value = f.wrap?.replacingOccurrences(of: "%", with: value) ?? value
         switch f.section {
         case "publisher":
             return ("publisher:\n  \(f.key): \(value)\npipelines:\n  a:\n    source: x.mp4\n", "publisher.\(f.key)")
