@@ -9,8 +9,9 @@ import CFFmpeg
 ///
 /// Cropping moves plane pointers (no copy). Subsampled chroma has one sample per 2 (4:2:0, 4:2:2) or 4 (4:1:1)
 /// luma columns, so a crop's left and top edges are moved out to the chroma grid: a tile at an odd x is scaled
-/// from one more source column on its left (at most 1 pixel for 4:2:0, a fraction of a patch), its right and
-/// bottom edges are exact, and the layout still describes the geometry to within that pixel.
+/// from one more source column on its left (and, for 4:2:0, row on its top): at most 1 pixel for 4:2:0 and 4:2:2,
+/// 3 for 4:1:1, a fraction of a patch. Right and bottom edges are exact; the layout describes the rest to within
+/// that pixel.
 final class Scaler {
     let size: Int
     let resize: ResizeMode
