@@ -26,6 +26,12 @@ struct FramesCommand: AsyncParsableCommand {
     @Option(help: "squash (whole picture) or crop (centre square).")
     var resize: ResizeMode = .squash
 
+    @Option(help: "x,y,w,h: crop the picture to this rectangle of source pixels before scaling.")
+    var roi: String?
+
+    @Option(help: "c,r: score the roi (or picture) as c columns x r rows of tiles, one PNG per tile (frame-NNNNNN-tTT.png).")
+    var tiles: String?
+
     /// Decodes and scales every frame of a file with one decoder thread, writes nothing, prints the rate:
     /// the Swift side of benchmarks/ingest/run.sh.
     @Flag(help: .hidden)
@@ -34,12 +40,23 @@ struct FramesCommand: AsyncParsableCommand {
     func validate() throws {
         if !benchmark && out == nil { throw ValidationError("--out DIR is required") }
         if count < 1 { throw ValidationError("--count must be at least 1") }
+        if let roi, Self.integers(roi, count: 4) == nil { throw ValidationError("--roi: expected x,y,w,h (4 integers), got '\(roi)'") }
+        if let tiles, Self.integers(tiles, count: 2) == nil { throw ValidationError("--tiles: expected c,r (2 integers), got '\(tiles)'") }
+    }
+
+    /// "1,2,3" as `count` integers; nil when it is not that.
+    static func integers(_ text: String, count: Int) -> [Int]? {
+        let fields = text.split(separator: ",", omittingEmptySubsequences: false)
+        let values = fields.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return fields.count == count && values.count == count ? values : nil
     }
 
     func run() async throws {
         var options = SourceOptions()
         options.resize = resize
         options.sampleFPS = sampleFPS
+        if let v = roi.flatMap({ Self.integers($0, count: 4) }) { options.roi = PixelRect(x: v[0], y: v[1], width: v[2], height: v[3]) }
+        if let v = tiles.flatMap({ Self.integers($0, count: 2) }) { (options.tileColumns, options.tileRows) = (v[0], v[1]) }
         if benchmark {
             options.decoderThreads = 1
             let start = Date()
@@ -66,14 +83,29 @@ struct FramesCommand: AsyncParsableCommand {
             }
         }
         defer { watcher.cancel() }
+        // Without roi and tiles the names stay frame-NNNNNN.png, as scripts expect.
+        let perTile = roi != nil || tiles != nil
         var written = 0
+        var shown: TileLayout?
         for try await frame in frameSource {
-            let path = (out as NSString).appendingPathComponent(String(format: "frame-%06d.png", frame.index))
-            try PNGWriter.write(frame, to: path)
+            if perTile, let layout = frame.layout, layout != shown {
+                shown = layout
+                print(Self.describe(layout))
+            }
+            for t in 0..<frame.tileCount {
+                let name = perTile ? String(format: "frame-%06d-t%02d.png", frame.index, t) : String(format: "frame-%06d.png", frame.index)
+                try PNGWriter.write(frame, tile: t, to: (out as NSString).appendingPathComponent(name))
+            }
             written += 1
             if written >= count { break }
         }
         frameSource.stop()
         print("wrote \(written) frames of \(frameSource.name) to \(out)")
+    }
+
+    /// "layout of 640x360 pictures: roi [x, y, w, h] as 3x2 tiles" and one "tTT [x, y, w, h]" line per tile.
+    static func describe(_ layout: TileLayout) -> String {
+        (["layout of \(layout.sourceWidth)x\(layout.sourceHeight) pictures: roi \(layout.roi) as \(layout.columns)x\(layout.rows) tiles"]
+            + layout.tiles.enumerated().map { String(format: "  t%02d ", $0.offset) + "\($0.element)" }).joined(separator: "\n")
     }
 }
