@@ -81,8 +81,9 @@ public struct DecisionStage: Sendable {
         window.append(frame.score)
         if window.count > settings.medianWindow { window.removeFirst() }
         let above = median(window) >= threshold
-        let region = Region.locate(errors: frame.patchErrors, grid: frame.grid, width: frame.sourceWidth,
-                                   height: frame.sourceHeight, fraction: settings.regionFraction)
+        let region = frame.geometry.map { Region.locate(errors: frame.patchErrors, in: $0, fraction: settings.regionFraction) }
+            ?? Region.locate(errors: frame.patchErrors, grid: frame.grid, width: frame.sourceWidth,
+                             height: frame.sourceHeight, fraction: settings.regionFraction)
 
         guard var ep = episode else {
             guard above else {

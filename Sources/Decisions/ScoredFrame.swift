@@ -13,15 +13,17 @@ public struct ScoredFrame: Sendable {
     public var pts: Double
     /// Wall-clock time the frame was decoded; episode times and durations use it.
     public var captureTime: Date
-    /// Per-patch errors, row-major, `grid`×`grid`.
+    /// Per-patch errors, row-major, `grid`×`grid` over the whole picture, or as `geometry` lays them out.
     public var patchErrors: [Float]
     public var grid: Int
+    /// Set when the map is not one grid over the whole picture (a roi, tiles).
+    public var geometry: MapGeometry?
     /// Size of the source picture before scaling, for the bounding box.
     public var sourceWidth: Int
     public var sourceHeight: Int
 
     public init(score: Double, rawScore: Double, index: Int, pts: Double, captureTime: Date,
-                patchErrors: [Float], grid: Int, sourceWidth: Int, sourceHeight: Int) {
+                patchErrors: [Float], grid: Int, sourceWidth: Int, sourceHeight: Int, geometry: MapGeometry? = nil) {
         self.score = score.isNaN ? 0 : min(max(score, 0), 1)
         self.rawScore = rawScore
         self.index = index
@@ -29,6 +31,7 @@ public struct ScoredFrame: Sendable {
         self.captureTime = captureTime
         self.patchErrors = patchErrors
         self.grid = grid
+        self.geometry = geometry
         self.sourceWidth = sourceWidth
         self.sourceHeight = sourceHeight
     }

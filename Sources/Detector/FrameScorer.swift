@@ -7,11 +7,14 @@ public struct FrameScore: Sendable {
     public let raw: [ScoreComponent: Double]
     /// Under the bundle's calibration; the pipeline re-weighs the raw scores under its live one.
     public let verdict: Verdict
-    /// Where the frame is novel, G×G row-major: the patch memory's map when the model has one
-    /// (`PatchMemory.map`), else the student's per-patch errors; empty (grid 0) for a model with neither.
+    /// Where the frame is novel, one G×G row-major map per tile, tile after tile: the patch memory's map when the
+    /// model has one (`PatchMemory.map`), else the student's per-patch errors; empty (grid 0) for a model with neither.
     public let map: [Float]
     public let grid: Int
-    /// Index of the largest map cell (row = peak / grid, column = peak % grid); 0 without a map.
+    /// The model inputs the frame was scored as (its tiles); 1 for a frame scored whole.
+    public let tiles: Int
+    /// Index of the largest map cell (tile = peak / grid², row = peak / grid % grid, column = peak % grid); 0 without
+    /// a map.
     public let peak: Int
 
     public var mkd: Double? { raw[.mkd] }
@@ -107,9 +110,31 @@ public final class FrameScorer {
     /// The side of the square RGB frames it scores.
     public var imageSize: Int { raw.teacher.vit.config.imageSize }
 
-    /// Scores any number of frames packed as RGB24 (`imageSize`² × 3 bytes each), a batch at a time, after the
-    /// bundle's brightness gain (on a copy).
+    /// Tiles per frame the bundle was calibrated for (`FrameCounts.tilesPerFrame`).
+    public var tilesPerFrame: Int { bundle.metadata.frames.tiles }
+
+    /// Scores any number of frames packed as RGB24 (`imageSize`² × 3 bytes per image, `tilesPerFrame` images per
+    /// frame, tile-major), a batch of images at a time, after the bundle's brightness gain (on a copy). A tiled
+    /// frame's raw score per component is its tiles' largest, the statistic the bundle's tails were fitted on.
     public func score(_ rgb: UnsafeBufferPointer<UInt8>) throws -> [FrameScore] {
+        let tiles = tilesPerFrame
+        let images = try scoreImages(rgb)
+        guard tiles > 1 else { return images }
+        precondition(images.count % tiles == 0, "\(images.count) images are not whole frames of \(tiles) tiles")
+        return try stride(from: 0, to: images.count, by: tiles).map { try combine(images[$0..<($0 + tiles)]) }
+    }
+
+    /// One frame's score from its tiles' scores.
+    private func combine(_ tiles: ArraySlice<FrameScore>) throws -> FrameScore {
+        var raw: [ScoreComponent: Double] = [:]
+        for t in tiles { raw.merge(t.raw, uniquingKeysWith: max) }
+        let map = tiles.flatMap(\.map)
+        let peak = map.indices.max { map[$0] < map[$1] } ?? 0
+        return FrameScore(raw: raw, verdict: try bundle.calibration.evaluate(raw), map: map, grid: tiles.first!.grid,
+                          tiles: tiles.count, peak: peak)
+    }
+
+    private func scoreImages(_ rgb: UnsafeBufferPointer<UInt8>) throws -> [FrameScore] {
         let bytes = raw.imageBytes, count = rgb.count / bytes
         precondition(rgb.count == count * bytes, "\(rgb.count) bytes are not whole \(bytes)-byte frames")
         var out: [FrameScore] = []
@@ -150,10 +175,10 @@ public final class FrameScorer {
                 let cells = mkd.grid * mkd.grid
                 (map, grid) = (Array(mkd.maps[(b * cells)..<((b + 1) * cells)]), mkd.grid)
             } else {
-                return FrameScore(raw: raw, verdict: verdict, map: [], grid: 0, peak: 0)
+                return FrameScore(raw: raw, verdict: verdict, map: [], grid: 0, tiles: 1, peak: 0)
             }
             let peak = map.indices.max { map[$0] < map[$1] } ?? 0
-            return FrameScore(raw: raw, verdict: verdict, map: map, grid: grid, peak: peak)
+            return FrameScore(raw: raw, verdict: verdict, map: map, grid: grid, tiles: 1, peak: peak)
         }
     }
 }

@@ -74,13 +74,19 @@ public struct StudentShape: Codable, Sendable, Equatable {
 }
 
 public struct FrameCounts: Codable, Sendable, Equatable {
+    /// Model inputs (a tiled frame's tiles count one each).
     public var train: Int
     public var holdout: Int
+    /// The tiles of one frame the calibration's tails take the largest score of; absent: 1 (a frame is one input).
+    public var tilesPerFrame: Int?
 
-    public init(train: Int, holdout: Int) {
+    public init(train: Int, holdout: Int, tilesPerFrame: Int? = nil) {
         self.train = train
         self.holdout = holdout
+        self.tilesPerFrame = tilesPerFrame
     }
+
+    public var tiles: Int { tilesPerFrame ?? 1 }
 }
 
 /// metadata.json (keys in snake_case).
@@ -450,6 +456,9 @@ public struct ModelBundle: Sendable {
         }
         guard m.frames.train >= 2, m.frames.holdout == calibration.holdoutCount else {
             throw inconsistent(Self.metadataFile, "frames", "train \(m.frames.train) must be at least 2 and holdout \(m.frames.holdout) must equal the calibration's holdout_count \(calibration.holdoutCount)")
+        }
+        if let t = m.frames.tilesPerFrame, !(1...64).contains(t) {
+            throw inconsistent(Self.metadataFile, "frames.tiles_per_frame", "\(t) is not a tile count in 1...64")
         }
         if let b = m.brightness, !b.isValid {
             throw inconsistent(Self.metadataFile, "brightness.target", "\(b.target) is not a mean byte value in [1, 255]")

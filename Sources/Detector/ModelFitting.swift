@@ -29,7 +29,7 @@ public enum ModelFitting {
                            blockLength: Int = 1, workers: Int = 2,
                            progress: (@Sendable (FitProgress) -> Void)? = nil,
                            shouldStop: @escaping @Sendable () -> Bool = { false },
-                           initialStudent: ViTParameters? = nil,
+                           initialStudent: ViTParameters? = nil, tilesPerFrame: Int = 1,
                            maxPatchCandidates: Int = PatchCandidates.maxPatches) throws -> ModelBundle {
         let c = teacher.vit.config
         var components = settings.patchMemory > 0 ? components.union([.patch]) : components.subtracting([.patch])
@@ -38,8 +38,10 @@ public enum ModelFitting {
         let shape = components.contains(.mkd) ? try settings.studentConfig(teacher: c) : c
         let imageBytes = c.imageSize * c.imageSize * 3
         precondition(rgb.count == count * imageBytes, "rgb holds \(rgb.count / imageBytes) frames, not \(count)")
+        precondition(tilesPerFrame >= 1 && count % tilesPerFrame == 0, "\(count) images are not whole frames of \(tilesPerFrame) tiles")
+        // A frame's tiles are held out together: runs are whole frames.
         let split = try HoldoutSplit.split(count: count, fraction: settings.holdout, seed: settings.seed,
-                                           blockLength: blockLength)
+                                           blockLength: blockLength * tilesPerFrame)
         // Every frame the model sees, here and at run time, gets the same gain (none for black learning frames).
         let brightness = settings.normalizeBrightness
             ? rgb.withUnsafeBufferPointer { BrightnessGain.fit(rgb: $0) }.nonBlack : nil
@@ -125,7 +127,7 @@ public enum ModelFitting {
                 let fitted = try fitGaussian(order.indices.filter { order[$0] * folds / count != fold })
                 for r in inFold { scores[r] = try fitted.score(features[(r * featureWidth)..<((r + 1) * featureWidth)]) }
             }
-            normal[.gaussian] = scores
+            normal[.gaussian] = Self.perFrame(scores, images: order, tiles: tilesPerFrame)
         }
         var patchMemory: PatchMemory?
         if components.contains(.patch) {
@@ -151,26 +153,39 @@ public enum ModelFitting {
             let baseline = cells.isEmpty ? 0 : cells[min(cells.count - 1, Int(0.99 * Double(cells.count)))]
             patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, baseline: baseline,
                                              shouldStop: shouldStop)
-            normal[.patch] = scores
+            normal[.patch] = Self.perFrame(scores, images: patches.indices + rest, tiles: tilesPerFrame)
         }
         if let student {
             // The student's tail: the held-out frames, scored exactly as frames will be at run time.
             let scorer = RawScorer(teacher: teacher, student: student.parameters, gaussian: nil, profileGaussian: profileGaussian)
             let component = settings.studentScore.component
+            var scores = [Double]()
             for start in stride(from: 0, to: split.holdout.count, by: batch) {
                 let n = min(batch, split.holdout.count - start)
                 let packed = gather(split.holdout[start..<(start + n)])
                 let raw = try packed.withUnsafeBufferPointer { try scorer.scores(rgb: $0.baseAddress!, count: n).raw }
-                normal[component, default: []] += raw[component] ?? []
+                scores += raw[component] ?? []
                 progress?(.calibrating)
             }
+            normal[component] = Self.perFrame(scores, images: split.holdout, tiles: tilesPerFrame)
         }
         let calibration = try Calibration.fit(normal: normal, holdoutCount: split.holdout.count)
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
                            patchMemory: patchMemory, calibration: calibration,
                            teacher: teacherIdentity, settings: settings,
-                           frames: FrameCounts(train: split.train.count, holdout: split.holdout.count),
+                           frames: FrameCounts(train: split.train.count, holdout: split.holdout.count,
+                                               tilesPerFrame: tilesPerFrame > 1 ? tilesPerFrame : nil),
                            trainingLoss: loss, brightness: brightness)
+    }
+
+    /// One score per frame from scores of its tiles (`images[i]` is the image `scores[i]` is of; a frame's tiles are
+    /// consecutive images): the largest, as `FrameScorer` takes a tiled frame's at run time, so the tail is the
+    /// frame's and the budget counts frames, not tiles.
+    static func perFrame(_ scores: [Double], images: [Int], tiles: Int) -> [Double] {
+        guard tiles > 1 else { return scores }
+        var largest: [Int: Double] = [:]
+        for (score, image) in zip(scores, images) { largest[image / tiles] = max(largest[image / tiles] ?? -.infinity, score) }
+        return largest.keys.sorted().map { largest[$0]! }
     }
 
     /// Cross-fitting folds for the Gaussian's and the patch memory's out-of-sample scores.

@@ -19,6 +19,7 @@ final class Scaler {
     let columns: Int
     let rows: Int
     let grid: Int
+    let ignore: [[SIMD2<Double>]]
     let flags: Int32
     /// One libswscale context per tile: neighbouring tiles may differ by a pixel, and a shared cached context
     /// would be rebuilt for every tile of every frame.
@@ -30,13 +31,14 @@ final class Scaler {
     private struct Key: Equatable { let w: Int32, h: Int32, fmt: Int32, fullRange: Bool, space: Int32 }
 
     init(size: Int, resize: ResizeMode, roi: PixelRect? = nil, columns: Int = 1, rows: Int = 1, grid: Int = 14,
-         flags: Int32 = SWS_AREA) {
+         ignore: [[SIMD2<Double>]] = [], flags: Int32 = SWS_AREA) {
         self.size = size
         self.resize = resize
         self.roi = roi
         self.columns = columns
         self.rows = rows
         self.grid = grid
+        self.ignore = ignore
         self.flags = flags
         guard let view = av_frame_alloc() else { fatalError("av_frame_alloc: out of memory") }
         self.view = view
@@ -44,7 +46,7 @@ final class Scaler {
 
     convenience init(options: SourceOptions) {
         self.init(size: options.size, resize: options.resize, roi: options.roi, columns: options.tileColumns,
-                  rows: options.tileRows, grid: options.patchGrid)
+                  rows: options.tileRows, grid: options.patchGrid, ignore: options.ignore)
     }
 
     deinit {
@@ -58,7 +60,7 @@ final class Scaler {
         if let l = cachedLayout, l.sourceWidth == width, l.sourceHeight == height { return l }
         let region = roi ?? (resize == .crop ? PixelRect.centredSquare(width: width, height: height) : nil)
         let l = try TileLayout(sourceWidth: width, sourceHeight: height, roi: region, columns: columns, rows: rows,
-                               inputSize: size, grid: grid)
+                               inputSize: size, grid: grid, ignore: ignore)
         cachedLayout = l
         return l
     }
@@ -84,7 +86,7 @@ final class Scaler {
         }
         if contexts.count < layout.tileCount { contexts += Array(repeating: (nil, nil), count: layout.tileCount - contexts.count) }
         let tileBytes = size * size * 3
-        return try [UInt8](unsafeUninitializedCapacity: layout.tileCount * tileBytes) { buffer, count in
+        var pixels = try [UInt8](unsafeUninitializedCapacity: layout.tileCount * tileBytes) { buffer, count in
             for (t, tile) in layout.tiles.enumerated() {
                 let whole = tile == PixelRect(x: 0, y: 0, width: layout.sourceWidth, height: layout.sourceHeight)
                 let picture = try whole ? frame : crop(frame, to: tile, source: source)
@@ -119,6 +121,8 @@ final class Scaler {
             }
             count = layout.tileCount * tileBytes
         }
+        layout.blankIgnoredCells(in: &pixels)
+        return pixels
     }
 
     /// `view`, referencing `frame` narrowed to `tile` (left and top moved out to the chroma grid).

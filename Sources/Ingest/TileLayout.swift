@@ -62,11 +62,13 @@ public struct TileLayout: Sendable, Equatable {
     public let grid: Int
     /// Row-major: tile t is in row t / columns, column t % columns.
     public let tiles: [PixelRect]
+    /// One flag per patch cell, tile-major (`ignoreMask`): cells whose source pixels the model must not judge.
+    public private(set) var ignored: [Bool] = []
 
     /// - Parameter roi: nil is the whole picture. A single tile may be of any size (a whole small picture is
     ///   scaled up as it always was); several must each be at least `minimumTileSide` pixels per side.
     public init(sourceWidth: Int, sourceHeight: Int, roi: PixelRect? = nil, columns: Int = 1, rows: Int = 1,
-                inputSize: Int = 224, grid: Int = 14) throws(LayoutMismatch) {
+                inputSize: Int = 224, grid: Int = 14, ignore: [[SIMD2<Double>]] = []) throws(LayoutMismatch) {
         precondition(sourceWidth > 0 && sourceHeight > 0, "a picture has pixels")
         precondition((1...Self.maximumTilesPerSide).contains(columns) && (1...Self.maximumTilesPerSide).contains(rows))
         precondition(grid > 0 && inputSize > 0)
@@ -92,6 +94,23 @@ public struct TileLayout: Sendable, Equatable {
                 let y0 = Self.boundary(r, of: rows, from: region.y, length: region.height)
                 let y1 = Self.boundary(r + 1, of: rows, from: region.y, length: region.height)
                 return PixelRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+            }
+        }
+        ignored = ignoreMask(ignore)
+    }
+
+    /// Paints the ignored cells of `pixels` (the tiles' model inputs, tile-major RGB24) mid-grey. Every component
+    /// then sees the same flat patch there in learning and in detection, whatever moves in the source: an image-level
+    /// feature (the CLS token, the patch mean) cannot leave a patch out any other way.
+    public func blankIgnoredCells(in pixels: inout [UInt8]) {
+        guard ignored.contains(true) else { return }
+        precondition(pixels.count == tileCount * inputSize * inputSize * 3)
+        for cell in ignored.indices where ignored[cell] {
+            let t = cell / (grid * grid), r = cell / grid % grid, c = cell % grid
+            let x0 = c * inputSize / grid, x1 = (c + 1) * inputSize / grid
+            for y in (r * inputSize / grid)..<((r + 1) * inputSize / grid) {
+                let row = (t * inputSize + y) * inputSize * 3
+                for i in (row + x0 * 3)..<(row + x1 * 3) { pixels[i] = 128 }
             }
         }
     }

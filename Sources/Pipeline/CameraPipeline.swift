@@ -23,6 +23,7 @@ struct ScoredItem: Sendable {
 public enum PipelineError: Error, CustomStringConvertible {
     case tooFewLearningFrames(pipeline: String, got: Int, needed: Int)
     case modelAppearedWhileLearning(pipeline: String)
+    case tilesChanged(pipeline: String, model: String, learnt: Int, configured: Int)
 
     public var description: String {
         switch self {
@@ -30,6 +31,9 @@ public enum PipelineError: Error, CustomStringConvertible {
             return "pipeline \(p): the source ended after \(got) frames; learning needs at least \(needed)"
         case .modelAppearedWhileLearning(let p):
             return "pipeline \(p): a model was installed while this one was learning; the learnt one is discarded"
+        case .tilesChanged(let p, let model, let learnt, let configured):
+            return "pipeline \(p): model \(model) was learnt from \(learnt) tile(s) per frame but 'tiles' now makes \(configured); "
+                + "restore 'tiles' or move the state_dir's model aside so the pipeline learns afresh"
         }
     }
 }
@@ -92,6 +96,7 @@ public final class CameraPipeline: Sendable {
         var sourceOptions = config.sourceOptions
         sourceOptions.queueCapacity = max(8, 2 * config.batch.maxFrames)
         sourceOptions.size = vit.config.imageSize   // frames of any other size would trap the teacher
+        sourceOptions.patchGrid = vit.config.imageSize / vit.config.patchSize   // the map's cells are the teacher's patches
         // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
         let source = try FrameSource(config.source, options: sourceOptions)
         let frames = source.frames
@@ -169,12 +174,18 @@ public final class CameraPipeline: Sendable {
         var scorer: FrameScorer?
         var learning: [UInt8] = []
         var learned = 0
+        var tiles = 1
         let learningStarted = Date()
         while let batch = await batcher.next(from: frames) {
             for _ in batch { counters.frameIn() }
             if let bundle = await live.current {
                 if scorer?.version != bundle.metadata.modelVersion {
                     scorer = FrameScorer(teacher: vit, bundle: bundle, workers: workers, maxBatch: config.batch.maxFrames)
+                }
+                // Its tails are of the largest of so many tiles' scores, and a frame's pixels hold that many images.
+                guard scorer!.tilesPerFrame == batch[0].tileCount else {
+                    throw PipelineError.tilesChanged(pipeline: config.name, model: bundle.metadata.modelVersion,
+                                                     learnt: scorer!.tilesPerFrame, configured: batch[0].tileCount)
                 }
                 try await FaultInjection.current.inferStage(scored: counters.framesScored, logger: logger)
                 let s = scorer!
@@ -194,11 +205,12 @@ public final class CameraPipeline: Sendable {
             if learning.isEmpty { learning.reserveCapacity(config.learning.frames * batch[0].pixels.count) }
             for frame in batch { learning += frame.pixels }
             learned += batch.count
+            tiles = batch[0].tileCount
             counters.learned(batch.count)
             set(.learning, "collecting normal frames: \(learned)/\(config.learning.frames)")
             let timeUp = config.learning.seconds.map { Date().timeIntervalSince(learningStarted) >= $0 } ?? false
             if learned >= config.learning.frames || (timeUp && learned >= LearningSettings.minimumFrames) {
-                try await learn(rgb: learning, count: learned)
+                try await learn(rgb: learning, count: learned, tiles: tiles)
                 learning = []
                 learned = 0
             }
@@ -208,7 +220,7 @@ public final class CameraPipeline: Sendable {
             guard learned >= LearningSettings.minimumFrames else {
                 throw PipelineError.tooFewLearningFrames(pipeline: config.name, got: learned, needed: LearningSettings.minimumFrames)
             }
-            try await learn(rgb: learning, count: learned)
+            try await learn(rgb: learning, count: learned, tiles: tiles)
         }
     }
 
@@ -229,9 +241,10 @@ public final class CameraPipeline: Sendable {
             let raw = s.raw
             let surprise = try calibration!.surprise(raw)
             let normalized = budget.normalized(surprise: surprise)
+            let (map, geometry) = Self.sourceMap(s, f.layout)
             let decision = stage.process(ScoredFrame(
                 score: normalized, rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
-                patchErrors: s.map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight))
+                patchErrors: map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight, geometry: geometry))
             try calibration!.observe(raw, phase: decision?.type == .end ? .episode : stage.phase)
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
@@ -250,10 +263,33 @@ public final class CameraPipeline: Sendable {
         if let decision = stage.stop(at: Date()), let last { await publish(decision, last, jpeg) }
     }
 
+    /// The frame's map laid over its source picture: ignored cells zeroed and the tiles' maps stitched over the roi
+    /// (`TileLayout`), with the geometry that puts a box of its cells in source pixels. A frame made without a
+    /// layout keeps its one map over the whole picture.
+    static func sourceMap(_ s: FrameScore, _ layout: TileLayout?) -> ([Float], MapGeometry?) {
+        guard let layout, s.grid == layout.grid, s.tiles == layout.tileCount, s.map.count == layout.ignored.count else {
+            return (s.map, nil)
+        }
+        var map = s.map
+        for i in map.indices where layout.ignored[i] { map[i] = 0 }
+        let tiled = layout.tileCount > 1
+        let geometry = MapGeometry(rows: layout.mapRows, columns: layout.mapColumns) { rows, columns in
+            let (box, tiles) = layout.sourceBox(rows: rows, columns: columns)
+            return (box, tiled ? tiles : nil)
+        }
+        let cells = layout.grid * layout.grid
+        return (layout.stitch(maps: (0..<layout.tileCount).map { Array(map[($0 * cells)..<(($0 + 1) * cells)]) }).values, geometry)
+    }
+
     private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?) async {
         let started = Date()
         defer { counters.event(decision.type.rawValue, publishSeconds: Date().timeIntervalSince(started)) }
-        let evidence = decision.type == .end ? nil : try? jpeg?.encode(item.frame)
+        // A tiled frame's evidence is the model input of the tile holding the peak cell.
+        var tile = 0
+        if let layout = item.frame.layout, let cell = decision.region?.peakCell, layout.tileCount > 1 {
+            tile = cell[0] / layout.grid * layout.columns + cell[1] / layout.grid
+        }
+        let evidence = decision.type == .end ? nil : try? jpeg?.encode(rgb: Array(item.frame.tilePixels(tile)))
         let latency = Latency(decode: 0, infer: item.inferMilliseconds)
         do {
             // A refused send is counted by the publisher (publish_dropped_total); the pipeline goes on.
@@ -271,7 +307,7 @@ public final class CameraPipeline: Sendable {
     /// Fits a model on the collected frames and hands it to `live`. Every step of the fit counts as progress for
     /// the watchdog. Runs in the infer stage's task, on its `ComputeExecutor` thread: hashing the teacher and the fit
     /// itself (its runner and trainer are locals here) keep off the cooperative pool.
-    private func learn(rgb: [UInt8], count: Int) async throws {
+    private func learn(rgb: [UInt8], count: Int, tiles: Int) async throws {
         set(.learning, "training on \(count) frames")
         logger.info("learning: training on normal frames", metadata: ["frames": "\(count)"])
         let identity = try TeacherIdentity(path: config.teacher)   // hashes the file
@@ -279,7 +315,7 @@ public final class CameraPipeline: Sendable {
         let counters = self.counters
         let bundle = try await withTaskCancellationHandler {
             try ModelFitting.fit(
-                rgb: rgb, count: count, teacher: ViTRunner(vit: vit, workers: workers, maxBatch: 8),
+                rgb: rgb, count: count * tiles, teacher: ViTRunner(vit: vit, workers: workers, maxBatch: 8),
                 teacherIdentity: identity, settings: config.detector,
                 blockLength: max(1, Int(config.sourceOptions.sampleFPS ?? 1)), workers: workers,
                 progress: { [self] p in
@@ -288,7 +324,7 @@ public final class CameraPipeline: Sendable {
                         set(.learning, String(format: "training: epoch %d/%d, loss %.5f", t.epoch + 1, t.epochs, t.loss))
                     }
                 },
-                shouldStop: stop.isSet)
+                shouldStop: stop.isSet, tilesPerFrame: tiles)
         } onCancel: {
             stop.set()
         }

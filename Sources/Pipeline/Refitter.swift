@@ -27,6 +27,8 @@ public final class Refitter: Sendable {
     let live: LiveModel
     let vit: ViT
     let logger: Logger
+    /// Model inputs per frame (`tiles`), each stored frame holding them all.
+    let tiles: Int
 
     private let schedule = Mutex(Schedule())
     private let bufferGauge: Gauge
@@ -43,7 +45,9 @@ public final class Refitter: Sendable {
         self.live = live
         self.vit = vit
         self.logger = logger
-        let frameBytes = vit.config.imageSize * vit.config.imageSize * 3
+        // A tiled frame is stored whole: all its tiles' model inputs.
+        tiles = config.sourceOptions.tileColumns * config.sourceOptions.tileRows
+        let frameBytes = vit.config.imageSize * vit.config.imageSize * 3 * tiles
         buffer = try FrameStore(directory: config.normalBufferPath, frameBytes: frameBytes, maxFrames: settings.maxFrames,
                                 maxBytes: settings.maxBytes, eviction: .timeStratified)
         evidence = try FrameStore(directory: config.evidencePath, frameBytes: frameBytes, maxFrames: settings.evidenceMaxFrames,
@@ -174,7 +178,7 @@ public final class Refitter: Sendable {
         var settings = config.detector
         settings.epochs = self.settings.epochs ?? settings.epochs
         return try ModelFitting.fit(
-            rgb: frames.rgb, count: frames.count, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),
+            rgb: frames.rgb, count: frames.count * tiles, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),
             teacherIdentity: model.metadata.teacher, settings: settings, blockLength: 1, workers: 1,
             progress: { [logger] in
                 // One line per epoch: on a busy machine a refit at nice 10 can take hours, and this shows it moves.
@@ -182,7 +186,7 @@ public final class Refitter: Sendable {
                 logger.info("refit epoch done", metadata: ["epoch": "\(p.epoch + 1)/\(p.epochs)",
                                                            "loss": "\(p.loss)", "seconds": "\(Int(p.elapsed))"])
             },
-            shouldStop: stop.isSet, initialStudent: model.student)
+            shouldStop: stop.isSet, initialStudent: model.student, tilesPerFrame: tiles)
     }
 
     /// Scores the held-out frames with both models and the evidence with the candidate; own scorers, so the infer

@@ -33,6 +33,10 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> FrameScorer {
         let runner = try teacher.load()
         let bundle = try ModelBundle.load(from: model, teacherPath: teacher.teacher)
+        // Its tails are of the largest of several tiles' scores: whole frames would be judged on the wrong scale.
+        guard bundle.metadata.frames.tiles == 1 else {
+            throw ValidationError("model \(model) was learnt from \(bundle.metadata.frames.tiles) tiles per frame (a pipeline's 'tiles'); score and eval take whole frames, so run it in its pipeline")
+        }
         return FrameScorer(teacher: runner.vit, bundle: bundle, workers: runner.workers, maxBatch: runner.maxBatch)
     }
 

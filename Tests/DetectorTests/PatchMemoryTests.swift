@@ -214,6 +214,49 @@ final class PatchMemoryTests: XCTestCase {
         XCTAssertGreaterThan(planted.verdict.surprise, scores.dropLast().map(\.verdict.surprise).max()!)
     }
 
+    /// A frame scored as two tiles: its raw score per component is the larger of its tiles', its tails hold one score
+    /// per frame (the same statistic), its map is both tiles' maps with the peak in the tile holding a planted
+    /// square, and the bundle keeps its tile count through a save and load.
+    func testATiledFrameScoresAsItsLargestTileAndIsCalibratedPerFrame() throws {
+        let (vit, teacherPath) = try teacher()
+        var settings = DetectorSettings()
+        settings.patchMemory = 40
+        settings.studentDepth = 0
+        settings.normalizeBrightness = false   // the per-tile scores below are taken from the tiles as they are
+        let learn = 30
+        let runner = ViTRunner(vit: vit, workers: 2, maxBatch: 8)
+        let bundle = try ModelFitting.fit(rgb: frames(2 * learn, seed: 5), count: 2 * learn, teacher: runner,
+                                          teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings,
+                                          tilesPerFrame: 2)
+        XCTAssertEqual(bundle.metadata.frames.tilesPerFrame, 2)
+        for tail in bundle.calibration.tails { XCTAssertEqual(tail.tail.sorted.count, learn, "\(tail.component): one score per frame") }
+        let path = directory + "/tiled"
+        try bundle.save(to: path)
+        let loaded = try ModelBundle.load(from: path, teacherPath: teacherPath)
+        XCTAssertEqual(loaded.metadata.frames.tiles, 2)
+
+        var test = frames(6, seed: 77)   // 3 frames; frame 1's second tile (image 3) gets a green square
+        for y in 20..<28 { for x in 36..<44 { for ch in 0..<3 { test[((3 * 64 + y) * 64 + x) * 3 + ch] = ch == 1 ? 255 : 0 } } }
+        let scorer = FrameScorer(teacher: vit, bundle: loaded, workers: 2, maxBatch: 8)
+        XCTAssertEqual(scorer.tilesPerFrame, 2)
+        let scored = try scorer.score(test)
+        XCTAssertEqual(scored.count, 3)
+        let tiles = try test.withUnsafeBufferPointer { rgb in
+            try scorer.score(teacher: runner.forward(rgb: rgb.baseAddress!, batch: 6, captureBlocks: Set(loaded.patchMemory!.blocks)),
+                             rgb: rgb.baseAddress!)
+        }
+        for (f, frame) in scored.enumerated() {
+            XCTAssertEqual(frame.tiles, 2)
+            XCTAssertEqual(frame.map, tiles[2 * f].map + tiles[2 * f + 1].map)
+            for component in bundle.calibration.components {
+                XCTAssertEqual(frame.raw[component], max(tiles[2 * f].raw[component]!, tiles[2 * f + 1].raw[component]!), "\(component)")
+            }
+            XCTAssertEqual(frame.verdict.surprise, try loaded.calibration.evaluate(frame.raw).surprise)
+        }
+        XCTAssertEqual(scored[1].peak / 16, 1, "the peak is in the second tile")
+        XCTAssertGreaterThan(scored[1].patch!, max(scored[0].patch!, scored[2].patch!))
+    }
+
     /// When the learning frames' patches exceed the candidates' bound, every k-th frame's feed the memory, and the
     /// others are scored in a second pass by their fold's memory: the tail still has one score per learning frame,
     /// each equal to the frame's score under a memory fitted on the other folds' kept frames alone.

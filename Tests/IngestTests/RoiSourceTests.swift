@@ -74,6 +74,37 @@ final class RoiSourceTests: XCTestCase {
         }
     }
 
+    /// An ignore polygon over the rectangle's left half: every pixel of every ignored cell is mid-grey in the model
+    /// input, in whichever tile it falls, and the rectangle's right half still shows.
+    func testIgnoredCellsAreFlatGreyInEveryTileAndTheRestIsUntouched() async throws {
+        var options = SourceOptions()
+        options.roi = PixelRect(x: 301, y: 121, width: 339, height: 239)
+        (options.tileColumns, options.tileRows) = (3, 2)
+        options.ignore = [[SIMD2(403, 201), SIMD2(467, 201), SIMD2(467, 281), SIMD2(403, 281)]]
+        let frame = try await collect(FrameSource(try Self.video.get(), options: options), limit: 1).0[0]
+        let layout = try XCTUnwrap(frame.layout)
+        XCTAssertEqual(layout.ignored, layout.ignoreMask(options.ignore))
+        let ignoredCells = layout.ignored.indices.filter { layout.ignored[$0] }
+        XCTAssertGreaterThan(ignoredCells.count, 4)
+        XCTAssertGreaterThan(Set(ignoredCells.map { $0 / 196 }).count, 1, "the polygon spans tiles")
+        var magentaOutside = 0
+        for t in 0..<frame.tileCount {
+            for y in 0..<224 {
+                for x in 0..<224 {
+                    let i = ((t * 224 + y) * 224 + x) * 3
+                    let rgb = frame.pixels[i..<i + 3].map(Int.init)
+                    if layout.ignored[(t * 14 + y / 16) * 14 + x / 16] {
+                        XCTAssertEqual(rgb, Self.grey, "tile \(t) ignored pixel (\(x), \(y))")
+                        if rgb != Self.grey { return }
+                    } else if rgb[1] < 40 {
+                        magentaOutside += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(magentaOutside, 1000, "the rectangle's right half is not ignored")
+    }
+
     func testWithoutRoiOrTilesTheFrameIsOneImageOfTheWholePicture() async throws {
         let frame = try await collect(FrameSource(try Self.video.get()), limit: 1).0[0]
         XCTAssertEqual(frame.tileCount, 1)
