@@ -20,6 +20,11 @@ Nuisances a real line has (all off by default; the false-alarm benchmark turns t
   --novel-count N         N novel objects at seeded times after --novel-after S (instead of --novel), varied in
                           kind (disc, triangle, cross), colour and size
 
+Inspection scenes (the small-objects benchmark):
+  --belt Y0:Y1            the belt occupies pixel rows Y0..Y1 (default the middle half of the picture)
+  --small-novel A:B       the novel objects are small, A to B px: a screw or a washer lying on the belt between
+                          two boxes, or a chip out of a box's top edge; their box is drawn as usual
+
 Only numpy and the ffmpeg CLI are needed (Debian: python3-numpy, ffmpeg).
 """
 import argparse
@@ -37,6 +42,9 @@ NOVEL = [((235, 140, 30), "disc"), ((40, 180, 60), "triangle")]
 VARIED_KINDS = ["disc", "triangle", "cross"]
 VARIED_COLOURS = [(235, 140, 30), (40, 180, 60), (210, 40, 40), (230, 220, 60), (150, 60, 190), (235, 235, 235),
                   (30, 30, 30)]
+# Small defects (--small-novel): a steel screw, a brass washer, a chip showing the belt under the box.
+SMALL_KINDS = ["screw", "washer", "chip"]
+SMALL_COLOURS = {"screw": (170, 172, 180), "washer": (200, 170, 80), "chip": BELT}
 LIGHT_PERIOD, SPEED_PERIOD = 1200.0, 240.0
 
 
@@ -67,6 +75,8 @@ def main():
     ap.add_argument("--novel-count", type=int)
     ap.add_argument("--novel-after", type=float, default=330)
     ap.add_argument("--seed", type=int, default=0, help="seeds the nuisances and the --novel-count objects")
+    ap.add_argument("--belt", help="Y0:Y1, the belt's pixel rows")
+    ap.add_argument("--small-novel", help="A:B, small novel objects of A to B px")
     a = ap.parse_args()
     drift = np.array([float(v) for v in a.drift_colour.split(",")], dtype=np.float32) if a.drift_colour else None
     drift_end = a.seconds if a.drift_end is None else a.drift_end
@@ -74,9 +84,9 @@ def main():
     W, H, fps = a.width, a.height, a.fps
     speed = a.speed * W                      # px/s (mean)
     spacing = a.spacing * W
-    size = int(0.17 * H)                     # object size in px
+    belt_top, belt_bottom = (int(v) for v in a.belt.split(":")) if a.belt else (int(0.25 * H), int(0.75 * H))
+    size = int(0.34 * (belt_bottom - belt_top))   # object size in px (0.17 H on the default belt)
     stripe_period = 0.094 * W                # scene geometry scales with the resolution
-    belt_top, belt_bottom = int(0.25 * H), int(0.75 * H)
     cy = (belt_top + belt_bottom) // 2
     rng0 = np.random.default_rng(a.seed)
     if a.novel_count:
@@ -86,6 +96,12 @@ def main():
         novels = [{"enter": t, "kind": VARIED_KINDS[i % len(VARIED_KINDS)],
                    "colour": VARIED_COLOURS[i % len(VARIED_COLOURS)], "scale": float(rng0.uniform(0.7, 1.2))}
                   for i, t in enumerate(novel_times)]
+        if a.small_novel:
+            lo, hi = (float(v) for v in a.small_novel.split(":"))
+            for i, n in enumerate(novels):
+                n["kind"] = SMALL_KINDS[i % len(SMALL_KINDS)]
+                n["colour"] = SMALL_COLOURS[n["kind"]]
+                n["px"] = float(rng0.uniform(lo, hi))
     else:
         novel_times = [float(t) for t in a.novel.split(",") if t.strip()]
         # A novel object replaces the box that would be at the belt's left edge when it enters.
@@ -121,9 +137,11 @@ def main():
         # nearest its time. Fully in view (video time) from when its trailing edge passes x=0 until its leading
         # edge reaches x=W.
         n["slot"] = int(round(travelled(n["enter"] + preroll) / spacing))
-        own = n["scale"] * size
-        n["start"] = when(n["slot"] * spacing + size / 2 + own / 2) - preroll
-        n["end"] = when(n["slot"] * spacing + size / 2 + W - own / 2) - preroll
+        own = n.get("px", n["scale"] * size)
+        # Items lying between boxes ride half a slot behind their box's centre.
+        behind = spacing / 2 if n["kind"] in ("screw", "washer") else 0
+        n["start"] = when(n["slot"] * spacing + size / 2 + behind + own / 2) - preroll
+        n["end"] = when(n["slot"] * spacing + size / 2 + behind + W - own / 2) - preroll
     by_slot = {n["slot"]: n for n in novels}
     noise = [rng0.normal(0, a.noise, (H, W, 3)).astype(np.float32) for _ in range(31)] if a.noise > 0 else None
     plain = not (a.noise or a.light_drift or light_step or a.shake)
@@ -158,7 +176,11 @@ def main():
             look = {"scale": 1 + rng.uniform(-a.size_var, a.size_var) if a.size_var else 1.0,
                     "hue": rng.uniform(-a.hue_var, a.hue_var) if a.hue_var else 0.0,
                     "angle": np.radians(rng.uniform(-a.rotation, a.rotation)) if a.rotation else 0.0}
-            draw(img, novel, x0, cy + dy, size, shade, xx, yy, box, **look)
+            if novel is not None and "px" in novel:
+                draw(img, None, x0, cy + dy, size, shade, xx, yy, box, **look)
+                draw_small(img, novel, x0 + size / 2, cy + dy, size, spacing, xx, yy)
+            else:
+                draw(img, novel, x0, cy + dy, size, shade, xx, yy, box, **look)
         if not plain:
             light = 1 + a.light_drift * np.sin(2 * np.pi * (t - preroll) / LIGHT_PERIOD)
             if light_step and t - preroll >= light_step[0]:
@@ -177,7 +199,9 @@ def main():
     truth = {"video": a.out, "width": W, "height": H, "fps": fps, "seconds": a.seconds,
              "drift": None if drift is None else {"colour": drift.tolist(), "start": a.drift_start, "end": drift_end},
              "light_step": light_step,
+             "belt": [belt_top, belt_bottom],
              "novel": [{"kind": n["kind"], "colour": list(n["colour"]), "scale": round(n["scale"], 3),
+                        **({"px": round(n["px"], 1)} if "px" in n else {}),
                         "start": round(n["start"], 3), "end": round(n["end"], 3)} for n in novels]}
     if a.truth:
         with open(a.truth, "w") as fh:
@@ -233,6 +257,31 @@ def draw(img, novel, x0, cy, size, shade, xx, yy, box=BOX, scale=1.0, hue=0.0, a
         mask = np.abs(sx - cx) <= rel * s / 2
     region = img[ya:yb, xa:xb]
     region[mask] = np.clip(colour, 0, 255).astype(np.uint8)
+
+
+def draw_small(img, novel, cx, cy, size, spacing, xx, yy):
+    """A small defect of `novel["px"]` pixels: a screw (a thin metal rod, tilted) or a washer (a ring) on the belt
+    half a slot behind the box centred at (cx, cy), or a chip: a notch of belt colour out of the box's top edge."""
+    H, W, _ = img.shape
+    s = novel["px"]
+    if novel["kind"] == "chip":
+        x, y = cx, cy - size // 2                 # the notch's apex points into the box from its top edge
+    else:
+        x, y = cx - spacing / 2, cy
+    half = int(s) + 2
+    xa, xb, ya, yb = max(int(x) - half, 0), min(int(x) + half, W), max(int(y) - half, 0), min(int(y) + half, H)
+    if xa >= xb or ya >= yb:
+        return
+    dx, dy = xx[ya:yb, xa:xb] - x, yy[ya:yb, xa:xb] - y
+    if novel["kind"] == "screw":
+        u, v = dx * np.cos(0.5) + dy * np.sin(0.5), -dx * np.sin(0.5) + dy * np.cos(0.5)
+        mask = (np.abs(u) <= s / 2) & (np.abs(v) <= max(s / 10, 2))
+    elif novel["kind"] == "washer":
+        r2 = dx ** 2 + dy ** 2
+        mask = (r2 <= (s / 2) ** 2) & (r2 >= (s / 5) ** 2)
+    else:
+        mask = (dy >= 0) & (dy <= s / 2) & (np.abs(dx) <= s / 2 - dy)
+    img[ya:yb, xa:xb][mask] = np.array(novel["colour"], dtype=np.uint8)
 
 
 def rotate_hue(rgb, radians):
