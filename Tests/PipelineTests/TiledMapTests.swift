@@ -1,5 +1,7 @@
+import Checkpoint
 import Decisions
 @testable import Detector
+import Engine
 import Foundation
 import Ingest
 @testable import Pipeline
@@ -59,6 +61,66 @@ final class TiledMapTests: XCTestCase {
                                                                patchErrors: map, grid: 4, sourceWidth: 1000, sourceHeight: 600,
                                                                geometry: geometry)))
         XCTAssertEqual(decision.region, region)
+    }
+
+    /// An ignore polygon over a planted hot patch: with the ignored cells painted grey, as ingest does, in the
+    /// learning frames and in the test frames, the planted frame scores exactly as the same frame without the square
+    /// and its map is 0 there; without the polygon the square lifts the frame above every normal frame.
+    func testAnIgnoredPlantedPatchCountsInNoScoreOrMap() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tiled-map-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let parameters = ViTParameters(config: ViTConfig(imageSize: 64, patchSize: 16, width: 16, depth: 3, heads: 2, mlpWidth: 32))
+        var rng = SplitMix64(seed: 21)
+        for i in 0..<parameters.layout.count { parameters.storage.data[i] = Float(rng.nextGaussian()) * 0.3 }
+        let teacherPath = directory + "/teacher.safetensors"
+        try SafetensorsWriter.write(parameters.layout.entries.map { e in
+            (name: e.name, shape: e.shape, values: Array(UnsafeBufferPointer(start: parameters.ptr(e.offset), count: e.shape.reduce(1, *))))
+        }, metadata: [:], to: teacherPath)
+        let vit = ViT(parameters: parameters)
+        // Soft stripes at random phases; the test frame gets a green 12x12 square in cell (1, 2) of a 64x64 picture.
+        func frames(_ n: Int) -> [UInt8] {
+            (0..<n).flatMap { _ -> [UInt8] in
+                let phase = Double(rng.next() % 1000) / 333
+                return (0..<(64 * 64)).flatMap { i -> [UInt8] in
+                    let v = 128 + 60 * sin(Double(i / 64) / 5 + phase) + Double(rng.next() % 8)
+                    return [UInt8(v), UInt8(v * 0.8), UInt8(v * 0.6)]
+                }
+            }
+        }
+        let base = frames(1)
+        var planted = base
+        for y in 18..<30 { for x in 34..<46 { planted[(y * 64 + x) * 3 + 1] = 255 } }
+        let learning = frames(40), normal = frames(12)
+        let square = [[SIMD2(32.0, 16.0), SIMD2(48.0, 16.0), SIMD2(48.0, 32.0), SIMD2(32.0, 32.0)]]
+        var settings = DetectorSettings()
+        settings.patchMemory = 40
+        settings.studentDepth = 0
+
+        func scores(ignore: [[SIMD2<Double>]]) throws -> (normal: [FrameScore], base: FrameScore, planted: FrameScore, layout: TileLayout) {
+            let layout = try TileLayout(sourceWidth: 64, sourceHeight: 64, inputSize: 64, grid: 4, ignore: ignore)
+            func blank(_ rgb: [UInt8]) -> [UInt8] {
+                stride(from: 0, to: rgb.count, by: 64 * 64 * 3).flatMap { start -> [UInt8] in
+                    var one = Array(rgb[start..<(start + 64 * 64 * 3)])
+                    layout.blankIgnoredCells(in: &one)
+                    return one
+                }
+            }
+            let bundle = try ModelFitting.fit(rgb: blank(learning), count: 40, teacher: ViTRunner(vit: vit, workers: 2, maxBatch: 8),
+                                              teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings)
+            let scored = try FrameScorer(teacher: vit, bundle: bundle, workers: 2, maxBatch: 8).score(blank(normal + base + planted))
+            return (Array(scored.prefix(12)), scored[12], scored[13], layout)
+        }
+        let open = try scores(ignore: [])
+        XCTAssertGreaterThan(open.planted.patch!, open.normal.map { $0.patch! }.max()!, "the square is a hot patch")
+        XCTAssertGreaterThan(open.planted.patch!, open.base.patch!)
+        let ignored = try scores(ignore: square)
+        XCTAssertEqual(ignored.layout.ignored.indices.filter { ignored.layout.ignored[$0] }, [6])
+        XCTAssertEqual(ignored.planted.patch!, ignored.base.patch!, accuracy: 1e-6, "the ignored square changes no score")
+        XCTAssertEqual(ignored.planted.verdict.surprise, ignored.base.verdict.surprise, accuracy: 1e-9)
+        let (map, _) = CameraPipeline.sourceMap(ignored.planted, ignored.layout)
+        XCTAssertEqual(map, CameraPipeline.sourceMap(ignored.base, ignored.layout).0)
+        XCTAssertEqual(map[6], 0)
     }
 
     func testAWholeFrameLayoutGivesTheOldBoxAndNoTiles() throws {

@@ -1,6 +1,7 @@
 # Sourced by the false-alarm benchmarks: one pipeline NAME on SOURCE with the default detector and budget (or
-# DETECTOR='{...}' / DECISION='{...}'), learning from the first LEARN_S seconds at 10 frames/s, run to the file's
-# end while subscribe.py records every message into $OUT/messages.jsonl. Sets WALL_SECONDS.
+# DETECTOR='{...}' / DECISION='{...}'), learning from the first LEARN_S seconds at SAMPLE_FPS (10) frames/s, run to
+# the file's end while subscribe.py records every message into $OUT/messages.jsonl. SOURCE_EXTRA adds keys to the
+# pipeline (e.g. "roi: [0, 340, 1920, 400], tiles: [4, 1]"). Sets WALL_SECONDS.
 # Needs OUT, BIN, TEACHER, PORT, PY, LEARN_S.
 daemon_run() {
   local name=$1 source=$2
@@ -10,9 +11,10 @@ pipelines:
   $name:
     source: $source
     teacher: $TEACHER
-    sample_fps: 10
+    sample_fps: ${SAMPLE_FPS:-10}
     state_dir: $OUT/state
-    learning: {frames: $((LEARN_S * 10))}
+    learning: {frames: $((LEARN_S * ${SAMPLE_FPS:-10}))}
+    ${SOURCE_EXTRA:-}
     detector: ${DETECTOR:-{\}}
     decision: ${DECISION:-{\}}
 YAML
