@@ -131,8 +131,11 @@ public enum ModelFitting {
         }
         var patchMemory: PatchMemory?
         if components.contains(.patch) {
-            let folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
+            var folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
                                                  shouldStop: shouldStop)
+            // Each cell's scale from the kept frames' out-of-sample distances, then those frames scored with it.
+            let scales = PatchMemory.cellScales(cells: patches.scoreKept(folds).cells, grid: patches.grid)
+            folds = try folds.map { try $0.with(cellScales: scales, baseline: 0) }
             var (scores, cells) = patches.scoreKept(folds)
             // The frames not kept for the memory are scored too, in a second teacher pass: the tail then rests on every
             // learning frame (500 scores of a 3,000-frame learning phase left its shape to a handful of them).
@@ -151,8 +154,8 @@ public enum ModelFitting {
             }
             cells.sort()
             let baseline = cells.isEmpty ? 0 : cells[min(cells.count - 1, Int(0.99 * Double(cells.count)))]
-            patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, baseline: baseline,
-                                             shouldStop: shouldStop)
+            patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, shouldStop: shouldStop)
+                .with(cellScales: scales, baseline: baseline)
             normal[.patch] = Self.perFrame(scores, images: patches.indices + rest, tiles: tilesPerFrame)
         }
         if let student {
@@ -239,8 +242,7 @@ public struct PatchCandidates {
     func fold(of index: Int) -> Int { index * folds / count }
 
     /// A coreset of the kept patches of `rows` (indices into the kept frames).
-    func memory(_ rows: [Int]? = nil, budget: Int, seed: UInt64, baseline: Float = 0,
-                shouldStop: () -> Bool) throws -> PatchMemory {
+    func memory(_ rows: [Int]? = nil, budget: Int, seed: UInt64, shouldStop: () -> Bool) throws -> PatchMemory {
         let frameWidth = grid * grid * dimension
         var x = [Float]()
         if let rows {
@@ -248,7 +250,7 @@ public struct PatchCandidates {
             for r in rows { x += features[(r * frameWidth)..<((r + 1) * frameWidth)] }
         }
         return try PatchMemory.fit(features: rows == nil ? features : x, dimension: dimension, blocks: blocks, grid: grid,
-                                   budget: budget, seed: seed, baseline: baseline, shouldStop: shouldStop)
+                                   budget: budget, seed: seed, shouldStop: shouldStop)
     }
 
     /// Per fold, a memory of the other folds' kept patches at the budget's share of them, so that it is as dense as

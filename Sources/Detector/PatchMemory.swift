@@ -27,10 +27,14 @@ public enum PatchMemoryError: Error, CustomStringConvertible, Equatable {
 /// - Feature of patch (r, c): for each block in `blocks`, the residual stream's token of that patch averaged with
 ///   its 3×3 neighbours inside the grid (the paper's locally aware features), the blocks concatenated.
 /// - Memory: a greedy coreset (`Coreset`) of the learning frames' patch features, at most `budget` of them.
-/// - Cell score: the distance from the patch to its nearest memory patch, ‖q − m*‖.
-/// - Frame score: the largest cell score d*, reweighted as the paper's eq. 7: with N the `neighbours` memory patches
-///   nearest to m* (m* among them), s = (1 − exp d* / Σ_{m∈N} exp ‖q* − m‖) · d*: a patch whose nearest memory patch
-///   sits in a sparse part of the memory counts for more than one at the edge of a dense cluster.
+/// - Cell score: the distance from the patch to its nearest memory patch, ‖q − m*‖, times the cell's scale w_i.
+///   A fixed camera sees different normal variation at different places, and the teacher's border and corner
+///   tokens (pooled over 4-6 neighbours, not 9) reach farther from the memory than inner ones: unscaled, the frame
+///   score of normal frames is mostly a corner's. w_i = Q / Q_i, Q_i the 0.95 quantile of cell i's out-of-sample
+///   distances over the learning frames and Q that of all cells, puts every cell's normal reach at the same level.
+/// - Frame score: the largest cell score w* d*, reweighted as the paper's eq. 7: with N the `neighbours` memory
+///   patches nearest to m* (m* among them), s = (1 − exp d* / Σ_{m∈N} exp ‖q* − m‖) · w* d*: a patch whose nearest
+///   memory patch sits in a sparse part of the memory counts for more than one at the edge of a dense cluster.
 /// - Map: how far each cell lies beyond `baseline`, the distance normal patches reach (the 0.99 quantile of the
 ///   learning frames' out-of-sample cell scores), so that an episode's box surrounds the novel patches only.
 public struct PatchMemory: Sendable, Equatable {
@@ -42,6 +46,8 @@ public struct PatchMemory: Sendable, Equatable {
     /// [count, dimension] row-major.
     public let bank: [Float]
     public let baseline: Float
+    /// w_i per cell of the grid (G² values; all 1 in bundles written before the scales).
+    public let cellScales: [Float]
     /// ‖m‖² per memory row, for distances by one GEMM: ‖q − m‖² = ‖q‖² − 2 q·m + ‖m‖².
     let squaredNorms: [Float]
 
@@ -54,7 +60,7 @@ public struct PatchMemory: Sendable, Equatable {
     }
 
     /// Rebuilds a memory from stored parameters, checking them so that scoring cannot misbehave.
-    public init(blocks: [Int], grid: Int, dimension: Int, bank: [Float], baseline: Float) throws {
+    public init(blocks: [Int], grid: Int, dimension: Int, bank: [Float], baseline: Float, cellScales: [Float]? = nil) throws {
         func bad(_ field: String, _ detail: String) -> PatchMemoryError { .invalidParameter(field: field, detail: detail) }
         guard !blocks.isEmpty, blocks.allSatisfy({ $0 >= 0 }), blocks == Set(blocks).sorted() else {
             throw bad("blocks", "\(blocks) is not an increasing list of block indices")
@@ -65,6 +71,11 @@ public struct PatchMemory: Sendable, Equatable {
         }
         if let i = bank.firstIndex(where: { !$0.isFinite }) { throw bad("bank", "row \(i / dimension) is not finite") }
         guard baseline.isFinite, baseline >= 0 else { throw bad("baseline", "\(baseline) is not a distance") }
+        let scales = cellScales ?? [Float](repeating: 1, count: grid * grid)
+        guard scales.count == grid * grid, scales.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw bad("cell_scales", "expected \(grid * grid) positive finite scales, one per cell of the \(grid)x\(grid) grid")
+        }
+        self.cellScales = scales
         self.blocks = blocks
         self.grid = grid
         self.dimension = dimension
@@ -79,6 +90,28 @@ public struct PatchMemory: Sendable, Equatable {
     }
 
     public var patchesPerFrame: Int { grid * grid }
+
+    /// The same memory with other cell scales and baseline (the fit learns them from out-of-sample distances).
+    public func with(cellScales: [Float], baseline: Float) throws -> PatchMemory {
+        try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline, cellScales: cellScales)
+    }
+
+    /// w_i = Q / Q_i from out-of-sample cell distances of whole frames (`cells` [frames, G²], scaled by 1 or not at
+    /// all): Q_i the `cellQuantile` of cell i's, Q that of all. Fewer than `minimumFramesForScales` frames leave every
+    /// scale at 1 (a quantile of a handful of distances is noise).
+    public static func cellScales(cells: [Float], grid: Int) -> [Float] {
+        let p = grid * grid, frames = cells.count / p
+        guard frames >= minimumFramesForScales else { return [Float](repeating: 1, count: p) }
+        func quantile(_ v: [Float]) -> Float { let s = v.sorted(); return s[min(s.count - 1, Int(cellQuantile * Double(s.count)))] }
+        let all = quantile(cells)
+        return (0..<p).map { i in
+            let q = quantile((0..<frames).map { cells[$0 * p + i] })
+            return q > 0 && all > 0 ? all / q : 1
+        }
+    }
+
+    static let cellQuantile = 0.95
+    static let minimumFramesForScales = 20
 
     /// Frame `b`'s patch features from a teacher pass that captured `blocks`, appended to `out` ([G², dimension]).
     public static func appendFeatures(_ output: ViTOutput, frame b: Int, blocks: [Int], to out: inout [Float]) {
@@ -124,7 +157,7 @@ public struct PatchMemory: Sendable, Equatable {
         return try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline)
     }
 
-    /// One frame's cell scores ([patches], ‖q − m*‖ each) and its reweighted frame score, for `patches` features.
+    /// One frame's cell scores ([patches], w_i ‖q − m*‖ each) and its reweighted frame score, for `patches` features.
     public func score(_ q: UnsafePointer<Float>, patches p: Int) -> (cells: [Float], score: Double) {
         let d = dimension
         var nearest = [Float](repeating: .infinity, count: p)
@@ -156,8 +189,10 @@ public struct PatchMemory: Sendable, Equatable {
             for j in 0..<d { norm += row[j] * row[j] }
             cells[i] = max(nearest[i] + norm, 0).squareRoot()
         }
-        let star = cells.indices.max { cells[$0] < cells[$1] }!
-        return (cells, reweighted(q + star * d, nearest: nearestIndex[star], distance: Double(cells[star])))
+        let star = cells.indices.max { cells[$0] * cellScales[$0] < cells[$1] * cellScales[$1] }!
+        let score = reweighted(q + star * d, nearest: nearestIndex[star], distance: Double(cells[star])) * Double(cellScales[star])
+        for i in 0..<p { cells[i] *= cellScales[i] }
+        return (cells, score)
     }
 
     /// Eq. 7: d* times one minus the softmax weight of m* among its `neighbours` nearest memory patches, as seen

@@ -90,6 +90,39 @@ final class PatchMemoryTests: XCTestCase {
         let dStar = distance(row(queries, star, d), row(bank, centre, d))
         XCTAssertEqual(score, (1 - exps[0] / exps.reduce(0, +)) * dStar, accuracy: 1e-4 * dStar)
         XCTAssertEqual(memory.map(cells), cells.map { max(0, $0 - 0.5) })
+
+        // With cell scales every cell is scaled, and the frame score is eq. 7 at the largest scaled cell, scaled:
+        // shrinking the far patch's cell moves the maximum to another one.
+        var scales = [Float](repeating: 1, count: p)
+        scales[4] = 0.01
+        scales[7] = 1.5
+        let scaled = try memory.with(cellScales: scales, baseline: 0.5)
+        let (scaledCells, scaledScore) = queries.withUnsafeBufferPointer { scaled.score($0.baseAddress!, patches: p) }
+        for i in 0..<p { XCTAssertEqual(scaledCells[i], cells[i] * scales[i], accuracy: 1e-6 * cells[i], "cell \(i)") }
+        let moved = scaledCells.indices.max { scaledCells[$0] < scaledCells[$1] }!
+        XCTAssertNotEqual(moved, 4)
+        let unscaledAtMoved = try memory.with(cellScales: (0..<p).map { $0 == moved ? 1 : 1e-3 }, baseline: 0.5)
+        let alone = queries.withUnsafeBufferPointer { unscaledAtMoved.score($0.baseAddress!, patches: p).score }
+        XCTAssertEqual(scaledScore, alone * Double(scales[moved]), accuracy: 1e-9 * alone, "eq. 7 at the moved maximum, times its scale")
+    }
+
+    /// w_i = Q / Q_i against the quantiles written out: a cell whose normal distances are twice the others' gets half
+    /// their scale, and after scaling every cell's 0.95 quantile is the same; too few frames leave every scale at 1.
+    func testCellScalesPutEveryCellsNormalReachAtOneLevel() {
+        var rng = RNG(13)
+        let grid = 2, p = 4, frames = 60
+        var cells = [Float]()
+        for _ in 0..<frames { for i in 0..<p { cells.append((1 + abs(rng.floats(1)[0])) * (i == 3 ? 2 : 1)) } }
+        func q95(_ v: [Float]) -> Float { let s = v.sorted(); return s[min(s.count - 1, Int(0.95 * Double(s.count)))] }
+        let all = q95(cells)
+        let scales = PatchMemory.cellScales(cells: cells, grid: grid)
+        for i in 0..<p {
+            let column = (0..<frames).map { cells[$0 * p + i] }
+            XCTAssertEqual(scales[i], all / q95(column), accuracy: 1e-6, "cell \(i)")
+            XCTAssertEqual(q95(column.map { $0 * scales[i] }), all, accuracy: 1e-5)
+        }
+        XCTAssertEqual(scales[3] / scales[0], 0.5, accuracy: 0.15, "the cell that reaches twice as far")
+        XCTAssertEqual(PatchMemory.cellScales(cells: Array(cells.prefix(19 * p)), grid: grid), [1, 1, 1, 1])
     }
 
     /// Each patch's feature is the mean of its 3×3 neighbours inside the grid, per block, blocks side by side.
@@ -197,6 +230,8 @@ final class PatchMemoryTests: XCTestCase {
         try bundle.save(to: path)
         let loaded = try ModelBundle.load(from: path, teacherPath: teacherPath)
         XCTAssertEqual(loaded.patchMemory, memory)
+        XCTAssertEqual(memory.cellScales.count, 16)
+        XCTAssertNotEqual(Set(memory.cellScales), [1], "scales learned from the learning frames")
 
         var novel = frames(1, seed: 99)
         for y in 20..<28 { for x in 36..<44 { for ch in 0..<3 { novel[(y * 64 + x) * 3 + ch] = ch == 1 ? 255 : 0 } } }
@@ -323,8 +358,13 @@ final class PatchMemoryTests: XCTestCase {
         expect("__metadata__.baseline", "not a number")
         try rewrite(blocks: "1", grid: "5")
         expect("__metadata__.grid", "5×5", teacher: teacherPath)
+        try SafetensorsWriter.write([("bank", [m.count, 16], Array(repeating: 0.25, count: m.count * 16)),
+                                     ("cell_scales", [3], [1, 1, 1])],
+                                    metadata: ["blocks": "1", "grid": "4", "baseline": "0.5"], to: file)
+        expect("cell_scales", "16 positive finite scales")
+        // A bundle written before the cell scales loads with every scale 1.
         try rewrite(blocks: "1")
-        XCTAssertNoThrow(try ModelBundle.load(from: path, teacherPath: teacherPath))
+        XCTAssertEqual(try ModelBundle.load(from: path, teacherPath: teacherPath).patchMemory?.cellScales, Array(repeating: 1, count: 16))
         try FileManager.default.removeItem(atPath: file)
         XCTAssertThrowsError(try ModelBundle.load(from: path)) {
             XCTAssertEqual($0 as? ModelBundleError, .missingFile(bundle: path, file: ModelBundle.patchMemoryFile))

@@ -5,7 +5,7 @@
 # The same video goes through `anomalyd run` twice, with the same detector and budget: the whole picture squashed
 # to 224x224 (a 40 px screw becomes 5x8 model pixels), then `roi: [0, 340, 1920, 400]` with `tiles: [4, 1]` (19x22).
 # Prints per run: objects caught, false episodes, time from full view to `new`, each caught episode's box, wall time.
-# Usage: benchmarks/smallobjects/run.sh   (MINUTES=8 LEARN_S=120 NOVEL=10 SAMPLE_FPS=5; ANOMALYD_BIN=PATH;
+# Usage: benchmarks/smallobjects/run.sh   (MINUTES=8 LEARN_S=120 NOVEL=10 SAMPLE_FPS=5 RUNS="whole roi-tiles"; ANOMALYD_BIN=PATH;
 #        DETECTOR='{...}' overrides the detector, default '{student_depth: 0, patch_memory: 4096}')
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,7 +31,7 @@ if [ ! -f "$VIDEO" ] || [ ! -f "$VIDEO.json" ]; then
 fi
 . benchmarks/falsealarms/daemon_run.sh
 grep -m1 "model name" /proc/cpuinfo | sed 's/.*: /machine: /'
-for run in whole roi-tiles; do
+for run in ${RUNS:-whole roi-tiles}; do
   OUT=out/smallobjects/$run
   rm -rf "$OUT" && mkdir -p "$OUT"
   if [ "$run" = roi-tiles ]; then SOURCE_EXTRA="roi: [0, 340, 1920, 400]
