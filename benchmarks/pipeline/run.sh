@@ -6,13 +6,15 @@
 #   - latency: capture-to-decision time per frame, p50 and p99, with the recording paced as a live camera and
 #     sampled at 10 fps;
 #   - peak resident memory of the daemon in each run.
-# Usage: benchmarks/pipeline/run.sh [VIDEO_SECONDS]   (default 60)
+# Usage: benchmarks/pipeline/run.sh [VIDEO_SECONDS]   (default 60; TRAIN_ARGS='--patch-memory 4096' adds options to
+#        `anomalyd train`, kept in a state directory of their own, to state the cost of a component)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_OF_VIDEO=${1:-60}
 OUT=out/bench-pipeline
 BIN=.build/release/anomalyd
 TEACHER=models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors
+STATE=$OUT/state${TRAIN_ARGS:+-$(echo "$TRAIN_ARGS" | tr -c 'a-z0-9\n' _)}
 mkdir -p "$OUT"
 swift build -c release --product anomalyd >&2
 unset OPENBLAS_CORETYPE   # let OpenBLAS choose its kernels, as on a user's machine
@@ -24,9 +26,10 @@ fi
 if [ ! -f "$OUT/normal.mp4" ]; then
   /usr/bin/python3 scripts/make_demo_video.py "$OUT/normal.mp4" --seconds 40 --novel "" --width 1280 --height 720 >/dev/null
 fi
-if [ ! -d "$OUT/state/model" ] && [ ! -L "$OUT/state/models/current" ]; then   # the daemon moves it to models/<version>
-  echo "bench: training a full-depth student (12 blocks, 10 epochs) on 40 s of normal belt at 10 fps" >&2
-  "$BIN" train --teacher "$TEACHER" --normal "$OUT/normal.mp4" --sample-fps 10 --out "$OUT/state/model" --holdout-block 10 >&2
+if [ ! -d "$STATE/model" ] && [ ! -L "$STATE/models/current" ]; then   # the daemon moves it to models/<version>
+  echo "bench: training a full-depth student (12 blocks, 10 epochs) on 40 s of normal belt at 10 fps ${TRAIN_ARGS:-}" >&2
+  # shellcheck disable=SC2086
+  "$BIN" train --teacher "$TEACHER" --normal "$OUT/normal.mp4" --sample-fps 10 --out "$STATE/model" --holdout-block 10 ${TRAIN_ARGS:-} >&2
 fi
 
 run() {  # NAME SAMPLE_FPS REALTIME MAX_FRAMES
@@ -38,7 +41,7 @@ pipelines:
     teacher: $TEACHER
     sample_fps: $2
     realtime: $3
-    state_dir: $OUT/state
+    state_dir: $STATE
     batch: {max_frames: $4, max_wait_ms: 50}
 YAML
   /usr/bin/time -v "$BIN" run --config "$OUT/$1.yaml" 2> "$OUT/$1.log" >/dev/null
@@ -48,6 +51,6 @@ YAML
   echo "{\"run\":\"$1\",\"sample_fps\":$2,\"realtime\":$3,\"batch\":$4,\"peak_rss_mb\":$((rss / 1024)),\"summary\":\"$(echo "$summary" | sed 's/"/\\"/g')\"}"
 }
 
-echo "{\"machine\":\"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)\"}"
+echo "{\"machine\":\"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)\",\"train_args\":\"${TRAIN_ARGS:-}\"}"
 run throughput 25 false 8
 run latency 10 true 4
