@@ -133,7 +133,8 @@ public enum ModelFitting {
         if components.contains(.patch) {
             var folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
                                                  shouldStop: shouldStop)
-            // Each cell's scale from the kept frames' out-of-sample distances, then those frames scored with it.
+            // Each cell's scale from the kept frames' out-of-sample distances, then those frames scored again with it
+            // (the scales change which cell is a frame's highest, and eq. 7 needs that cell's nearest memory patch).
             let scales = PatchMemory.cellScales(cells: patches.scoreKept(folds).cells, grid: patches.grid)
             folds = try folds.map { try $0.with(cellScales: scales, baseline: 0) }
             var (scores, cells) = patches.scoreKept(folds)
