@@ -133,11 +133,11 @@ public enum ModelFitting {
         if components.contains(.patch) {
             var folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
                                                  shouldStop: shouldStop)
-            // Each cell's scale from the kept frames' out-of-sample distances, then those frames scored again with it
-            // (the scales change which cell is a frame's highest, and eq. 7 needs that cell's nearest memory patch).
-            let scales = PatchMemory.cellScales(cells: patches.scoreKept(folds).cells, grid: patches.grid)
+            // Each cell's scale from the kept frames' out-of-sample distances, then those frames scored with it.
+            let found = patches.nearestKept(folds)
+            let scales = PatchMemory.cellScales(cells: found.flatMap(\.distances), grid: patches.grid)
             folds = try folds.map { try $0.with(cellScales: scales, baseline: 0) }
-            var (scores, cells) = patches.scoreKept(folds)
+            var (scores, cells) = patches.scoreKept(folds, found)
             // The frames not kept for the memory are scored too, in a second teacher pass: the tail then rests on every
             // learning frame (500 scores of a 3,000-frame learning phase left its shape to a handful of them).
             let rest = (0..<count).filter { !patches.keeps($0) }
@@ -264,13 +264,21 @@ public struct PatchCandidates {
         }
     }
 
-    /// Each kept frame's score and cells under its fold's memory.
-    func scoreKept(_ memories: [PatchMemory]) -> (scores: [Double], cells: [Float]) {
-        let p = grid * grid, frameWidth = p * dimension
+    /// Each kept frame's nearest memory patches under its fold's memory.
+    func nearestKept(_ memories: [PatchMemory]) -> [(distances: [Float], rows: [Int])] {
+        let frameWidth = grid * grid * dimension
+        return features.withUnsafeBufferPointer { f in
+            indices.enumerated().map { r, index in memories[fold(of: index)].nearest(f.baseAddress! + r * frameWidth, patches: grid * grid) }
+        }
+    }
+
+    /// Each kept frame's score and cells under its fold's memory, from `nearestKept`'s search.
+    func scoreKept(_ memories: [PatchMemory], _ found: [(distances: [Float], rows: [Int])]) -> (scores: [Double], cells: [Float]) {
+        let frameWidth = grid * grid * dimension
         var scores = [Double](), cells = [Float]()
         features.withUnsafeBufferPointer { f in
             for (r, index) in indices.enumerated() {
-                let scored = memories[fold(of: index)].score(f.baseAddress! + r * frameWidth, patches: p)
+                let scored = memories[fold(of: index)].score(f.baseAddress! + r * frameWidth, found[r])
                 scores.append(scored.score)
                 cells += scored.cells
             }

@@ -159,6 +159,20 @@ public struct PatchMemory: Sendable, Equatable {
 
     /// One frame's cell scores ([patches], w_i ‖q − m*‖ each) and its reweighted frame score, for `patches` features.
     public func score(_ q: UnsafePointer<Float>, patches p: Int) -> (cells: [Float], score: Double) {
+        score(q, nearest(q, patches: p))
+    }
+
+    /// The scaled cells and the frame score from `nearest(_:patches:)`'s distances: cheap next to the search, so
+    /// distances found once can be scored under other cell scales.
+    func score(_ q: UnsafePointer<Float>, _ found: (distances: [Float], rows: [Int])) -> (cells: [Float], score: Double) {
+        let (distances, rows) = found
+        let star = distances.indices.max { distances[$0] * cellScales[$0] < distances[$1] * cellScales[$1] }!
+        let score = reweighted(q + star * dimension, nearest: rows[star], distance: Double(distances[star])) * Double(cellScales[star])
+        return (distances.indices.map { distances[$0] * cellScales[$0] }, score)
+    }
+
+    /// Each of `patches` features' distance to its nearest memory patch, ‖q − m*‖ (unscaled), and that patch's row.
+    func nearest(_ q: UnsafePointer<Float>, patches p: Int) -> (distances: [Float], rows: [Int]) {
         let d = dimension
         var nearest = [Float](repeating: .infinity, count: p)
         var nearestIndex = [Int](repeating: 0, count: p)
@@ -189,10 +203,7 @@ public struct PatchMemory: Sendable, Equatable {
             for j in 0..<d { norm += row[j] * row[j] }
             cells[i] = max(nearest[i] + norm, 0).squareRoot()
         }
-        let star = cells.indices.max { cells[$0] * cellScales[$0] < cells[$1] * cellScales[$1] }!
-        let score = reweighted(q + star * d, nearest: nearestIndex[star], distance: Double(cells[star])) * Double(cellScales[star])
-        for i in 0..<p { cells[i] *= cellScales[i] }
-        return (cells, score)
+        return (cells, nearestIndex)
     }
 
     /// Eq. 7: d* times one minus the softmax weight of m* among its `neighbours` nearest memory patches, as seen
