@@ -116,7 +116,8 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 /// - `student.safetensors`: the MKD student (timm tensor names), when the calibration fuses the `mkd` score;
 /// - `gaussian.safetensors`: the feature Gaussian, when the calibration fuses the `gaussian` score;
 /// - `profile_gaussian.safetensors`: the Gaussian of the student's error profiles, when it fuses `mkd_profile`;
-/// - `patch_memory.safetensors`: the patch memory (`bank` [M, D], `cell_scales` [G²]; blocks, grid and map baseline
+/// - `patch_memory.safetensors`: the patch memory (`bank` [M, D], `cell_offsets` and `cell_scales` [G²]; blocks, grid
+///   and map baseline
 ///   in its metadata),
 ///   when it fuses `patch`;
 /// - `calibration.json` and `metadata.json`.
@@ -207,7 +208,9 @@ public struct ModelBundle: Sendable {
                                             to: staging + "/" + file)
             }
             if let m = patchMemory {
-                try SafetensorsWriter.write([("bank", [m.count, m.dimension], m.bank), ("cell_scales", [m.grid * m.grid], m.cellScales)],
+                try SafetensorsWriter.write([("bank", [m.count, m.dimension], m.bank),
+                                             ("cell_offsets", [m.grid * m.grid], m.cellOffsets),
+                                             ("cell_scales", [m.grid * m.grid], m.cellScales)],
                                             metadata: ["blocks": m.blocks.map(String.init).joined(separator: ","),
                                                        "grid": "\(m.grid)", "baseline": "\(m.baseline)"],
                                             to: staging + "/" + Self.patchMemoryFile)
@@ -409,7 +412,8 @@ public struct ModelBundle: Sendable {
             }
             return try PatchMemory(blocks: blocks, grid: number("grid", Int.self), dimension: shape[1],
                                    bank: tensors.floats("bank", shape: shape), baseline: number("baseline", Float.self),
-                                   // Bundles written before the cell scales scored every cell as it is.
+                                   // Bundles written before the cell offsets (or scales) scored cells without them.
+                                   cellOffsets: tensors.info("cell_offsets") == nil ? nil : tensors.floats("cell_offsets"),
                                    cellScales: tensors.info("cell_scales") == nil ? nil : tensors.floats("cell_scales"))
         } catch let error as CheckpointError {
             switch error {
@@ -419,7 +423,7 @@ public struct ModelBundle: Sendable {
                 throw ModelBundleError.invalidCheckpoint(bundle: bundle, file: file, detail: error.description)
             }
         } catch let PatchMemoryError.invalidParameter(name, detail) {
-            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: ["bank", "cell_scales"].contains(name) ? name : field(name), detail: detail)
+            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: ["bank", "cell_offsets", "cell_scales"].contains(name) ? name : field(name), detail: detail)
         }
     }
 

@@ -133,10 +133,10 @@ public enum ModelFitting {
         if components.contains(.patch) {
             var folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
                                                  shouldStop: shouldStop)
-            // Each cell's scale from the kept frames' out-of-sample distances, then those frames scored with it.
+            // Each cell's normalisation from the kept frames' out-of-sample distances, then those frames scored with it.
             let found = patches.nearestKept(folds)
-            let scales = PatchMemory.cellScales(cells: found.flatMap(\.distances), grid: patches.grid)
-            folds = try folds.map { try $0.with(cellScales: scales, baseline: 0) }
+            let normalization = PatchMemory.cellNormalization(distances: found.flatMap(\.distances), grid: patches.grid)
+            folds = try folds.map { try $0.with(normalization, baseline: 0) }
             var (scores, cells) = patches.scoreKept(folds, found)
             // The frames not kept for the memory are scored too, in a second teacher pass: the tail then rests on every
             // learning frame (500 scores of a 3,000-frame learning phase left its shape to a handful of them).
@@ -156,7 +156,7 @@ public enum ModelFitting {
             cells.sort()
             let baseline = cells.isEmpty ? 0 : cells[min(cells.count - 1, Int(0.99 * Double(cells.count)))]
             patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, shouldStop: shouldStop)
-                .with(cellScales: scales, baseline: baseline)
+                .with(normalization, baseline: baseline)
             normal[.patch] = Self.perFrame(scores, images: patches.indices + rest, tiles: tilesPerFrame)
         }
         if let student {

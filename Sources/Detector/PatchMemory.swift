@@ -27,13 +27,14 @@ public enum PatchMemoryError: Error, CustomStringConvertible, Equatable {
 /// - Feature of patch (r, c): for each block in `blocks`, the residual stream's token of that patch averaged with
 ///   its 3×3 neighbours inside the grid (the paper's locally aware features), the blocks concatenated.
 /// - Memory: a greedy coreset (`Coreset`) of the learning frames' patch features, at most `budget` of them.
-/// - Cell score: the distance from the patch to its nearest memory patch, ‖q − m*‖, times the cell's scale w_i.
-///   A fixed camera sees different normal variation at different places, and the teacher's border and corner
-///   tokens (pooled over 4-6 neighbours, not 9) reach farther from the memory than inner ones: unscaled, the frame
-///   score of normal frames is mostly a corner's. w_i = Q / Q_i, Q_i the 0.95 quantile of cell i's out-of-sample
-///   distances over the learning frames and Q that of all cells, puts every cell's normal reach at the same level.
-/// - Frame score: the largest cell score w* d*, reweighted as the paper's eq. 7: with N the `neighbours` memory
-///   patches nearest to m* (m* among them), s = (1 − exp d* / Σ_{m∈N} exp ‖q* − m‖) · w* d*: a patch whose nearest
+/// - Cell score: the distance from the patch to its nearest memory patch, d = ‖q − m*‖, standardised per cell:
+///   w_i (d − a_i) (`cellNormalization`). A fixed camera sees different normal variation at different places (a
+///   flat dark background under compression noise reaches far from the memory, the belt in the light does not),
+///   and the teacher's border and corner tokens (pooled over 4-6 neighbours, not 9) reach farther than inner ones:
+///   on raw distances the frame score of normal frames is a noisy background cell's, and a novel object on the belt
+///   is measured against that.
+/// - Frame score: the largest cell score c*, reweighted as the paper's eq. 7: with N the `neighbours` memory
+///   patches nearest to m* (m* among them), s = (1 − exp d* / Σ_{m∈N} exp ‖q* − m‖) · c*: a patch whose nearest
 ///   memory patch sits in a sparse part of the memory counts for more than one at the edge of a dense cluster.
 /// - Map: how far each cell lies beyond `baseline`, the distance normal patches reach (the 0.99 quantile of the
 ///   learning frames' out-of-sample cell scores), so that an episode's box surrounds the novel patches only.
@@ -46,7 +47,9 @@ public struct PatchMemory: Sendable, Equatable {
     /// [count, dimension] row-major.
     public let bank: [Float]
     public let baseline: Float
-    /// w_i per cell of the grid (G² values; all 1 in bundles written before the scales).
+    /// a_i per cell of the grid (G² values; all 0 in bundles written before them).
+    public let cellOffsets: [Float]
+    /// w_i per cell of the grid (G² values; all 1 in bundles written before them).
     public let cellScales: [Float]
     /// ‖m‖² per memory row, for distances by one GEMM: ‖q − m‖² = ‖q‖² − 2 q·m + ‖m‖².
     let squaredNorms: [Float]
@@ -60,7 +63,8 @@ public struct PatchMemory: Sendable, Equatable {
     }
 
     /// Rebuilds a memory from stored parameters, checking them so that scoring cannot misbehave.
-    public init(blocks: [Int], grid: Int, dimension: Int, bank: [Float], baseline: Float, cellScales: [Float]? = nil) throws {
+    public init(blocks: [Int], grid: Int, dimension: Int, bank: [Float], baseline: Float, cellOffsets: [Float]? = nil,
+                cellScales: [Float]? = nil) throws {
         func bad(_ field: String, _ detail: String) -> PatchMemoryError { .invalidParameter(field: field, detail: detail) }
         guard !blocks.isEmpty, blocks.allSatisfy({ $0 >= 0 }), blocks == Set(blocks).sorted() else {
             throw bad("blocks", "\(blocks) is not an increasing list of block indices")
@@ -75,6 +79,11 @@ public struct PatchMemory: Sendable, Equatable {
         guard scales.count == grid * grid, scales.allSatisfy({ $0.isFinite && $0 > 0 }) else {
             throw bad("cell_scales", "expected \(grid * grid) positive finite scales, one per cell of the \(grid)x\(grid) grid")
         }
+        let offsets = cellOffsets ?? [Float](repeating: 0, count: grid * grid)
+        guard offsets.count == grid * grid, offsets.allSatisfy(\.isFinite) else {
+            throw bad("cell_offsets", "expected \(grid * grid) finite offsets, one per cell of the \(grid)x\(grid) grid")
+        }
+        self.cellOffsets = offsets
         self.cellScales = scales
         self.blocks = blocks
         self.grid = grid
@@ -91,26 +100,53 @@ public struct PatchMemory: Sendable, Equatable {
 
     public var patchesPerFrame: Int { grid * grid }
 
-    /// The same memory with other cell scales and baseline (the fit learns them from out-of-sample distances).
-    public func with(cellScales: [Float], baseline: Float) throws -> PatchMemory {
-        try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline, cellScales: cellScales)
+    /// The same memory with another cell normalisation and baseline (the fit learns them from out-of-sample
+    /// distances).
+    public func with(_ normalization: CellNormalization, baseline: Float) throws -> PatchMemory {
+        try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline,
+                        cellOffsets: normalization.offsets, cellScales: normalization.scales)
     }
 
-    /// w_i = Q / Q_i from out-of-sample cell distances of whole frames (`cells` [frames, G²], scaled by 1 or not at
-    /// all): Q_i the `cellQuantile` of cell i's, Q that of all. Fewer than `minimumFramesForScales` frames leave every
-    /// scale at 1 (a quantile of a handful of distances is noise).
-    public static func cellScales(cells: [Float], grid: Int) -> [Float] {
-        let p = grid * grid, frames = cells.count / p
-        guard frames >= minimumFramesForScales else { return [Float](repeating: 1, count: p) }
-        func quantile(_ v: [Float]) -> Float { let s = v.sorted(); return s[min(s.count - 1, Int(cellQuantile * Double(s.count)))] }
-        let all = quantile(cells)
-        return (0..<p).map { i in
-            let q = quantile((0..<frames).map { cells[$0 * p + i] })
-            return q > 0 && all > 0 ? all / q : 1
+    public struct CellNormalization: Sendable, Equatable {
+        public var offsets: [Float]
+        public var scales: [Float]
+        public static func identity(cells: Int) -> CellNormalization {
+            CellNormalization(offsets: [Float](repeating: 0, count: cells), scales: [Float](repeating: 1, count: cells))
         }
     }
 
-    static let cellQuantile = 0.95
+    /// Each cell's offset and scale from out-of-sample distances of whole frames (`distances` [frames, G²]): a_i the
+    /// median of cell i's distances, b_i the largest spread Q_j − a_j (Q_j the `cellQuantile`) over the cells j in
+    /// its 3×3 neighbourhood, and w_i = S / b_i, S the spread of all cells' distances, so that cell scores stay in
+    /// distance units. Normal distances at cell i then reach about S above 0, wherever it is.
+    /// A high quantile's spread, because what must be levelled is how far each cell's normal distances reach; the
+    /// neighbourhood's largest, because a few hundred frames estimate one cell's 0.99 quantile loosely and a cell
+    /// estimated low would turn a normal outlier there into the frame's score.
+    /// Fewer than `minimumFramesForScales` frames, or distances with no spread, leave the identity (a quantile of a
+    /// handful of distances is noise).
+    public static func cellNormalization(distances cells: [Float], grid: Int) -> CellNormalization {
+        let p = grid * grid, frames = cells.count / p
+        guard frames >= minimumFramesForScales else { return .identity(cells: p) }
+        func quantile(_ v: [Float], _ q: Double) -> Float { let s = v.sorted(); return s[min(s.count - 1, Int(q * Double(s.count)))] }
+        let spreadAll = quantile(cells, cellQuantile) - quantile(cells, 0.5)
+        let columns = (0..<p).map { i in (0..<frames).map { cells[$0 * p + i] } }
+        let offsets = columns.map { quantile($0, 0.5) }
+        let spreads = columns.indices.map { quantile(columns[$0], cellQuantile) - offsets[$0] }
+        var scales = [Float](repeating: 1, count: p)
+        for r in 0..<grid {
+            for c in 0..<grid {
+                var b: Float = 0
+                for rr in max(0, r - 1)...min(grid - 1, r + 1) {
+                    for cc in max(0, c - 1)...min(grid - 1, c + 1) { b = max(b, spreads[rr * grid + cc]) }
+                }
+                scales[r * grid + c] = b > 0 ? spreadAll / b : 0
+            }
+        }
+        guard spreadAll > 0, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { return .identity(cells: p) }
+        return CellNormalization(offsets: offsets, scales: scales)
+    }
+
+    static let cellQuantile = 0.99
     static let minimumFramesForScales = 20
 
     /// Frame `b`'s patch features from a teacher pass that captured `blocks`, appended to `out` ([G², dimension]).
@@ -157,7 +193,7 @@ public struct PatchMemory: Sendable, Equatable {
         return try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline)
     }
 
-    /// One frame's cell scores ([patches], w_i ‖q − m*‖ each) and its reweighted frame score, for `patches` features.
+    /// One frame's cell scores ([patches], w_i (‖q − m*‖ − a_i) each) and its reweighted frame score, for `patches` features.
     public func score(_ q: UnsafePointer<Float>, patches p: Int) -> (cells: [Float], score: Double) {
         score(q, nearest(q, patches: p))
     }
@@ -166,9 +202,10 @@ public struct PatchMemory: Sendable, Equatable {
     /// distances found once can be scored under other cell scales.
     func score(_ q: UnsafePointer<Float>, _ found: (distances: [Float], rows: [Int])) -> (cells: [Float], score: Double) {
         let (distances, rows) = found
-        let star = distances.indices.max { distances[$0] * cellScales[$0] < distances[$1] * cellScales[$1] }!
-        let score = reweighted(q + star * dimension, nearest: rows[star], distance: Double(distances[star])) * Double(cellScales[star])
-        return (distances.indices.map { distances[$0] * cellScales[$0] }, score)
+        let cells = distances.indices.map { cellScales[$0] * (distances[$0] - cellOffsets[$0]) }
+        let star = cells.indices.max { cells[$0] < cells[$1] }!
+        let score = reweighting(q + star * dimension, nearest: rows[star], distance: Double(distances[star])) * Double(cells[star])
+        return (cells, score)
     }
 
     /// Each of `patches` features' distance to its nearest memory patch, ‖q − m*‖ (unscaled), and that patch's row.
@@ -206,9 +243,9 @@ public struct PatchMemory: Sendable, Equatable {
         return (cells, nearestIndex)
     }
 
-    /// Eq. 7: d* times one minus the softmax weight of m* among its `neighbours` nearest memory patches, as seen
+    /// Eq. 7's factor: one minus the softmax weight of m* among its `neighbours` nearest memory patches, as seen
     /// from the test patch.
-    func reweighted(_ q: UnsafePointer<Float>, nearest: Int, distance: Double) -> Double {
+    func reweighting(_ q: UnsafePointer<Float>, nearest: Int, distance: Double) -> Double {
         let d = dimension
         let support = bank.withUnsafeBufferPointer { b -> [Int] in
             let m = b.baseAddress! + nearest * d
@@ -230,7 +267,7 @@ public struct PatchMemory: Sendable, Equatable {
             for j in 0..<d { let t = Double(q[j] - bank[r * d + j]); s += t * t }
             sum += Foundation.exp(s.squareRoot() - distance)   // exp(‖q − m‖ − d*) ≥ 1 for every m beyond m*
         }
-        return (1 - 1 / sum) * distance
+        return 1 - 1 / sum
     }
 
     /// Every frame's cell scores and frame score from a teacher pass that captured `blocks`, the frames spread

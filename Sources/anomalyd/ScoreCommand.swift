@@ -65,6 +65,9 @@ struct ScoreCommand: AsyncParsableCommand {
     @Argument(help: "Image folders, images or video files.")
     var sources: [String]
 
+    @Flag(help: "Also print each frame's anomaly map (\"map\", G×G row-major, tile after tile), as episodes locate novelty with it.")
+    var maps = false
+
     func run() async throws {
         let budget = try options.budget()
         let scorer = try options.load()
@@ -79,6 +82,7 @@ struct ScoreCommand: AsyncParsableCommand {
             if s.grid > 0 {
                 obj["peak_cell"] = [s.peak / s.grid, s.peak % s.grid]
                 obj["peak_error"] = Double(s.map[s.peak])   // how local the novelty is, beside the frame's scores
+                if maps { obj["map"] = s.map.map(Double.init) }
             }
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))

@@ -133,8 +133,10 @@ struct TrainCommand: AsyncParsableCommand {
                                                     (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try bundle.save(to: out)
         let m = bundle.metadata
-        progress.finish(String(format: "wrote %@: model %@, %d training + %d held-out frames, final loss %.5f, %.0f s",
-                               out, m.modelVersion, m.frames.train, m.frames.holdout, m.trainingLoss.last ?? .nan,
-                               Date().timeIntervalSince(started)))
+        // A model without a student (student_depth 0) trains nothing and holds nothing out.
+        let student = m.trainingLoss.last.map { String(format: ", %d training + %d held-out frames, final loss %.5f", m.frames.train,
+                                                            m.frames.holdout, $0) }
+            ?? String(format: ", %d frames, no student", m.frames.train + m.frames.holdout)
+        progress.finish(String(format: "wrote %@: model %@%@, %.0f s", out, m.modelVersion, student, Date().timeIntervalSince(started)))
     }
 }

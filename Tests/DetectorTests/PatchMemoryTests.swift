@@ -91,38 +91,56 @@ final class PatchMemoryTests: XCTestCase {
         XCTAssertEqual(score, (1 - exps[0] / exps.reduce(0, +)) * dStar, accuracy: 1e-4 * dStar)
         XCTAssertEqual(memory.map(cells), cells.map { max(0, $0 - 0.5) })
 
-        // With cell scales every cell is scaled, and the frame score is eq. 7 at the largest scaled cell, scaled:
-        // shrinking the far patch's cell moves the maximum to another one.
+        // Normalised, every cell is w_i (d_i − a_i), and the frame score is eq. 7's factor at the largest normalised
+        // cell times that cell: shrinking the far patch's cell moves the maximum to another one.
         var scales = [Float](repeating: 1, count: p)
         scales[4] = 0.01
         scales[7] = 1.5
-        let scaled = try memory.with(cellScales: scales, baseline: 0.5)
-        let (scaledCells, scaledScore) = queries.withUnsafeBufferPointer { scaled.score($0.baseAddress!, patches: p) }
-        for i in 0..<p { XCTAssertEqual(scaledCells[i], cells[i] * scales[i], accuracy: 1e-6 * cells[i], "cell \(i)") }
-        let moved = scaledCells.indices.max { scaledCells[$0] < scaledCells[$1] }!
+        let offsets = (0..<p).map { Float($0) * 0.05 }
+        let normalized = try memory.with(PatchMemory.CellNormalization(offsets: offsets, scales: scales), baseline: 0.5)
+        let (normalizedCells, normalizedScore) = queries.withUnsafeBufferPointer { normalized.score($0.baseAddress!, patches: p) }
+        for i in 0..<p {
+            XCTAssertEqual(normalizedCells[i], scales[i] * (cells[i] - offsets[i]), accuracy: 1e-5 * cells[i], "cell \(i)")
+        }
+        let moved = normalizedCells.indices.max { normalizedCells[$0] < normalizedCells[$1] }!
         XCTAssertNotEqual(moved, 4)
-        let unscaledAtMoved = try memory.with(cellScales: (0..<p).map { $0 == moved ? 1 : 1e-3 }, baseline: 0.5)
-        let alone = queries.withUnsafeBufferPointer { unscaledAtMoved.score($0.baseAddress!, patches: p).score }
-        XCTAssertEqual(scaledScore, alone * Double(scales[moved]), accuracy: 1e-9 * alone, "eq. 7 at the moved maximum, times its scale")
+        let onlyMoved = try memory.with(PatchMemory.CellNormalization(offsets: [Float](repeating: 0, count: p),
+                                                                      scales: (0..<p).map { $0 == moved ? 1 : 1e-3 }), baseline: 0.5)
+        let alone = queries.withUnsafeBufferPointer { onlyMoved.score($0.baseAddress!, patches: p).score }
+        let factor = alone / Double(cells[moved])   // eq. 7's factor at the moved maximum
+        XCTAssertEqual(normalizedScore, factor * Double(normalizedCells[moved]), accuracy: 1e-6 * alone,
+                       "eq. 7's factor at the moved maximum, times its normalised cell")
     }
 
-    /// w_i = Q / Q_i against the quantiles written out: a cell whose normal distances are twice the others' gets half
-    /// their scale, and after scaling every cell's 0.95 quantile is the same; too few frames leave every scale at 1.
-    func testCellScalesPutEveryCellsNormalReachAtOneLevel() {
+    /// The cell normalisation against the statistics written out on a 4×4 grid: a_i each cell's median, b_i the
+    /// largest 0.99-quantile spread in its 3×3 neighbourhood, w_i = S / b_i. The one cell whose distances reach four
+    /// times as far scales itself and its 8 neighbours down, and no other cell; too few frames, or no spread, leave
+    /// the identity.
+    func testCellNormalizationLevelsEachNeighbourhoodsNormalReach() {
         var rng = RNG(13)
-        let grid = 2, p = 4, frames = 60
+        let grid = 4, p = 16, frames = 300, wide = 5   // cell (1, 1)
         var cells = [Float]()
-        for _ in 0..<frames { for i in 0..<p { cells.append((1 + abs(rng.floats(1)[0])) * (i == 3 ? 2 : 1)) } }
-        func q95(_ v: [Float]) -> Float { let s = v.sorted(); return s[min(s.count - 1, Int(0.95 * Double(s.count)))] }
-        let all = q95(cells)
-        let scales = PatchMemory.cellScales(cells: cells, grid: grid)
-        for i in 0..<p {
-            let column = (0..<frames).map { cells[$0 * p + i] }
-            XCTAssertEqual(scales[i], all / q95(column), accuracy: 1e-6, "cell \(i)")
-            XCTAssertEqual(q95(column.map { $0 * scales[i] }), all, accuracy: 1e-5)
+        for _ in 0..<frames { for i in 0..<p { cells.append(2 + Float(i) * 0.1 + abs(rng.floats(1)[0]) * (i == wide ? 4 : 1)) } }
+        func quantile(_ v: [Float], _ q: Double) -> Float { let s = v.sorted(); return s[min(s.count - 1, Int(q * Double(s.count)))] }
+        let column = { (i: Int) in (0..<frames).map { cells[$0 * p + i] } }
+        let spread = (0..<p).map { quantile(column($0), 0.99) - quantile(column($0), 0.5) }
+        let all = quantile(cells, 0.99) - quantile(cells, 0.5)
+        let n = PatchMemory.cellNormalization(distances: cells, grid: grid)
+        for r in 0..<grid {
+            for c in 0..<grid {
+                let i = r * grid + c
+                let neighbourhood = (max(0, r - 1)...min(grid - 1, r + 1)).flatMap { rr in
+                    (max(0, c - 1)...min(grid - 1, c + 1)).map { rr * grid + $0 }
+                }
+                XCTAssertEqual(n.offsets[i], quantile(column(i), 0.5), "cell \(i)")
+                XCTAssertEqual(n.scales[i], all / neighbourhood.map { spread[$0] }.max()!, accuracy: 1e-5 * n.scales[i], "cell \(i)")
+                let nearWide = abs(r - 1) <= 1 && abs(c - 1) <= 1
+                XCTAssertEqual(n.scales[i] < 0.5 * n.scales[15], nearWide, "cell \(i): only the wide cell's neighbourhood is scaled down")
+            }
         }
-        XCTAssertEqual(scales[3] / scales[0], 0.5, accuracy: 0.15, "the cell that reaches twice as far")
-        XCTAssertEqual(PatchMemory.cellScales(cells: Array(cells.prefix(19 * p)), grid: grid), [1, 1, 1, 1])
+        XCTAssertEqual(PatchMemory.cellNormalization(distances: Array(cells.prefix(19 * p)), grid: grid), .identity(cells: p))
+        XCTAssertEqual(PatchMemory.cellNormalization(distances: [Float](repeating: 3, count: 40 * p), grid: grid), .identity(cells: p),
+                       "identical distances have no spread to level")
     }
 
     /// Each patch's feature is the mean of its 3×3 neighbours inside the grid, per block, blocks side by side.
@@ -232,6 +250,7 @@ final class PatchMemoryTests: XCTestCase {
         XCTAssertEqual(loaded.patchMemory, memory)
         XCTAssertEqual(memory.cellScales.count, 16)
         XCTAssertNotEqual(Set(memory.cellScales), [1], "scales learned from the learning frames")
+        XCTAssertNotEqual(Set(memory.cellOffsets), [0], "offsets learned from the learning frames")
 
         var novel = frames(1, seed: 99)
         for y in 20..<28 { for x in 36..<44 { for ch in 0..<3 { novel[(y * 64 + x) * 3 + ch] = ch == 1 ? 255 : 0 } } }
@@ -362,9 +381,15 @@ final class PatchMemoryTests: XCTestCase {
                                      ("cell_scales", [3], [1, 1, 1])],
                                     metadata: ["blocks": "1", "grid": "4", "baseline": "0.5"], to: file)
         expect("cell_scales", "16 positive finite scales")
-        // A bundle written before the cell scales loads with every scale 1.
+        try SafetensorsWriter.write([("bank", [m.count, 16], Array(repeating: 0.25, count: m.count * 16)),
+                                     ("cell_offsets", [16], [Float](repeating: .nan, count: 16))],
+                                    metadata: ["blocks": "1", "grid": "4", "baseline": "0.5"], to: file)
+        expect("cell_offsets", "16 finite offsets")
+        // A bundle written before the cell scales and offsets loads with every scale 1 and every offset 0.
         try rewrite(blocks: "1")
-        XCTAssertEqual(try ModelBundle.load(from: path, teacherPath: teacherPath).patchMemory?.cellScales, Array(repeating: 1, count: 16))
+        let old = try XCTUnwrap(ModelBundle.load(from: path, teacherPath: teacherPath).patchMemory)
+        XCTAssertEqual(old.cellScales, Array(repeating: 1, count: 16))
+        XCTAssertEqual(old.cellOffsets, Array(repeating: 0, count: 16))
         try FileManager.default.removeItem(atPath: file)
         XCTAssertThrowsError(try ModelBundle.load(from: path)) {
             XCTAssertEqual($0 as? ModelBundleError, .missingFile(bundle: path, file: ModelBundle.patchMemoryFile))

@@ -108,16 +108,19 @@ final class TiledMapTests: XCTestCase {
             }
             let bundle = try ModelFitting.fit(rgb: blank(learning), count: 40, teacher: ViTRunner(vit: vit, workers: 2, maxBatch: 8),
                                               teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings)
-            let scored = try FrameScorer(teacher: vit, bundle: bundle, workers: 2, maxBatch: 8).score(blank(normal + base + planted))
-            return (Array(scored.prefix(12)), scored[12], scored[13], layout)
+            // The base and the planted frame each in the same place of the same batch: a frame's place in a batch
+            // moves its scores in the last bits.
+            let scorer = FrameScorer(teacher: vit, bundle: bundle, workers: 2, maxBatch: 8)
+            let withBase = try scorer.score(blank(normal + base)), withPlanted = try scorer.score(blank(normal + planted))
+            return (Array(withBase.prefix(12)), withBase[12], withPlanted[12], layout)
         }
         let open = try scores(ignore: [])
         XCTAssertGreaterThan(open.planted.patch!, open.normal.map { $0.patch! }.max()!, "the square is a hot patch")
         XCTAssertGreaterThan(open.planted.patch!, open.base.patch!)
         let ignored = try scores(ignore: square)
         XCTAssertEqual(ignored.layout.ignored.indices.filter { ignored.layout.ignored[$0] }, [6])
-        XCTAssertEqual(ignored.planted.patch!, ignored.base.patch!, accuracy: 1e-6, "the ignored square changes no score")
-        XCTAssertEqual(ignored.planted.verdict.surprise, ignored.base.verdict.surprise, accuracy: 1e-9)
+        XCTAssertEqual(ignored.planted.raw, ignored.base.raw, "the ignored square changes no score")
+        XCTAssertEqual(ignored.planted.verdict.surprise, ignored.base.verdict.surprise)
         let (map, _) = CameraPipeline.sourceMap(ignored.planted, ignored.layout)
         XCTAssertEqual(map, CameraPipeline.sourceMap(ignored.base, ignored.layout).0)
         XCTAssertEqual(map[6], 0)
