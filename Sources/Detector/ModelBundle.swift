@@ -117,9 +117,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 /// - `gaussian.safetensors`: the feature Gaussian, when the calibration fuses the `gaussian` score;
 /// - `profile_gaussian.safetensors`: the Gaussian of the student's error profiles, when it fuses `mkd_profile`;
 /// - `patch_memory.safetensors`: the patch memory (`bank` [M, D], `cell_offsets` and `cell_scales` [G²]; blocks, grid
-///   and map baseline
-///   in its metadata),
-///   when it fuses `patch`;
+///   and map baseline in its metadata), when it fuses `patch`;
 /// - `calibration.json` and `metadata.json`.
 public struct ModelBundle: Sendable {
     public static let studentFile = "student.safetensors"

@@ -36,7 +36,7 @@ public enum PatchMemoryError: Error, CustomStringConvertible, Equatable {
 /// - Frame score: the largest cell score c*, reweighted as the paper's eq. 7: with N the `neighbours` memory
 ///   patches nearest to m* (m* among them), s = (1 − exp d* / Σ_{m∈N} exp ‖q* − m‖) · c*: a patch whose nearest
 ///   memory patch sits in a sparse part of the memory counts for more than one at the edge of a dense cluster.
-/// - Map: how far each cell lies beyond `baseline`, the distance normal patches reach (the 0.99 quantile of the
+/// - Map: how far each cell lies beyond `baseline`, the cell score normal patches reach (the 0.99 quantile of the
 ///   learning frames' out-of-sample cell scores), so that an episode's box surrounds the novel patches only.
 public struct PatchMemory: Sendable, Equatable {
     public let blocks: [Int]
@@ -107,6 +107,7 @@ public struct PatchMemory: Sendable, Equatable {
                         cellOffsets: normalization.offsets, cellScales: normalization.scales)
     }
 
+    /// Per cell of the grid, a_i and w_i of the cell score w_i (d − a_i).
     public struct CellNormalization: Sendable, Equatable {
         public var offsets: [Float]
         public var scales: [Float]
