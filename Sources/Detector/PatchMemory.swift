@@ -128,11 +128,16 @@ public struct PatchMemory: Sendable, Equatable {
     public static func cellNormalization(distances cells: [Float], grid: Int) -> CellNormalization {
         let p = grid * grid, frames = cells.count / p
         guard frames >= minimumFramesForScales else { return .identity(cells: p) }
-        func quantile(_ v: [Float], _ q: Double) -> Float { let s = v.sorted(); return s[min(s.count - 1, Int(q * Double(s.count)))] }
-        let spreadAll = quantile(cells, cellQuantile) - quantile(cells, 0.5)
-        let columns = (0..<p).map { i in (0..<frames).map { cells[$0 * p + i] } }
-        let offsets = columns.map { quantile($0, 0.5) }
-        let spreads = columns.indices.map { quantile(columns[$0], cellQuantile) - offsets[$0] }
+        // The median and the `cellQuantile` of `v`, from one sort.
+        func medianAndTop(_ v: [Float]) -> (Float, Float) {
+            let s = v.sorted()
+            return (s[s.count / 2], s[min(s.count - 1, Int(cellQuantile * Double(s.count)))])
+        }
+        let (medianAll, topAll) = medianAndTop(cells)
+        let spreadAll = topAll - medianAll
+        let columns = (0..<p).map { i in medianAndTop((0..<frames).map { cells[$0 * p + i] }) }
+        let offsets = columns.map(\.0)
+        let spreads = columns.map { $0.1 - $0.0 }
         var scales = [Float](repeating: 1, count: p)
         for r in 0..<grid {
             for c in 0..<grid {
