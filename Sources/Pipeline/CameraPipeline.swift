@@ -236,7 +236,7 @@ public final class CameraPipeline: Sendable {
             let started = Date()
             if calibration?.modelVersion != item.model.version {
                 calibration = LiveCalibration(model: item.calibration, version: item.model.version,
-                                              burnInFrames: budget.burnInFrames)
+                                              burnInFrames: budget.burnInFrames, burnInMargin: budget.burnInMargin)
             }
             let raw = s.raw
             let surprise = try calibration!.surprise(raw)

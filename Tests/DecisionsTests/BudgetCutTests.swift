@@ -24,22 +24,29 @@ final class BudgetCutTests: XCTestCase {
 
     /// The burn-in learns from quiet frames and blips (a run of evidence that falls back joins with the frame that
     /// ends it); an episode and the run that built up to it do not; it stops at its length.
-    func testTheBurnInTakesQuietFramesAndBlipsNotEpisodes() {
-        var burnIn = BurnIn<Int>(frames: 6)
-        XCTAssertEqual(burnIn.observe(1, phase: .quiet), [1])
-        XCTAssertEqual(burnIn.observe(2, phase: .building), [], "undecided")
-        XCTAssertEqual(burnIn.observe(3, phase: .building), [])
-        XCTAssertEqual(burnIn.observe(4, phase: .quiet), [2, 3, 4], "a blip: its frames and the quiet one")
-        XCTAssertEqual(burnIn.observe(50, phase: .building), [])
-        XCTAssertEqual(burnIn.observe(51, phase: .episode), [])
-        XCTAssertEqual(burnIn.observe(52, phase: .episode), [])
-        XCTAssertEqual(burnIn.observe(5, phase: .quiet), [5], "the episode and its build-up are left out")
-        XCTAssertFalse(burnIn.isOver)
-        XCTAssertEqual(burnIn.observe(6, phase: .building), [])
-        XCTAssertEqual(burnIn.observe(7, phase: .quiet), [6], "no more than its length")
-        XCTAssertTrue(burnIn.isOver)
-        XCTAssertEqual(burnIn.accepted, 6)
-        XCTAssertEqual(burnIn.observe(8, phase: .quiet), [], "over")
-        XCTAssertTrue(BurnIn<Int>(frames: 0).isOver, "burn_in_s: 0 keeps the model's calibration")
+    func testTheBurnInTakesQuietFramesAwayFromEvidence() {
+        var burnIn = BurnIn<Int>(frames: 4, margin: 0)
+        XCTAssertEqual(burnIn.observe(1, phase: .quiet), 1, "no margin: a quiet frame joins at once")
+        XCTAssertNil(burnIn.observe(2, phase: .building), "evidence: never")
+        XCTAssertNil(burnIn.observe(3, phase: .episode))
+        XCTAssertEqual(burnIn.observe(4, phase: .quiet), 4)
+
+        var margined = BurnIn<Int>(frames: 3, margin: 2)
+        XCTAssertNil(margined.observe(10, phase: .quiet), "held: evidence may follow within the margin")
+        XCTAssertNil(margined.observe(11, phase: .quiet))
+        XCTAssertEqual(margined.observe(12, phase: .quiet), 10, "two quiet frames after it: 10 joins")
+        XCTAssertNil(margined.observe(20, phase: .building), "a blip voids the frames held before it...")
+        XCTAssertNil(margined.observe(21, phase: .quiet), "...and the margin after it")
+        XCTAssertNil(margined.observe(22, phase: .quiet))
+        XCTAssertNil(margined.observe(23, phase: .quiet), "held again")
+        XCTAssertNil(margined.observe(24, phase: .quiet))
+        XCTAssertEqual(margined.observe(25, phase: .quiet), 23)
+        XCTAssertFalse(margined.isOver)
+        XCTAssertEqual(margined.observe(26, phase: .quiet), 24, "no more than its length")
+        XCTAssertTrue(margined.isOver)
+        XCTAssertEqual(margined.accepted, 3)
+        XCTAssertNil(margined.observe(27, phase: .quiet), "over")
+        XCTAssertEqual(BudgetCut(settings: DecisionSettings(), framesPerSecond: 10).burnInMargin, 50, "5 s at 10 frames/s")
+        XCTAssertTrue(BurnIn<Int>(frames: 0, margin: 0).isOver, "burn_in_s: 0 keeps the model's calibration")
     }
 }

@@ -26,7 +26,7 @@ final class LiveCalibrationTests: XCTestCase {
             let frames = (0..<20_000).map { _ in live() }
             return Double(try frames.filter { try c.surprise($0) >= cut }.count) / Double(frames.count)
         }
-        var calibration = LiveCalibration(model: model, version: "m1", burnInFrames: 3000)
+        var calibration = LiveCalibration(model: model, version: "m1", burnInFrames: 3000, burnInMargin: 0)
         var withEpisodes = calibration
         let before = try shareAbove(calibration)
         XCTAssertGreaterThan(before, 0.02, "over-confident before the burn-in")
@@ -47,7 +47,7 @@ final class LiveCalibrationTests: XCTestCase {
         let held = calibration.calibration
         for _ in 0..<500 { try calibration.observe([.gaussian: 9, .mkd: 30], phase: .quiet) }
         XCTAssertEqual(calibration.calibration, held, "after the burn-in the calibration holds")
-        XCTAssertEqual(try LiveCalibration(model: model, version: "m2", burnInFrames: 3000).surprise([.gaussian: 0, .mkd: 6]),
+        XCTAssertEqual(try LiveCalibration(model: model, version: "m2", burnInFrames: 3000, burnInMargin: 0).surprise([.gaussian: 0, .mkd: 6]),
                        try model.evaluate([.gaussian: 0, .mkd: 6]).surprise, "a new model starts from its own calibration")
     }
 }
