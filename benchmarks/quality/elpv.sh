@@ -7,7 +7,7 @@
 # PatchCore-style peer (patchcore_peer.py: the same teacher in numpy, every training patch in memory) in the same run.
 # Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default | best (cls+patch_mean, ledoit_wolf,
 #        channel_profile), each also as default-as-is | best-as-is (without the brightness gain); patch (the
-#        default with a 4,096-patch memory); peer. Without CONFIG: default patch peer.
+#        default with a 4,096-patch memory); patch-gaussian (that memory and the Gaussian, no student); peer. Without CONFIG: default patch peer.
 #        ANOMALYD_BIN=PATH runs that binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,7 +58,9 @@ for config in "${@:-default patch peer}"; do
       best-as-is) args=(--gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile
                         --no-normalize-brightness) ;;
       patch) args=(--patch-memory 4096) ;;
-      *) echo "elpv: unknown configuration $c (default, best, default-as-is, best-as-is, patch or peer)" >&2; exit 64 ;;
+      patch-gaussian) args=(--patch-memory 4096 --student-depth 0) ;;
+      *) echo "elpv: unknown configuration $c (default, best, default-as-is, best-as-is, patch, patch-gaussian or peer)" >&2
+         exit 64 ;;
     esac
     rm -rf "$OUT/model-$c"
     started=$(date +%s)
