@@ -155,7 +155,10 @@ public struct Calibration: Codable, Sendable, Equatable {
         return Calibration(tails: refitted, holdoutCount: holdoutCount)
     }
 
-    /// ln of the fused tail probability, min(1, m · min_j p_j).
+    /// ln of the fused statistic m · min_j p_j: a tail probability (Bonferroni's bound) wherever it is below 1. It is
+    /// not clamped to 1: frames that every component finds ordinary still rank by their least ordinary component
+    /// instead of tying (the clamp tied a third of the solar-cell test images and cost the fused AUROC 2.4 points,
+    /// benchmarks/quality/RESULTS.md, session 15); the cut lies far below 1, so no decision changes.
     public func logProbability(_ raw: [ScoreComponent: Double]) throws -> Double {
         var smallest = 0.0
         for t in tails {
@@ -163,11 +166,12 @@ public struct Calibration: Codable, Sendable, Equatable {
             guard value.isFinite else { throw CalibrationError.nonFiniteRawScore(component: t.component) }
             smallest = min(smallest, t.tail.logSurvival(value))
         }
-        return min(0, smallest + Foundation.log(Double(tails.count)))
+        return smallest + Foundation.log(Double(tails.count))
     }
 
-    /// The surprise, −log10 of the fused tail probability; finite even beyond a bounded tail's end (capped at 300:
-    /// no frame is that improbable under normal frames, and a cap keeps the number printable).
+    /// The surprise, −log10 of the fused tail probability: from −log10 m (every component finds the frame ordinary) up,
+    /// finite even beyond a bounded tail's end (capped at 300: no frame is that improbable under normal frames, and a
+    /// cap keeps the number printable).
     public func evaluate(_ raw: [ScoreComponent: Double]) throws -> Verdict {
         Verdict(surprise: min(Self.maximumSurprise, -(try logProbability(raw)) / Foundation.log(10.0)))
     }

@@ -11,12 +11,18 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(calibration.components, [.mkd, .gaussian])
         let g = try ScoreTail.fit(gaussian), m = try ScoreTail.fit(mkd)
         for (x, y) in [(50.0, 1.0), (10.0, 3.5), (150.0, 0.2), (-5.0, -1.0)] {
-            let expected = min(0, min(g.logSurvival(x), m.logSurvival(y)) + log(2))
+            let expected = min(g.logSurvival(x), m.logSurvival(y)) + log(2)
             XCTAssertEqual(try calibration.logProbability([.gaussian: x, .mkd: y]), expected, accuracy: 1e-12)
             XCTAssertEqual(try calibration.evaluate([.gaussian: x, .mkd: y]).surprise,
                            min(Calibration.maximumSurprise, -expected / log(10)), accuracy: 1e-12)
         }
-        XCTAssertEqual(try calibration.evaluate([.gaussian: -5, .mkd: -1]).surprise, 0, "as normal as it gets")
+        XCTAssertEqual(try calibration.evaluate([.gaussian: -5, .mkd: -1]).surprise, -log10(2), accuracy: 1e-12,
+                       "as normal as it gets")
+        // Ordinary to both components (m·p above 1), yet not alike: the less ordinary frame still ranks higher.
+        let ordinary = try calibration.evaluate([.gaussian: 30, .mkd: 1]).surprise
+        let lessOrdinary = try calibration.evaluate([.gaussian: 30, .mkd: 2.5]).surprise
+        XCTAssertLessThan(ordinary, 0)
+        XCTAssertLessThan(ordinary, lessOrdinary, "no tie at p = 1")
         XCTAssertEqual(calibration.holdoutCount, 40)
     }
 

@@ -82,7 +82,7 @@ final class ScoreFuzzTests: XCTestCase {
         let budget = BudgetCut(settings: DecisionSettings(), framesPerSecond: 10)
         for (i, s) in scores.enumerated() {
             let surprise = s.verdict.surprise
-            XCTAssertTrue(surprise.isFinite && surprise >= 0, "\(s.verdict)", file: file, line: line)
+            XCTAssertTrue(surprise.isFinite && surprise >= -log10(Double(ScoreComponent.allCases.count)), "\(s.verdict)", file: file, line: line)
             _ = stage.process(ScoredFrame(score: budget.normalized(surprise: surprise), rawScore: surprise, index: i, pts: Double(i),
                                           captureTime: Date(), patchErrors: s.map, grid: s.grid, sourceWidth: 32, sourceHeight: 32))
         }

@@ -7,7 +7,8 @@
 # PatchCore-style peer (patchcore_peer.py: the same teacher in numpy, every training patch in memory) in the same run.
 # Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default | best (cls+patch_mean, ledoit_wolf,
 #        channel_profile), each also as default-as-is | best-as-is (without the brightness gain); patch (the
-#        default with a 4,096-patch memory); patch-gaussian (that memory and the Gaussian, no student); peer. Without CONFIG: default patch peer.
+#        default with a 4,096-patch memory); patch-gaussian (that memory and the Gaussian, no student); patch-lw (the same with the Gaussian of
+#        best); peer. Without CONFIG: default patch peer.
 #        ANOMALYD_BIN=PATH runs that binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,7 +60,8 @@ for config in "${@:-default patch peer}"; do
                         --no-normalize-brightness) ;;
       patch) args=(--patch-memory 4096) ;;
       patch-gaussian) args=(--patch-memory 4096 --student-depth 0) ;;
-      *) echo "elpv: unknown configuration $c (default, best, default-as-is, best-as-is, patch, patch-gaussian or peer)" >&2
+      patch-lw) args=(--patch-memory 4096 --student-depth 0 --gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf) ;;
+      *) echo "elpv: unknown configuration $c (default, best, default-as-is, best-as-is, patch, patch-gaussian, patch-lw or peer)" >&2
          exit 64 ;;
     esac
     rm -rf "$OUT/model-$c"
