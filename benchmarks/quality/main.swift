@@ -189,29 +189,32 @@ if let cached {
     }
 }
 // The patch memory reads the residual stream after its blocks: every test image's patch tokens there, kept like the
-// final tokens (and cached beside them).
+// final tokens and cached beside them, one file per block. (One file of both blocks, 3 GB, came back wrong from byte
+// 2^31 on: Foundation's Data.write on Linux, session 15. Each block's 1.5 GB stays below that.)
 let patchBlocks = settings.patchMemory > 0 ? PatchMemory.blocks(teacherDepth: c.depth) : []
 var testBlocks: [Int: [Float]] = [:]
-if !patchBlocks.isEmpty {
-    let path = cachePath.map { $0 + ".patch" }
-    if let path, let data = FileManager.default.contents(atPath: path), data.count == patchBlocks.count * testCount * tokensPerImage * 4 {
-        var all = [Float](repeating: 0, count: patchBlocks.count * testCount * tokensPerImage)
-        _ = all.withUnsafeMutableBytes { data.copyBytes(to: $0) }
-        for (k, blk) in patchBlocks.enumerated() {
-            testBlocks[blk] = Array(all[(k * testCount * tokensPerImage)..<((k + 1) * testCount * tokensPerImage)])
+let blockBytes = testCount * tokensPerImage * 4
+let blockPaths = cachePath.map { p in patchBlocks.map { "\(p).block\($0)" } }
+let cachedBlocks = blockPaths?.compactMap { FileManager.default.contents(atPath: $0) }.filter { $0.count == blockBytes }
+if !patchBlocks.isEmpty, let cachedBlocks, cachedBlocks.count == patchBlocks.count {
+    for (blk, data) in zip(patchBlocks, cachedBlocks) {
+        var x = [Float](repeating: 0, count: testCount * tokensPerImage)
+        _ = x.withUnsafeMutableBytes { data.copyBytes(to: $0) }
+        testBlocks[blk] = x
+    }
+} else if !patchBlocks.isEmpty {
+    var rgb = [UInt8](repeating: 0, count: batch * imageBytes)
+    for start in stride(from: 0, to: testCount, by: batch) {
+        let n = min(batch, testCount - start)
+        testImages.withUnsafeBufferPointer { g in
+            rgb.withUnsafeMutableBufferPointer { upsample(g.baseAddress! + start * pixels, count: n, into: $0.baseAddress!) }
         }
-    } else {
-        var rgb = [UInt8](repeating: 0, count: batch * imageBytes)
-        for start in stride(from: 0, to: testCount, by: batch) {
-            let n = min(batch, testCount - start)
-            testImages.withUnsafeBufferPointer { g in
-                rgb.withUnsafeMutableBufferPointer { upsample(g.baseAddress! + start * pixels, count: n, into: $0.baseAddress!) }
-            }
-            let out = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: n, captureBlocks: Set(patchBlocks)) }
-            for blk in patchBlocks { testBlocks[blk, default: []] += out.blockOutputs[blk]! }
-            if (start + n) % 2000 == 0 { log("teacher: \(start + n)/\(testCount) test images for the patch memory") }
-        }
-        if let path { try patchBlocks.flatMap { testBlocks[$0]! }.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path)) }
+        let out = rgb.withUnsafeBufferPointer { teacher.forward(rgb: $0.baseAddress!, batch: n, captureBlocks: Set(patchBlocks)) }
+        for blk in patchBlocks { testBlocks[blk, default: []] += out.blockOutputs[blk]! }
+        if (start + n) % 2000 == 0 { log("teacher: \(start + n)/\(testCount) test images for the patch memory") }
+    }
+    for (blk, path) in zip(patchBlocks, blockPaths ?? []) {
+        try testBlocks[blk]!.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path))
     }
 }
 let teacherSeconds = now() - teacherStart
