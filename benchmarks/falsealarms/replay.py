@@ -1,73 +1,78 @@
 """Offline replay of the daemon's decision and burn-in on `anomalyd score` output of the shift (issue 15).
 
-Usage: replay.py SCORES.jsonl TRUTH.json BUNDLE/calibration.json COMPONENTS [FPS] [LEARN_S]
+Usage: replay.py SCORES.jsonl TRUTH.json BUNDLE/calibration.json COMPONENTS [--fps 10] [--learn-s 300]
+                 [--frames-to-start 5 ...] [--margin 5 ...] [--burn-in-s 600] [--detrend-s W]
   SCORES: `anomalyd score --model BUNDLE --sample-fps FPS shift-60min.mp4` (every frame at FPS frames/s)
   COMPONENTS: comma-separated, e.g. gaussian,patch
 Replays at FPS what `Pipeline/LiveCalibration.swift` and `Decisions/DecisionStage.swift` do: the budget's per-frame
-cut (1 false episode an hour, frames_to_start 2 at 2 frames/s), min-p fusion of the components' tails (the
+cut (1 false episode an hour over frames_to_start frames of evidence), min-p fusion of the components' tails (the
 generalized Pareto fitted by scipy, as `ScoreTail`), the counting evidence (+1 above, -2 below), and the burn-in's
-refits of each tail (from 50 accepted frames, as they grow by a quarter, 600 s) with the frames it accepts: every
-quiet frame ("all quiet", before session 15), or only those at least MARGIN seconds from any evidence.
+refits of each tail (from 50 accepted frames, as they grow by a quarter) with the frames it accepts: every quiet frame
+("all quiet", before session 15), or only those at least MARGIN seconds from any evidence. Each combination of
+--frames-to-start and --margin is one line. --detrend-s W (an experiment, not what the daemon does) first takes each
+component's raw score relative to the median of its previous W seconds, as DSPOT (Siffer et al. 2017) takes drift out.
+On the session 15 shift at 10 frames/s this replay found the daemon's false episodes at the same seconds.
 """
-import json, sys
+import argparse, json
 import numpy as np
-from scipy.stats import genpareto
+from tails import Tail, fused_surprise
 
-scores_path, truth_path, calib_path, comps = sys.argv[1:5]
-FPS = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
-LEARN = float(sys.argv[6]) if len(sys.argv) > 6 else 300.0
-COMPS = comps.split(",")
-F, FEND, BELOW = 2, 4, 2
-BURN_FRAMES = int(600 * FPS)
-CUT = -np.log10(1 * F / (3600 * FPS))
+ap = argparse.ArgumentParser()
+ap.add_argument("scores"); ap.add_argument("truth"); ap.add_argument("calibration"); ap.add_argument("components")
+ap.add_argument("--fps", type=float, default=10.0)
+ap.add_argument("--learn-s", type=float, default=300.0)
+ap.add_argument("--frames-to-start", type=int, nargs="+", default=[5])
+ap.add_argument("--margin", nargs="+", default=["5"], help="seconds, or 'all' for every quiet frame")
+ap.add_argument("--burn-in-s", type=float, default=600.0)
+ap.add_argument("--detrend-s", type=float, default=0.0)
+a = ap.parse_args()
+COMPS, FPS, BELOW = a.components.split(","), a.fps, 2
 
-truth = json.load(open(truth_path))
-rows = [json.loads(l) for l in open(scores_path)]
+truth = json.load(open(a.truth))
+rows = [json.loads(l) for l in open(a.scores)]
 t = np.array([r["pts_seconds"] for r in rows])
-X = {c: np.array([r[c] for r in rows]) for c in COMPS}
-learnt = {tt["component"]: np.array(tt["tail"]["sorted"]) for tt in json.load(open(calib_path))["tails"]}
+X = {c: np.array([r[c] for r in rows], float) for c in COMPS}
+learnt = {tt["component"]: np.array(tt["tail"]["sorted"]) for tt in json.load(open(a.calibration))["tails"]}
+if a.detrend_s > 0:
+    n = int(a.detrend_s * FPS)
+    for c in COMPS:
+        x, base = X[c], np.empty_like(X[c])
+        base[0] = x[0]
+        for i in range(1, len(x)):
+            base[i] = np.median(x[max(0, i - n):i])
+        X[c] = np.where(t > a.learn_s, x - base + np.median(learnt[c]), x)
 
 
-class Tail:
-    """`ScoreTail`: empirical in the body, a generalized Pareto over the top 10 % (at least 10), never bounded."""
-    def __init__(self, s):
-        s = np.sort(np.asarray(s)); n = len(s); k = min(n // 2, max(10, round(0.1 * n)))
-        self.s, self.u = s, s[n - k - 1]
-        exc = s[n - k:] - self.u
-        xi, _, sc = genpareto.fit(exc, floc=0)
-        self.xi, self.sc = (xi, sc) if xi >= 0 else (0.0, exc.mean())
-        self.lograte = np.log((k + 1) / (n + 1))
-
-    def logsf(self, x):
-        if x > self.u:
-            return self.lograte + genpareto.logsf(x - self.u, self.xi, scale=self.sc)
-        return np.log((len(self.s) - np.searchsorted(self.s, x, side="right") + 1) / (len(self.s) + 1))
+def surprise(tails):
+    return fused_surprise([tails[c] for c in COMPS], [X[c] for c in COMPS])
 
 
-def replay(margin):
+def replay(F, margin):
+    cut = -np.log10(1 * F / (3600 * FPS))
+    burn = int(a.burn_in_s * FPS)
     tails = {c: Tail(learnt[c]) for c in COMPS}
+    S = surprise(tails)
     quiet = {c: [] for c in COMPS}
     accepted = fitted = 0
     held, cooldown, pending = [], 0, []
     ev, ep, episodes, blips, burn_end = 0, None, [], 0, None
     M = int(round(margin * FPS)) if margin is not None else 0
-    for i in np.flatnonzero(t > LEARN):
-        lp = min(tails[c].logsf(X[c][i]) for c in COMPS) + np.log(len(COMPS))
-        above = -min(lp, 0) / np.log(10) >= CUT
+    for i in np.flatnonzero(t > a.learn_s):
+        above = S[i] >= cut
         if ep is None:
             if above:
-                if ev == 0: start = t[i]
-                ev += 1
-                if ev >= F: ep, ev, below = [start, t[i]], 0, 0
+                if ev == 0: start, peak = t[i], 0.0
+                ev += 1; peak = max(peak, S[i])
+                if ev >= F: ep, ev, below = [start, t[i], peak], 0, 0
             elif ev > 0:
                 ev = max(0, ev - BELOW)
                 if ev == 0: blips += 1
             phase = "episode" if ep else "building" if ev > 0 else "quiet"
         else:
-            phase, ep[1] = "episode", t[i]
+            phase, ep[1], ep[2] = "episode", t[i], max(ep[2], S[i])
             below = 0 if above else below + 1
-            if below >= FEND: episodes.append(tuple(ep)); ep = None
-        if accepted >= BURN_FRAMES:
+            if below >= F: episodes.append(tuple(ep)); ep = None
+        if accepted >= burn:
             continue
         joined = []
         if margin is None:     # before session 15: blips join, episodes and their build-up do not
@@ -81,26 +86,29 @@ def replay(margin):
         else:
             held.append(i)
             if len(held) > M: joined = [held.pop(0)]
-        joined = joined[:BURN_FRAMES - accepted]
+        joined = joined[:burn - accepted]
         for j in joined:
             for c in COMPS: quiet[c].append(X[c][j])
         accepted += len(joined)
-        if joined and ((accepted >= 50 and accepted >= max(fitted, 1) * 1.25) or accepted >= BURN_FRAMES):
+        if joined and ((accepted >= 50 and accepted >= max(fitted, 1) * 1.25) or accepted >= burn):
             tails = {c: Tail(np.concatenate([learnt[c], quiet[c]])) for c in COMPS}
-            fitted = accepted
-            if accepted >= BURN_FRAMES: burn_end = t[i]
+            S, fitted = surprise(tails), accepted
+            if accepted >= burn: burn_end = t[i]
     if ep: episodes.append(tuple(ep))
-    caught, false = set(), []
-    for a, b in episodes:
-        hit = [k for k, n in enumerate(truth["novel"]) if a <= n["end"] + 1 and b >= n["start"] - 1]
-        caught.update(hit)
-        if not hit: false.append((a, b))
+    # As shift.sh counts: an episode within a second of an object's time in view is the object's.
+    hits = lambda e, n: e[0] <= n["end"] + 1 and e[1] >= n["start"] - 1
+    delays = [min(e[0] for e in episodes if hits(e, n)) - n["start"] for n in truth["novel"]
+              if any(hits(e, n) for e in episodes)]
+    missed = [k for k, n in enumerate(truth["novel"]) if not any(hits(e, n) for e in episodes)]
+    false = [e for e in episodes if not any(hits(e, n) for n in truth["novel"])]
     name = "all quiet frames" if margin is None else f"margin {margin:g} s"
-    missed = [k for k in range(len(truth["novel"])) if k not in caught]
-    print(f"{name:18s} caught {len(caught):2d}/{len(truth['novel'])} (missed {missed}); false episodes {len(false)} "
-          f"({', '.join(f'{a:.0f} s' for a, _ in false)}); blips {blips}; burn-in over at {burn_end or float('nan'):.0f} s")
+    print(f"frames_to_start {F:2d} (cut {cut:.2f}), {name:16s}: caught {len(truth['novel']) - len(missed):2d}/"
+          f"{len(truth['novel'])} (missed {missed}), median delay {np.median(delays) if delays else np.nan:+.2f} s; "
+          f"false episodes {len(false)} ({', '.join(f'{s:.0f} s for {e - s:.1f} s, peak {p:.1f}' for s, e, p in false)});"
+          f" blips {blips}; burn-in over at {burn_end or np.nan:.0f} s", flush=True)
 
 
-print(f"components {COMPS}, {FPS:g} frames/s, cut at surprise {CUT:.2f}")
-for margin in [None, 0, 3, 5, 10]:
-    replay(margin)
+print(f"components {COMPS}, {FPS:g} frames/s" + (f", detrended over {a.detrend_s:g} s" if a.detrend_s else ""))
+for F in a.frames_to_start:
+    for m in a.margin:
+        replay(F, None if m == "all" else float(m))
