@@ -50,7 +50,7 @@ def main():
     kept = [(r, l) for r, l in kept if l is not None]
     labels = [l for _, l in kept]
     out = {"frames": len(kept), "anomalous": int(sum(labels))}
-    for key, name in [("raw_score", "fused"), ("gaussian", "gaussian"), ("mkd", "mkd"), ("mkd_profile", "mkd_profile")]:
+    for key, name in [("raw_score", "fused"), ("gaussian", "gaussian"), ("mkd", "mkd"), ("mkd_profile", "mkd_profile"), ("patch", "patch")]:
         if all(key in r for r, _ in kept):
             out[name] = round(100 * auroc([r[key] for r, _ in kept], labels), 2)
     print(json.dumps(out))
