@@ -16,6 +16,10 @@ public struct FrameScore: Sendable {
     /// Index of the largest map cell (tile = peak / grid², row = peak / grid % grid, column = peak % grid); 0 without
     /// a map.
     public let peak: Int
+    /// The patch memory's cell scores and eq. 7 factors, tile after tile (`PatchMemory.Scored`), which the live
+    /// levels re-score the frame from; empty without a patch memory.
+    public let patchCells: [Float]
+    public let patchWeights: [Float]
 
     public var mkd: Double? { raw[.mkd] }
     public var gaussian: Double? { raw[.gaussian] }
@@ -30,8 +34,8 @@ public struct RawScores {
     public var raw: [ScoreComponent: [Double]] = [:]
     /// The student's scores and per-patch errors.
     public var mkd: MKDScores?
-    /// The patch memory's cell scores per frame (`PatchMemory.score`).
-    public var patchCells: [[Float]] = []
+    /// The patch memory's cells, factors and score per frame (`PatchMemory.score`).
+    public var patch: [PatchMemory.Scored] = []
 }
 
 /// The detectors' raw scores for packed frames: the teacher runs once per frame for all of them. Owns the teacher's
@@ -85,9 +89,8 @@ public final class RawScorer {
             out.raw[.gaussian] = try gaussian.scores(features, count: teacher.batch)
         }
         if let patchMemory {
-            let scored = patchMemory.scores(teacher, workers: self.teacher.workers)
-            out.patchCells = scored.map(\.cells)
-            out.raw[.patch] = scored.map(\.score)
+            out.patch = patchMemory.scores(teacher, workers: self.teacher.workers)
+            out.raw[.patch] = out.patch.map(\.score)
         }
         return out
     }
@@ -131,7 +134,8 @@ public final class FrameScorer {
         let map = tiles.flatMap(\.map)
         let peak = map.indices.max { map[$0] < map[$1] } ?? 0
         return FrameScore(raw: raw, verdict: try bundle.calibration.evaluate(raw), map: map, grid: tiles.first!.grid,
-                          tiles: tiles.count, peak: peak)
+                          tiles: tiles.count, peak: peak, patchCells: tiles.flatMap(\.patchCells),
+                          patchWeights: tiles.flatMap(\.patchWeights))
     }
 
     private func scoreImages(_ rgb: UnsafeBufferPointer<UInt8>) throws -> [FrameScore] {
@@ -169,16 +173,18 @@ public final class FrameScorer {
             let raw = scores.raw.mapValues { $0[b] }
             let verdict = try bundle.calibration.evaluate(raw)
             let map: [Float], grid: Int
-            if let memory = self.raw.patchMemory {
-                (map, grid) = (memory.map(scores.patchCells[b]), memory.grid)
+            let patch = scores.patch.isEmpty ? nil : scores.patch[b]
+            if let memory = self.raw.patchMemory, let patch {
+                (map, grid) = (memory.map(patch.cells), memory.grid)
             } else if let mkd = scores.mkd {
                 let cells = mkd.grid * mkd.grid
                 (map, grid) = (Array(mkd.maps[(b * cells)..<((b + 1) * cells)]), mkd.grid)
             } else {
-                return FrameScore(raw: raw, verdict: verdict, map: [], grid: 0, tiles: 1, peak: 0)
+                return FrameScore(raw: raw, verdict: verdict, map: [], grid: 0, tiles: 1, peak: 0, patchCells: [], patchWeights: [])
             }
             let peak = map.indices.max { map[$0] < map[$1] } ?? 0
-            return FrameScore(raw: raw, verdict: verdict, map: map, grid: grid, tiles: 1, peak: peak)
+            return FrameScore(raw: raw, verdict: verdict, map: map, grid: grid, tiles: 1, peak: peak,
+                              patchCells: patch?.cells ?? [], patchWeights: patch?.weights ?? [])
         }
     }
 }

@@ -116,8 +116,8 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 /// - `student.safetensors`: the MKD student (timm tensor names), when the calibration fuses the `mkd` score;
 /// - `gaussian.safetensors`: the feature Gaussian, when the calibration fuses the `gaussian` score;
 /// - `profile_gaussian.safetensors`: the Gaussian of the student's error profiles, when it fuses `mkd_profile`;
-/// - `patch_memory.safetensors`: the patch memory (`bank` [M, D], `cell_offsets` and `cell_scales` [G²]; blocks, grid
-///   and map baseline in its metadata), when it fuses `patch`;
+/// - `patch_memory.safetensors`: the patch memory (`bank` [M, D], `cell_offsets` and `cell_scales` [G²], `cell_levels`
+///   [tiles × G²]; blocks, grid and map baseline in its metadata), when it fuses `patch`;
 /// - `calibration.json` and `metadata.json`.
 public struct ModelBundle: Sendable {
     public static let studentFile = "student.safetensors"
@@ -208,7 +208,8 @@ public struct ModelBundle: Sendable {
             if let m = patchMemory {
                 try SafetensorsWriter.write([("bank", [m.count, m.dimension], m.bank),
                                              ("cell_offsets", [m.grid * m.grid], m.cellOffsets),
-                                             ("cell_scales", [m.grid * m.grid], m.cellScales)],
+                                             ("cell_scales", [m.grid * m.grid], m.cellScales)]
+                                                + (m.cellLevels.map { [("cell_levels", [$0.count], $0)] } ?? []),
                                             metadata: ["blocks": m.blocks.map(String.init).joined(separator: ","),
                                                        "grid": "\(m.grid)", "baseline": "\(m.baseline)"],
                                             to: staging + "/" + Self.patchMemoryFile)
@@ -412,7 +413,9 @@ public struct ModelBundle: Sendable {
                                    bank: tensors.floats("bank", shape: shape), baseline: number("baseline", Float.self),
                                    // Bundles written before the cell offsets (or scales) scored cells without them.
                                    cellOffsets: tensors.info("cell_offsets") == nil ? nil : tensors.floats("cell_offsets"),
-                                   cellScales: tensors.info("cell_scales") == nil ? nil : tensors.floats("cell_scales"))
+                                   cellScales: tensors.info("cell_scales") == nil ? nil : tensors.floats("cell_scales"),
+                                   // Bundles written before the cell levels leave the live levels off.
+                                   cellLevels: tensors.info("cell_levels") == nil ? nil : tensors.floats("cell_levels"))
         } catch let error as CheckpointError {
             switch error {
             case .missingTensor:
@@ -421,7 +424,7 @@ public struct ModelBundle: Sendable {
                 throw ModelBundleError.invalidCheckpoint(bundle: bundle, file: file, detail: error.description)
             }
         } catch let PatchMemoryError.invalidParameter(name, detail) {
-            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: ["bank", "cell_offsets", "cell_scales"].contains(name) ? name : field(name), detail: detail)
+            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: ["bank", "cell_offsets", "cell_scales", "cell_levels"].contains(name) ? name : field(name), detail: detail)
         }
     }
 
@@ -504,6 +507,9 @@ public struct ModelBundle: Sendable {
             }
             guard m.dimension == m.blocks.count * width else {
                 throw inconsistent(Self.patchMemoryFile, "bank", "rows are \(m.dimension) wide, but \(m.blocks.count) blocks of the teacher width \(width) make \(m.blocks.count * width)")
+            }
+            if let levels = m.cellLevels, levels.count != metadata.frames.tiles * m.patchesPerFrame {
+                throw inconsistent(Self.patchMemoryFile, "cell_levels", "\(levels.count) levels, but \(metadata.frames.tiles) tiles of \(m.patchesPerFrame) cells make \(metadata.frames.tiles * m.patchesPerFrame)")
             }
         }
 

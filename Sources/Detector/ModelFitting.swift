@@ -153,10 +153,14 @@ public enum ModelFitting {
                 }
                 progress?(.calibrating)
             }
-            cells.sort()
-            let baseline = cells.isEmpty ? 0 : cells[min(cells.count - 1, Int(0.99 * Double(cells.count)))]
+            // Each cell's own level, per tile (a frame's tiles are consecutive images), for the live levels.
+            let images = patches.indices + rest, p = patches.grid * patches.grid
+            var byTile = [[Float]](repeating: [], count: tilesPerFrame)
+            for (k, image) in images.enumerated() { byTile[image % tilesPerFrame] += cells[(k * p)..<((k + 1) * p)] }
+            let levels = byTile.contains(where: \.isEmpty) ? nil : byTile.flatMap { PatchMemory.levels($0, cellsPerFrame: p) }
+            let baseline = cells.isEmpty ? 0 : PatchMemory.quantile(&cells, PatchMemory.cellQuantile)
             patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, shouldStop: shouldStop)
-                .with(normalization, baseline: baseline)
+                .with(normalization, baseline: baseline, cellLevels: levels)
             normal[.patch] = Self.perFrame(scores, images: patches.indices + rest, tiles: tilesPerFrame)
         }
         if let student {

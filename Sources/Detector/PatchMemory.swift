@@ -38,6 +38,9 @@ public enum PatchMemoryError: Error, CustomStringConvertible, Equatable {
 ///   memory patch sits in a sparse part of the memory counts for more than one at the edge of a dense cluster.
 /// - Map: how far each cell lies beyond `baseline`, the cell score normal patches reach (the 0.99 quantile of the
 ///   learning frames' out-of-sample cell scores), so that an episode's box surrounds the novel patches only.
+/// - Cell levels: each cell's own 0.99 quantile over those frames (per tile), which the pipeline's live levels
+///   (`CellLevels`) compare with the scene's recent one to take back a rise of the normal level at one place (a dark
+///   floor under a light change) from that cell's score; frame scores are then `frameScore(cells:weights:lifts:)`.
 public struct PatchMemory: Sendable, Equatable {
     public let blocks: [Int]
     /// The teacher's patch grid side G; a frame has G² patches.
@@ -51,6 +54,12 @@ public struct PatchMemory: Sendable, Equatable {
     public let cellOffsets: [Float]
     /// w_i per cell of the grid (G² values; all 1 in bundles written before them).
     public let cellScales: [Float]
+    /// The learning frames' 0.99 quantile of each cell score, tile after tile (tiles × G² values; nil in bundles
+    /// written before them, which the live levels then leave alone).
+    public let cellLevels: [Float]?
+    /// Per memory row, that row and its `neighbours` − 1 nearest other rows: eq. 7's support, found once so that
+    /// every cell's factor costs `neighbours` distances.
+    let support: [Int]
     /// ‖m‖² per memory row, for distances by one GEMM: ‖q − m‖² = ‖q‖² − 2 q·m + ‖m‖².
     let squaredNorms: [Float]
 
@@ -64,7 +73,13 @@ public struct PatchMemory: Sendable, Equatable {
 
     /// Rebuilds a memory from stored parameters, checking them so that scoring cannot misbehave.
     public init(blocks: [Int], grid: Int, dimension: Int, bank: [Float], baseline: Float, cellOffsets: [Float]? = nil,
-                cellScales: [Float]? = nil) throws {
+                cellScales: [Float]? = nil, cellLevels: [Float]? = nil) throws {
+        try self.init(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline,
+                      cellOffsets: cellOffsets, cellScales: cellScales, cellLevels: cellLevels, support: nil)
+    }
+
+    private init(blocks: [Int], grid: Int, dimension: Int, bank: [Float], baseline: Float, cellOffsets: [Float]?,
+                 cellScales: [Float]?, cellLevels: [Float]?, support: [Int]?) throws {
         func bad(_ field: String, _ detail: String) -> PatchMemoryError { .invalidParameter(field: field, detail: detail) }
         guard !blocks.isEmpty, blocks.allSatisfy({ $0 >= 0 }), blocks == Set(blocks).sorted() else {
             throw bad("blocks", "\(blocks) is not an increasing list of block indices")
@@ -83,8 +98,14 @@ public struct PatchMemory: Sendable, Equatable {
         guard offsets.count == grid * grid, offsets.allSatisfy(\.isFinite) else {
             throw bad("cell_offsets", "expected \(grid * grid) finite offsets, one per cell of the \(grid)x\(grid) grid")
         }
+        if let levels = cellLevels {
+            guard !levels.isEmpty, levels.count % (grid * grid) == 0, levels.allSatisfy(\.isFinite) else {
+                throw bad("cell_levels", "expected finite levels, \(grid * grid) per tile of the \(grid)x\(grid) grid, got \(levels.count)")
+            }
+        }
         self.cellOffsets = offsets
         self.cellScales = scales
+        self.cellLevels = cellLevels
         self.blocks = blocks
         self.grid = grid
         self.dimension = dimension
@@ -96,15 +117,68 @@ public struct PatchMemory: Sendable, Equatable {
             for j in 0..<dimension { s += bank[r * dimension + j] * bank[r * dimension + j] }
             return s
         }
+        self.support = support ?? Self.support(bank: bank, norms: squaredNorms, dimension: dimension)
+    }
+
+    /// `support` by one GEMM per chunk of rows: ‖m_r − m_j‖² = ‖m_r‖² − 2 m_r·m_j + ‖m_j‖², the nearest kept by
+    /// insertion.
+    private static func support(bank: [Float], norms: [Float], dimension d: Int) -> [Int] {
+        let count = norms.count, k = min(neighbours, count)
+        var out = [Int](repeating: 0, count: count * k)
+        let chunk = min(count, 512)
+        var products = [Float](repeating: 0, count: chunk * count)
+        bank.withUnsafeBufferPointer { b in
+            for start in stride(from: 0, to: count, by: chunk) {
+                let m = min(chunk, count - start)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(d), -2,
+                            b.baseAddress! + start * d, Int32(d), b.baseAddress!, Int32(d), 0, &products, Int32(count))
+                for i in 0..<m {
+                    let r = start + i
+                    // The row itself first (its own gap is 0), then the k − 1 nearest others, nearest first.
+                    var gaps = [Float](), rows = [Int]()
+                    for j in 0..<count where j != r {
+                        let g = products[i * count + j] + norms[j]
+                        guard gaps.count < k - 1 || g < gaps[gaps.count - 1] else { continue }
+                        var at = gaps.count
+                        while at > 0 && gaps[at - 1] > g { at -= 1 }
+                        gaps.insert(g, at: at)
+                        rows.insert(j, at: at)
+                        if gaps.count > k - 1 { gaps.removeLast(); rows.removeLast() }
+                    }
+                    out[r * k] = r
+                    for (n, j) in rows.enumerated() { out[r * k + 1 + n] = j }
+                }
+            }
+        }
+        return out
     }
 
     public var patchesPerFrame: Int { grid * grid }
 
     /// The same memory with another cell normalisation and baseline (the fit learns them from out-of-sample
     /// distances).
-    public func with(_ normalization: CellNormalization, baseline: Float) throws -> PatchMemory {
+    public func with(_ normalization: CellNormalization, baseline: Float, cellLevels: [Float]? = nil) throws -> PatchMemory {
         try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline,
-                        cellOffsets: normalization.offsets, cellScales: normalization.scales)
+                        cellOffsets: normalization.offsets, cellScales: normalization.scales, cellLevels: cellLevels,
+                        support: support)
+    }
+
+    /// Each cell's level, the `cellQuantile` of its scores over `frames` frames of `cells` ([frames, cells] row-major,
+    /// a frame's cells tile after tile): what `cellLevels` holds and the live levels track.
+    public static func levels(_ cells: [Float], cellsPerFrame p: Int) -> [Float] {
+        let frames = cells.count / p
+        precondition(frames >= 1 && frames * p == cells.count, "\(cells.count) cell scores are not whole frames of \(p)")
+        return (0..<p).map { i in
+            var column = (0..<frames).map { cells[$0 * p + i] }
+            return quantile(&column, cellQuantile)
+        }
+    }
+
+    /// The `q` quantile of `values` as the order statistic at ⌊q n⌋ (what `cellNormalization` and the map's baseline
+    /// take); reorders `values`.
+    static func quantile(_ values: inout [Float], _ q: Double) -> Float {
+        values.sort()
+        return values[min(values.count - 1, Int(q * Double(values.count)))]
     }
 
     /// Per cell of the grid, a_i and w_i of the cell score w_i (d − a_i).
@@ -199,19 +273,37 @@ public struct PatchMemory: Sendable, Equatable {
         return try PatchMemory(blocks: blocks, grid: grid, dimension: dimension, bank: bank, baseline: baseline)
     }
 
-    /// One frame's cell scores ([patches], w_i (‖q − m*‖ − a_i) each) and its reweighted frame score, for `patches` features.
-    public func score(_ q: UnsafePointer<Float>, patches p: Int) -> (cells: [Float], score: Double) {
+    /// One frame's patch evidence: every cell's score w_i (‖q − m*‖ − a_i), every cell's eq. 7 factor, and the frame
+    /// score they make.
+    public struct Scored: Sendable {
+        public var cells: [Float]
+        public var weights: [Float]
+        public var score: Double
+    }
+
+    /// One frame's cells, factors and frame score, for `patches` features.
+    public func score(_ q: UnsafePointer<Float>, patches p: Int) -> Scored {
         score(q, nearest(q, patches: p))
     }
 
-    /// The scaled cells and the frame score from `nearest(_:patches:)`'s distances: cheap next to the search, so
-    /// distances found once can be scored under other cell scales.
-    func score(_ q: UnsafePointer<Float>, _ found: (distances: [Float], rows: [Int])) -> (cells: [Float], score: Double) {
+    /// The same from `nearest(_:patches:)`'s distances: cheap next to the search, so distances found once can be
+    /// scored under other cell scales.
+    func score(_ q: UnsafePointer<Float>, _ found: (distances: [Float], rows: [Int])) -> Scored {
         let (distances, rows) = found
         let cells = distances.indices.map { cellScales[$0] * (distances[$0] - cellOffsets[$0]) }
-        let star = cells.indices.max { cells[$0] < cells[$1] }!
-        let score = reweighting(q + star * dimension, nearest: rows[star], distance: Double(distances[star])) * Double(cells[star])
-        return (cells, score)
+        let weights = distances.indices.map {
+            Float(reweighting(q + $0 * dimension, nearest: rows[$0], distance: Double(distances[$0])))
+        }
+        return Scored(cells: cells, weights: weights, score: Self.frameScore(cells: cells, weights: weights))
+    }
+
+    /// The frame score: at the largest cell c* after taking each cell's `lifts` (none: 0) away, eq. 7's factor there
+    /// times that cell. Defined here only, for the memory's own scores and the pipeline's levelled ones.
+    public static func frameScore(cells: [Float], weights: [Float], lifts: [Float]? = nil) -> Double {
+        precondition(weights.count == cells.count && (lifts?.count ?? cells.count) == cells.count)
+        let levelled = lifts.map { l in cells.indices.map { cells[$0] - l[$0] } } ?? cells
+        let star = levelled.indices.max { levelled[$0] < levelled[$1] }!
+        return Double(weights[star]) * Double(levelled[star])
     }
 
     /// Each of `patches` features' distance to its nearest memory patch, ‖q − m*‖ (unscaled), and that patch's row.
@@ -252,23 +344,9 @@ public struct PatchMemory: Sendable, Equatable {
     /// Eq. 7's factor: one minus the softmax weight of m* among its `neighbours` nearest memory patches, as seen
     /// from the test patch.
     func reweighting(_ q: UnsafePointer<Float>, nearest: Int, distance: Double) -> Double {
-        let d = dimension
-        let support = bank.withUnsafeBufferPointer { b -> [Int] in
-            let m = b.baseAddress! + nearest * d
-            var gaps = [(Float, Int)]()
-            gaps.reserveCapacity(count)
-            for r in 0..<count {
-                let row = b.baseAddress! + r * d
-                var s: Float = 0
-                for j in 0..<d { let t = row[j] - m[j]; s += t * t }
-                gaps.append((s, r))
-            }
-            // m* first (its own gap is 0), then its nearest others.
-            let others = gaps.filter { $0.1 != nearest }.sorted { $0.0 < $1.0 }.prefix(Self.neighbours - 1).map(\.1)
-            return [nearest] + others
-        }
+        let d = dimension, k = support.count / count
         var sum = 0.0
-        for r in support {
+        for r in support[(nearest * k)..<((nearest + 1) * k)] {
             var s = 0.0
             for j in 0..<d { let t = Double(q[j] - bank[r * d + j]); s += t * t }
             sum += Foundation.exp(s.squareRoot() - distance)   // exp(‖q − m‖ − d*) ≥ 1 for every m beyond m*
@@ -278,15 +356,15 @@ public struct PatchMemory: Sendable, Equatable {
 
     /// Every frame's cell scores and frame score from a teacher pass that captured `blocks`, the frames spread
     /// over `workers` threads.
-    public func scores(_ output: ViTOutput, workers: Int) -> [(cells: [Float], score: Double)] {
+    public func scores(_ output: ViTOutput, workers: Int) -> [Scored] {
         Self.scores(output, workers: workers) { _ in self }
     }
 
     /// The same with frame b scored by `memory(b)` (the cross-fit's fold memories, which share blocks and grid).
     static func scores(_ output: ViTOutput, workers: Int,
-                       memory: (Int) -> PatchMemory) -> [(cells: [Float], score: Double)] {
+                       memory: (Int) -> PatchMemory) -> [Scored] {
         let n = output.batch, parts = max(1, min(workers, n))
-        var results = [(cells: [Float], score: Double)](repeating: ([], 0), count: n)
+        var results = [Scored](repeating: Scored(cells: [], weights: [], score: 0), count: n)
         results.withUnsafeMutableBufferPointer { out in
             let slots = out.baseAddress!
             Parallel.forEach(parts) { part in

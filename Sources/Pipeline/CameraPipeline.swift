@@ -18,6 +18,8 @@ struct ScoredItem: Sendable {
     let model: ModelInfo
     /// The scoring model's own calibration, where the decide stage's live one starts.
     let calibration: Calibration
+    /// The scoring model's learnt cell levels, where the decide stage's live ones start (`CellLevels`).
+    let cellLevels: [Float]?
 }
 
 public enum PipelineError: Error, CustomStringConvertible {
@@ -197,7 +199,8 @@ public final class CameraPipeline: Sendable {
                 let info = ModelInfo(version: s.version, teacher: teacherName)
                 for (frame, score) in zip(batch, scores) {
                     await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info,
-                                                      calibration: s.bundle.calibration))
+                                                      calibration: s.bundle.calibration,
+                                                      cellLevels: s.bundle.patchMemory?.cellLevels))
                 }
                 continue
             }
@@ -236,22 +239,24 @@ public final class CameraPipeline: Sendable {
             let started = Date()
             if calibration?.modelVersion != item.model.version {
                 calibration = LiveCalibration(model: item.calibration, version: item.model.version,
-                                              burnInFrames: budget.burnInFrames, burnInMargin: budget.burnInMargin)
+                                              burnInFrames: budget.burnInFrames, burnInMargin: budget.burnInMargin,
+                                              cellLevels: item.cellLevels, framesPerSecond: budget.framesPerSecond)
             }
-            let raw = s.raw
+            let (raw, levelledMap) = calibration!.levelled(s)
             let surprise = try calibration!.surprise(raw)
             let normalized = budget.normalized(surprise: surprise)
-            let (map, geometry) = Self.sourceMap(s, f.layout)
+            let (map, geometry) = Self.sourceMap(s, f.layout, map: levelledMap)
             let decision = stage.process(ScoredFrame(
                 score: normalized, rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
                 patchErrors: map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight, geometry: geometry))
-            try calibration!.observe(raw, phase: decision?.type == .end ? .episode : stage.phase)
+            try calibration!.observe(raw, cells: s.patchCells, phase: decision?.type == .end ? .episode : stage.phase)
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
             decided += 1
             counters.budget(BudgetStatus(falseAlarmsPerHour: budget.falseAlarmsPerHour, cutSurprise: budget.level,
                                          burningIn: calibration!.burningIn,
-                                         blipsPerHour: Double(stage.blips) * 3600 * budget.framesPerSecond / Double(decided)))
+                                         blipsPerHour: Double(stage.blips) * 3600 * budget.framesPerSecond / Double(decided),
+                                         largestCellLift: calibration!.largestLift))
             last = item
             await refitter?.offer(f, normalized: normalized)
             if let decision {
@@ -266,11 +271,11 @@ public final class CameraPipeline: Sendable {
     /// The frame's map laid over its source picture: ignored cells zeroed and the tiles' maps stitched over the roi
     /// (`TileLayout`), with the geometry that puts a box of its cells in source pixels. A frame made without a
     /// layout keeps its one map over the whole picture.
-    static func sourceMap(_ s: FrameScore, _ layout: TileLayout?) -> ([Float], MapGeometry?) {
-        guard let layout, s.grid == layout.grid, s.tiles == layout.tileCount, s.map.count == layout.ignored.count else {
-            return (s.map, nil)
+    static func sourceMap(_ s: FrameScore, _ layout: TileLayout?, map frameMap: [Float]? = nil) -> ([Float], MapGeometry?) {
+        var map = frameMap ?? s.map
+        guard let layout, s.grid == layout.grid, s.tiles == layout.tileCount, map.count == layout.ignored.count else {
+            return (map, nil)
         }
-        var map = s.map
         for i in map.indices where layout.ignored[i] { map[i] = 0 }
         let tiled = layout.tileCount > 1
         let geometry = MapGeometry(rows: layout.mapRows, columns: layout.mapColumns) { rows, columns in

@@ -10,6 +10,8 @@ import Detector
 /// `firstRefit` frames on) and once more at the end; then the calibration holds. A new model (a refit) starts a
 /// new burn-in from its own calibration: raw scores of two models are not comparable.
 /// (Session 9, offline on the 60-minute shift: normal frames above the cut 12 of 1,331 → 0, novel ones 20 → 16 of 33.)
+/// The patch memory's cells are levelled live as well (`CellLevels`), for as long as the model scores; the tails see
+/// the levelled scores.
 struct LiveCalibration {
     private(set) var calibration: Calibration
     private(set) var modelVersion: String
@@ -17,15 +19,19 @@ struct LiveCalibration {
     private var quiet: [ScoreComponent: [Double]] = [:]
     private var fittedAt = 0
     private(set) var refits = 0
+    private var levels: CellLevels?
 
     static let firstRefit = 50
     static let growth = 1.25
 
-    init(model: Calibration, version: String, burnInFrames: Int, burnInMargin: Int) {
+    /// `cellLevels`, the model's learnt levels (`PatchMemory.cellLevels`), turns the live levels on.
+    init(model: Calibration, version: String, burnInFrames: Int, burnInMargin: Int, cellLevels: [Float]? = nil,
+         framesPerSecond: Double = 1) {
         calibration = model
         modelVersion = version
         burnIn = BurnIn(frames: burnInFrames, margin: burnInMargin)
         self.model = model
+        levels = cellLevels.map { CellLevels(learnt: $0, framesPerSecond: framesPerSecond, margin: burnInMargin) }
     }
 
     /// The model's own calibration, which the live one starts from and refits.
@@ -35,8 +41,20 @@ struct LiveCalibration {
 
     func surprise(_ raw: [ScoreComponent: Double]) throws -> Double { try calibration.evaluate(raw).surprise }
 
-    /// One frame's raw scores and the decision stage's phase with it.
-    mutating func observe(_ raw: [ScoreComponent: Double], phase: DecisionPhase) throws {
+    /// The frame's raw scores and map under the live cell levels.
+    func levelled(_ s: FrameScore) -> (raw: [ScoreComponent: Double], map: [Float]) {
+        guard let (patch, map) = levels?.levelled(s), s.patch != nil else { return (s.raw, s.map) }
+        var raw = s.raw
+        raw[.patch] = patch
+        return (raw, map)
+    }
+
+    /// The largest lift the live cell levels take from a cell, 0 before they have any.
+    var largestLift: Double { Double(levels?.lifts?.max() ?? 0) }
+
+    /// One frame (its levelled raw scores, and its patch cells) and the decision stage's phase with it.
+    mutating func observe(_ raw: [ScoreComponent: Double], cells: [Float] = [], phase: DecisionPhase) throws {
+        levels?.observe(cells: cells, phase: phase)
         guard let joined = burnIn.observe(raw, phase: phase) else { return }
         for (c, v) in joined where v.isFinite { quiet[c, default: []].append(v) }
         let n = burnIn.accepted

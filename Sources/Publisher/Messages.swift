@@ -221,17 +221,22 @@ public struct BudgetStatus: Codable, Sendable, Equatable {
     public var burningIn: Bool
     /// Runs of above-cut frames that never became an episode, per hour of frames decided.
     public var blipsPerHour: Double
+    /// The most the live cell levels take from one patch cell's score (0 when no place got noisier than it was
+    /// while learning).
+    public var largestCellLift: Double
 
-    public init(falseAlarmsPerHour: Double, cutSurprise: Double, burningIn: Bool, blipsPerHour: Double) {
+    public init(falseAlarmsPerHour: Double, cutSurprise: Double, burningIn: Bool, blipsPerHour: Double,
+                largestCellLift: Double = 0) {
         self.falseAlarmsPerHour = falseAlarmsPerHour
         self.cutSurprise = cutSurprise
         self.burningIn = burningIn
         self.blipsPerHour = blipsPerHour
+        self.largestCellLift = largestCellLift
     }
 
     enum CodingKeys: String, CodingKey {
         case falseAlarmsPerHour = "false_alarms_per_hour", cutSurprise = "cut_surprise", burningIn = "burning_in"
-        case blipsPerHour = "blips_per_hour"
+        case blipsPerHour = "blips_per_hour", largestCellLift = "largest_cell_lift"
     }
 }
 

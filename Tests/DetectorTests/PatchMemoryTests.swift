@@ -72,7 +72,8 @@ final class PatchMemoryTests: XCTestCase {
         let memory = try PatchMemory(blocks: [0], grid: 3, dimension: d, bank: bank, baseline: 0.5)
         var queries = rng.floats(p * d)
         for j in 0..<d { queries[4 * d + j] += 3 }   // one patch far from everything
-        let (cells, score) = queries.withUnsafeBufferPointer { memory.score($0.baseAddress!, patches: p) }
+        let scored = queries.withUnsafeBufferPointer { memory.score($0.baseAddress!, patches: p) }
+        let (cells, score) = (scored.cells, scored.score)
 
         var nearest = [Int](repeating: 0, count: p)
         for i in 0..<p {
@@ -91,6 +92,26 @@ final class PatchMemoryTests: XCTestCase {
         XCTAssertEqual(score, (1 - exps[0] / exps.reduce(0, +)) * dStar, accuracy: 1e-4 * dStar)
         XCTAssertEqual(memory.map(cells), cells.map { max(0, $0 - 0.5) })
 
+        // Every cell's factor is eq. 7's at its own nearest memory patch, and lifts move the frame score's maximum:
+        // taking the far patch's cell down to the others' makes the frame score another cell's factor times its cell.
+        for i in 0..<p {
+            let centre = nearest[i]
+            let support = [centre] + (0..<m).filter { $0 != centre }
+                .sorted { distance(row(bank, $0, d), row(bank, centre, d)) < distance(row(bank, $1, d), row(bank, centre, d)) }
+                .prefix(PatchMemory.neighbours - 1)
+            let exps = support.map { exp(distance(row(queries, i, d), row(bank, $0, d))) }
+            XCTAssertEqual(Double(scored.weights[i]), 1 - exps[0] / exps.reduce(0, +), accuracy: 1e-5, "cell \(i)")
+        }
+        XCTAssertEqual(PatchMemory.frameScore(cells: cells, weights: scored.weights), score, accuracy: 1e-6 * score)
+        var lifts = [Float](repeating: 0, count: p)
+        lifts[4] = cells[4] - cells.enumerated().filter { $0.offset != 4 }.map(\.element).min()!
+        let second = (0..<p).filter { $0 != 4 }.max { cells[$0] < cells[$1] }!
+        XCTAssertEqual(PatchMemory.frameScore(cells: cells, weights: scored.weights, lifts: lifts),
+                       Double(scored.weights[second]) * Double(cells[second]), accuracy: 1e-6)
+        lifts = lifts.map { _ in 0.25 }
+        XCTAssertEqual(PatchMemory.frameScore(cells: cells, weights: scored.weights, lifts: lifts),
+                       Double(scored.weights[4]) * Double(cells[4] - 0.25), accuracy: 1e-6, "an even lift keeps the maximum's cell")
+
         // Normalised, every cell is w_i (d_i − a_i), and the frame score is eq. 7's factor at the largest normalised
         // cell times that cell: shrinking the far patch's cell moves the maximum to another one.
         var scales = [Float](repeating: 1, count: p)
@@ -98,7 +119,8 @@ final class PatchMemoryTests: XCTestCase {
         scales[7] = 1.5
         let offsets = (0..<p).map { Float($0) * 0.05 }
         let normalized = try memory.with(PatchMemory.CellNormalization(offsets: offsets, scales: scales), baseline: 0.5)
-        let (normalizedCells, normalizedScore) = queries.withUnsafeBufferPointer { normalized.score($0.baseAddress!, patches: p) }
+        let normalizedScored = queries.withUnsafeBufferPointer { normalized.score($0.baseAddress!, patches: p) }
+        let (normalizedCells, normalizedScore) = (normalizedScored.cells, normalizedScored.score)
         for i in 0..<p {
             XCTAssertEqual(normalizedCells[i], scales[i] * (cells[i] - offsets[i]), accuracy: 1e-5 * cells[i], "cell \(i)")
         }
@@ -251,6 +273,12 @@ final class PatchMemoryTests: XCTestCase {
         XCTAssertEqual(memory.cellScales.count, 16)
         XCTAssertNotEqual(Set(memory.cellScales), [1], "scales learned from the learning frames")
         XCTAssertNotEqual(Set(memory.cellOffsets), [0], "offsets learned from the learning frames")
+        // Each cell's level is a high quantile of its learning cells: above the median (its offset, 0 after scaling)
+        // and no higher than the largest normal frame's score can reach before its factor (< 1).
+        let levels = try XCTUnwrap(memory.cellLevels)
+        XCTAssertEqual(levels.count, 16)
+        XCTAssertTrue(levels.allSatisfy { $0 > 0 }, "\(levels)")
+        XCTAssertGreaterThan(Set(levels).count, 1, "levels per cell")
 
         var novel = frames(1, seed: 99)
         for y in 20..<28 { for x in 36..<44 { for ch in 0..<3 { novel[(y * 64 + x) * 3 + ch] = ch == 1 ? 255 : 0 } } }
@@ -288,6 +316,7 @@ final class PatchMemoryTests: XCTestCase {
         try bundle.save(to: path)
         let loaded = try ModelBundle.load(from: path, teacherPath: teacherPath)
         XCTAssertEqual(loaded.metadata.frames.tiles, 2)
+        XCTAssertEqual(loaded.patchMemory?.cellLevels?.count, 32, "levels per cell of each tile")
 
         var test = frames(6, seed: 77)   // 3 frames; frame 1's second tile (image 3) gets a green square
         for y in 20..<28 { for x in 36..<44 { for ch in 0..<3 { test[((3 * 64 + y) * 64 + x) * 3 + ch] = ch == 1 ? 255 : 0 } } }
@@ -385,11 +414,19 @@ final class PatchMemoryTests: XCTestCase {
                                      ("cell_offsets", [16], [Float](repeating: .nan, count: 16))],
                                     metadata: ["blocks": "1", "grid": "4", "baseline": "0.5"], to: file)
         expect("cell_offsets", "16 finite offsets")
-        // A bundle written before the cell scales and offsets loads with every scale 1 and every offset 0.
+        for (levels, fragment) in [([Float](repeating: 1, count: 10), "16 per tile"), ([Float](repeating: 1, count: 32), "1 tiles of 16 cells make 16")] {
+            try SafetensorsWriter.write([("bank", [m.count, 16], Array(repeating: 0.25, count: m.count * 16)),
+                                         ("cell_levels", [levels.count], levels)],
+                                        metadata: ["blocks": "1", "grid": "4", "baseline": "0.5"], to: file)
+            expect("cell_levels", fragment)
+        }
+        // A bundle written before the cell scales, offsets and levels loads with every scale 1, every offset 0 and no
+        // levels (the live levels stay off).
         try rewrite(blocks: "1")
         let old = try XCTUnwrap(ModelBundle.load(from: path, teacherPath: teacherPath).patchMemory)
         XCTAssertEqual(old.cellScales, Array(repeating: 1, count: 16))
         XCTAssertEqual(old.cellOffsets, Array(repeating: 0, count: 16))
+        XCTAssertNil(old.cellLevels)
         try FileManager.default.removeItem(atPath: file)
         XCTAssertThrowsError(try ModelBundle.load(from: path)) {
             XCTAssertEqual($0 as? ModelBundleError, .missingFile(bundle: path, file: ModelBundle.patchMemoryFile))

@@ -17,7 +17,7 @@ final class TiledMapTests: XCTestCase {
     }
 
     private func score(_ map: [Float], tiles: Int) -> FrameScore {
-        FrameScore(raw: [:], verdict: Verdict(surprise: 0), map: map, grid: 4, tiles: tiles, peak: 0)
+        FrameScore(raw: [:], verdict: Verdict(surprise: 0), map: map, grid: 4, tiles: tiles, peak: 0, patchCells: [], patchWeights: [])
     }
 
     func testTheMapIsStitchedOverTheRoiAndIgnoredCellsAreZero() throws {

@@ -1,0 +1,70 @@
+import Decisions
+import Detector
+
+/// The patch map's live levels: where the scene's normal evidence has risen at one place since learning, that rise is
+/// taken back from the place's cell scores before the frame is scored.
+///
+/// The patch memory's cells are standardised on the learning frames, so a cell's normal level is set by what the
+/// scene did then. A sudden light change lifts a dark floor's normal cells far more than the belt's: on the 60-minute
+/// shift (benchmarks/falsealarms/RESULTS.md, session 16) every false episode peaked in the frame's top or bottom
+/// row, and after the light step 95 % of normal frames had a cell beyond the baseline (57 % before); taking each
+/// cell's own recent 0.99 quantile away separated normal frames from every novel object (normal 0.999 quantile 2.06,
+/// the objects' lowest peak 2.79). Each cell (per tile) keeps its scores over the last `window` quiet frames away from
+/// evidence (`BurnIn`'s rule, without its end), and its lift is how far their 0.99 quantile (`PatchMemory.levels`) lies
+/// above the learning frames' (`PatchMemory.cellLevels`), never below 0: the levels only ever make the detector
+/// quieter where the scene became noisier, so the learnt tails stay the bound they were fitted as. Lifts start once
+/// `minimum` quiet frames are kept and are recomputed every `every` of them.
+struct CellLevels {
+    let learnt: [Float]
+    let window: Int
+    let minimum: Int
+    let every: Int
+    private var quiet: BurnIn<[Float]>
+    /// The last `window` quiet frames' cells, a ring of [window, cells].
+    private var ring: [Float]
+    private var kept = 0
+    private var next = 0
+    private var sinceUpdate = 0
+    /// Per cell, what is taken from its score; nil until `minimum` quiet frames are kept.
+    private(set) var lifts: [Float]?
+
+    /// Windows in seconds of frames at `framesPerSecond`: 300 s (at most 3,000 frames, so a fast camera's ring stays
+    /// a few megabytes), lifts from 60 s on, recomputed every 10 s.
+    init(learnt: [Float], framesPerSecond: Double, margin: Int) {
+        let frames = { (seconds: Double) in max(1, Int((seconds * framesPerSecond).rounded())) }
+        self.init(learnt: learnt, window: min(3000, frames(300)), minimum: min(3000, frames(60)), every: frames(10),
+                  margin: margin)
+    }
+
+    init(learnt: [Float], window: Int, minimum: Int, every: Int, margin: Int) {
+        precondition(window >= 1 && (1...window).contains(minimum) && every >= 1 && !learnt.isEmpty)
+        self.learnt = learnt
+        self.window = window
+        self.minimum = minimum
+        self.every = every
+        quiet = BurnIn(frames: .max, margin: margin)
+        ring = [Float](repeating: 0, count: window * learnt.count)
+    }
+
+    /// One frame's cells and the decision stage's phase with it.
+    mutating func observe(cells: [Float], phase: DecisionPhase) {
+        guard cells.count == learnt.count, let joined = quiet.observe(cells, phase: phase) else { return }
+        let p = learnt.count
+        ring.replaceSubrange((next * p)..<((next + 1) * p), with: joined)
+        next = (next + 1) % window
+        kept = min(window, kept + 1)
+        sinceUpdate += 1
+        guard kept >= minimum, lifts == nil || sinceUpdate >= every else { return }
+        sinceUpdate = 0
+        let levels = PatchMemory.levels(Array(ring[0..<(kept * p)]), cellsPerFrame: p)
+        lifts = zip(levels, learnt).map { max(0, $0 - $1) }
+    }
+
+    /// The frame's patch score with each cell's lift taken away, and its map (cells beyond the baseline) likewise;
+    /// the frame's own until there are lifts.
+    func levelled(_ s: FrameScore) -> (patch: Double, map: [Float])? {
+        guard let lifts, s.patchCells.count == lifts.count, s.map.count == lifts.count else { return nil }
+        return (PatchMemory.frameScore(cells: s.patchCells, weights: s.patchWeights, lifts: lifts),
+                zip(s.map, lifts).map { max(0, $0 - $1) })
+    }
+}
