@@ -9,11 +9,16 @@ import Detector
 /// shift (benchmarks/falsealarms/RESULTS.md, session 16) every false episode peaked in the frame's top or bottom
 /// row, and after the light step 95 % of normal frames had a cell beyond the baseline (57 % before); taking each
 /// cell's own recent 0.99 quantile away separated normal frames from every novel object (normal 0.999 quantile 2.06,
-/// the objects' lowest peak 2.79). Each cell (per tile) keeps its scores over the last `window` quiet frames away from
-/// evidence (`BurnIn`'s rule, without its end), and its lift is how far their 0.99 quantile (`PatchMemory.levels`) lies
-/// above the learning frames' (`PatchMemory.cellLevels`), never below 0: the levels only ever make the detector
-/// quieter where the scene became noisier, so the learnt tails stay the bound they were fitted as. Lifts start once
-/// `minimum` quiet frames are kept and are recomputed every `every` of them.
+/// the objects' lowest peak 2.79). Each cell (per tile) keeps its scores over the last `window` frames outside
+/// episodes and their margin (`BurnIn`'s rule with a blip's build-up counted as quiet, and no end), and its lift is
+/// how far their 0.99 quantile (`PatchMemory.levels`) lies above the learning frames' (`PatchMemory.cellLevels`),
+/// never below 0: the levels only ever make the detector quieter where the scene became noisier, so the learnt tails
+/// stay the bound they were fitted as. Lifts start once `minimum` frames are kept and are recomputed every `every`.
+/// Blips count because a place that became noisier makes them: leaving out every frame near one (as the burn-in does)
+/// left out the very frames that show the new level (the shift at 682-707 s, where the floor's cells rose for half a
+/// minute and three false episodes opened). A novel object that opens no episode still cannot teach a cell its
+/// level: crossing the belt it stays a few frames at a cell, far fewer than the 1 % of the window a 0.99 quantile
+/// needs.
 struct CellLevels {
     let learnt: [Float]
     let window: Int
@@ -29,10 +34,10 @@ struct CellLevels {
     private(set) var lifts: [Float]?
 
     /// Windows in seconds of frames at `framesPerSecond`: 300 s (at most 3,000 frames, so a fast camera's ring stays
-    /// a few megabytes), lifts from 60 s on, recomputed every 10 s.
+    /// a few megabytes), lifts from 60 s on, recomputed every 2 s (a few milliseconds each).
     init(learnt: [Float], framesPerSecond: Double, margin: Int) {
         let frames = { (seconds: Double) in max(1, Int((seconds * framesPerSecond).rounded())) }
-        self.init(learnt: learnt, window: min(3000, frames(300)), minimum: min(3000, frames(60)), every: frames(10),
+        self.init(learnt: learnt, window: min(3000, frames(300)), minimum: min(3000, frames(60)), every: frames(2),
                   margin: margin)
     }
 
@@ -48,7 +53,8 @@ struct CellLevels {
 
     /// One frame's cells and the decision stage's phase with it.
     mutating func observe(cells: [Float], phase: DecisionPhase) {
-        guard cells.count == learnt.count, let joined = quiet.observe(cells, phase: phase) else { return }
+        guard cells.count == learnt.count,
+              let joined = quiet.observe(cells, phase: phase == .building ? .quiet : phase) else { return }
         let p = learnt.count
         ring.replaceSubrange((next * p)..<((next + 1) * p), with: joined)
         next = (next + 1) % window

@@ -16,24 +16,27 @@ final class CellLevelsTests: XCTestCase {
     private func normal(noisy: Bool = true) -> [Float] { (0..<16).map { $0 == 3 && noisy ? 2.5 * uniform() : uniform() } }
     private let learnt = [Float](repeating: 1, count: 16)
 
-    /// The lift against the 0.99 quantile written out: the kept quiet frames' cell 3 sorted, the value at ⌊0.99 n⌋,
-    /// less the learnt level. No lifts before `minimum` quiet frames; frames with evidence and their neighbours
-    /// teach nothing; the other cells, whose level did not rise, are never lifted.
+    /// The lift against the 0.99 quantile written out: the kept frames' cell 3 sorted, the value at ⌊0.99 n⌋, less
+    /// the learnt level. No lifts before `minimum` frames are kept; a blip's build-up that falls back teaches (a place
+    /// that got noisier makes blips), an episode, its build-up and the margin either side teach nothing; the other
+    /// cells, whose level did not rise, are never lifted.
     func testEachCellIsLiftedByHowFarItsRecentLevelRoseAboveItsLearntOne() {
         var levels = CellLevels(learnt: learnt, window: 400, minimum: 200, every: 50, margin: 3)
-        // 199 quiet frames: the margin holds each back 3 frames, so frames 0-195 are kept and 196-198 still held.
+        // 190 quiet frames, then a blip's 2 build-up frames and 7 quiet ones: the margin holds each frame back 3
+        // frames, so frames 0-195 of these 199 are kept and 196-198 still held.
         let first = (0..<199).map { _ in normal() }
-        for cells in first { levels.observe(cells: cells, phase: .quiet) }
-        XCTAssertNil(levels.lifts, "196 quiet frames kept, fewer than the minimum")
-        // A novel object's build-up and episode (9 everywhere) void the held frames and the next 3 quiet ones.
+        for (i, cells) in first.enumerated() { levels.observe(cells: cells, phase: (190..<192).contains(i) ? .building : .quiet) }
+        XCTAssertNil(levels.lifts, "196 frames kept, fewer than the minimum")
+        // A novel object's build-up and episode (9 everywhere): the build-up frame goes in the hold and pushes frame 196
+        // out into the kept ones; the episode voids the rest of the hold and the next 3 quiet frames.
         for phase in [DecisionPhase.building, .episode, .episode] { levels.observe(cells: [Float](repeating: 9, count: 16), phase: phase) }
         var second: [[Float]] = []
         while levels.lifts == nil {
             second.append(normal())
             levels.observe(cells: second.last!, phase: .quiet)
         }
-        XCTAssertEqual(second.count, 10, "3 skipped, 3 held, then the 4 kept frames that reach the minimum")
-        let kept = first[0..<196] + second[3..<7]
+        XCTAssertEqual(second.count, 9, "3 skipped, 3 held, then the 3 kept frames that reach the minimum")
+        let kept = first[0..<197] + second[3..<6]
         let lifts = levels.lifts!
         let column = kept.map { $0[3] }.sorted()
         XCTAssertEqual(lifts[3], column[Int(0.99 * Double(column.count))] - 1, accuracy: 1e-6)
