@@ -34,11 +34,12 @@ struct CellLevels {
     private(set) var lifts: [Float]?
 
     /// Windows in seconds of frames at `framesPerSecond`: 300 s (at most 3,000 frames, so a fast camera's ring stays
-    /// a few megabytes), lifts from 60 s on, recomputed every 2 s (a few milliseconds each).
-    init(learnt: [Float], framesPerSecond: Double, margin: Int) {
+    /// a few megabytes), lifts from 60 s on, recomputed every 2 s (a few milliseconds each), a margin of 1 s (the
+    /// hold delays every lift by its length, and an episode's build-up is shorter).
+    init(learnt: [Float], framesPerSecond: Double) {
         let frames = { (seconds: Double) in max(1, Int((seconds * framesPerSecond).rounded())) }
         self.init(learnt: learnt, window: min(3000, frames(300)), minimum: min(3000, frames(60)), every: frames(2),
-                  margin: margin)
+                  margin: frames(1))
     }
 
     init(learnt: [Float], window: Int, minimum: Int, every: Int, margin: Int) {

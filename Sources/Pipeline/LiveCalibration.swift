@@ -31,7 +31,7 @@ struct LiveCalibration {
         modelVersion = version
         burnIn = BurnIn(frames: burnInFrames, margin: burnInMargin)
         self.model = model
-        levels = cellLevels.map { CellLevels(learnt: $0, framesPerSecond: framesPerSecond, margin: burnInMargin) }
+        levels = cellLevels.map { CellLevels(learnt: $0, framesPerSecond: framesPerSecond) }
     }
 
     /// The model's own calibration, which the live one starts from and refits.

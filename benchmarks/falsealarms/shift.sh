@@ -8,13 +8,13 @@
 # Prints: false episodes (and per hour of detection), novel objects caught, time from full view to `new`, and a
 # JSON summary; the episodes' evidence JPEGs stay in out/falsealarms/shift/.
 # Usage: benchmarks/falsealarms/shift.sh   (MINUTES=60 LEARN_S=300 NOVEL=20; ANOMALYD_BIN=PATH runs that binary;
-#        DETECTOR='{...}' and DECISION='{...}' override those sections)
+#        DETECTOR='{...}' and DECISION='{...}' override those sections; OUT=DIR and PORT=N run a second one beside it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MINUTES=${MINUTES:-60}
 LEARN_S=${LEARN_S:-300}
 NOVEL=${NOVEL:-20}
-OUT=out/falsealarms/shift
+OUT=${OUT:-out/falsealarms/shift}
 VIDEO=out/falsealarms/shift-${MINUTES}min.mp4
 BIN=${ANOMALYD_BIN:-.build/release/anomalyd}
 TEACHER=models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors
