@@ -202,10 +202,11 @@ public struct PatchMemory: Sendable, Equatable {
     public static func cellNormalization(distances cells: [Float], grid: Int) -> CellNormalization {
         let p = grid * grid, frames = cells.count / p
         guard frames >= minimumFramesForScales else { return .identity(cells: p) }
-        // The median and the `cellQuantile` of `v`, from one sort.
+        // The median and the `cellQuantile` of `v`, from one sort (`quantile` leaves `s` sorted).
         func medianAndTop(_ v: [Float]) -> (Float, Float) {
-            let s = v.sorted()
-            return (s[s.count / 2], s[min(s.count - 1, Int(cellQuantile * Double(s.count)))])
+            var s = v
+            let top = quantile(&s, cellQuantile)
+            return (s[s.count / 2], top)
         }
         let (medianAll, topAll) = medianAndTop(cells)
         let spreadAll = topAll - medianAll

@@ -63,7 +63,8 @@ struct CellLevels {
         sinceUpdate += 1
         guard kept >= minimum, lifts == nil || sinceUpdate >= every else { return }
         sinceUpdate = 0
-        let levels = PatchMemory.levels(Array(ring[0..<(kept * p)]), cellsPerFrame: p)
+        // A full ring is read as it is (no copy of its megabytes every update); the first lap, its filled part.
+        let levels = PatchMemory.levels(kept == window ? ring : Array(ring[0..<(kept * p)]), cellsPerFrame: p)
         lifts = zip(levels, learnt).map { max(0, $0 - $1) }
     }
 

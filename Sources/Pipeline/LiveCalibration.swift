@@ -43,7 +43,7 @@ struct LiveCalibration {
 
     /// The frame's raw scores and map under the live cell levels.
     func levelled(_ s: FrameScore) -> (raw: [ScoreComponent: Double], map: [Float]) {
-        guard let (patch, map) = levels?.levelled(s), s.patch != nil else { return (s.raw, s.map) }
+        guard let (patch, map) = levels?.levelled(s) else { return (s.raw, s.map) }
         var raw = s.raw
         raw[.patch] = patch
         return (raw, map)
