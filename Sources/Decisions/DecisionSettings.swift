@@ -28,6 +28,11 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
     /// Seconds of detection under a new model during which its calibration keeps learning the live scene's normal
     /// scores (the pipeline's live calibration).
     public var burnInSeconds: Double = 600
+    /// A change of the scene's light by at least this fraction (brighter or darker over most of the picture, as
+    /// Frigate's `lightning_threshold` tells it from motion) opens no episode while it lasts and for
+    /// `lightChangeHoldSeconds` after, while the live calibration catches up with the new light; 0 turns it off.
+    public var lightChange: Double = 0.1
+    public var lightChangeHoldSeconds: Double = 5
 
     public init() {}
 
@@ -37,11 +42,13 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
         case updateMinScoreIncrease = "update_min_score_increase", updateMinCellShift = "update_min_cell_shift"
         case regionFraction = "region_fraction"
         case falseAlarmsPerHour = "false_alarms_per_hour", burnInSeconds = "burn_in_s"
+        case lightChange = "light_change", lightChangeHoldSeconds = "light_change_hold_s"
     }
 
     /// The keys a configuration file may set; the others are tuned in code.
     public static let configKeys: [CodingKeys] = [.sensitivity, .framesToStart, .framesToEnd, .maxDurationSeconds,
-                                                  .updateIntervalSeconds, .falseAlarmsPerHour, .burnInSeconds]
+                                                  .updateIntervalSeconds, .falseAlarmsPerHour, .burnInSeconds,
+                                                  .lightChange, .lightChangeHoldSeconds]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -56,6 +63,8 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
         regionFraction = try c.decodeIfPresent(Double.self, forKey: .regionFraction) ?? regionFraction
         falseAlarmsPerHour = try c.decodeIfPresent(Double.self, forKey: .falseAlarmsPerHour) ?? falseAlarmsPerHour
         burnInSeconds = try c.decodeIfPresent(Double.self, forKey: .burnInSeconds) ?? burnInSeconds
+        lightChange = try c.decodeIfPresent(Double.self, forKey: .lightChange) ?? lightChange
+        lightChangeHoldSeconds = try c.decodeIfPresent(Double.self, forKey: .lightChangeHoldSeconds) ?? lightChangeHoldSeconds
     }
 
     /// The first setting the state machine cannot work with, and what it must be; nil when all are usable. NaN
@@ -81,6 +90,9 @@ public struct DecisionSettings: Codable, Sendable, Equatable {
             expect(falseAlarmsPerHour >= 0.001 && falseAlarmsPerHour <= 3600, .falseAlarmsPerHour,
                    "false episodes an hour in [0.001, 3600]", falseAlarmsPerHour),
             expect((0...86_400).contains(burnInSeconds), .burnInSeconds, "a duration in [0, 86400] seconds", burnInSeconds),
+            expect(lightChange >= 0 && lightChange < 1, .lightChange, "a fraction in [0, 1) (0 = off)", lightChange),
+            expect((0...600).contains(lightChangeHoldSeconds), .lightChangeHoldSeconds, "a duration in [0, 600] seconds",
+                   lightChangeHoldSeconds),
         ]
         return checks.lazy.compactMap { $0 }.first
     }

@@ -11,6 +11,8 @@ import Timestamps
 ///   from 0. An object in view with a missed frame now and then still opens one; a blip shorter than
 ///   `framesToStart` frames never does, however high it scores. Every opening takes at least `framesToStart`
 ///   above frames of its own, which is what the false-alarm budget counts on (`BudgetCut`).
+/// - A frame during a light change (`ScoredFrame.lightChange`) adds no evidence and clears what there was: the
+///   whole picture scores differently until the live calibration has seen the new light. An open episode goes on.
 /// - `framesToEnd` consecutive below frames end it (`end`, reason "below_threshold"); shorter dips change nothing.
 /// - An episode reaching `maxDurationSeconds` ends with reason "max_duration" and re-arms at once: the evidence
 ///   starts again from 0 at the next frame, so an anomaly that persists starts a new episode after
@@ -86,7 +88,8 @@ public struct DecisionStage: Sendable {
                              height: frame.sourceHeight, fraction: settings.regionFraction)
 
         guard var ep = episode else {
-            guard above else {
+            if frame.lightChange { evidence = 0 }
+            guard above, !frame.lightChange else {
                 if evidence > 0 {
                     evidence = max(0, evidence - Self.belowWeight)
                     if evidence == 0 { blips += 1 }

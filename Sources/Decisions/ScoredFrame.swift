@@ -21,9 +21,12 @@ public struct ScoredFrame: Sendable {
     /// Size of the source picture before scaling, for the bounding box.
     public var sourceWidth: Int
     public var sourceHeight: Int
+    /// The scene's light is changing (or just changed): no episode opens on this frame (`DecisionSettings.lightChange`).
+    public var lightChange: Bool
 
     public init(score: Double, rawScore: Double, index: Int, pts: Double, captureTime: Date,
-                patchErrors: [Float], grid: Int, sourceWidth: Int, sourceHeight: Int, geometry: MapGeometry? = nil) {
+                patchErrors: [Float], grid: Int, sourceWidth: Int, sourceHeight: Int, geometry: MapGeometry? = nil,
+                lightChange: Bool = false) {
         self.score = score.isNaN ? 0 : min(max(score, 0), 1)
         self.rawScore = rawScore
         self.index = index
@@ -34,6 +37,7 @@ public struct ScoredFrame: Sendable {
         self.geometry = geometry
         self.sourceWidth = sourceWidth
         self.sourceHeight = sourceHeight
+        self.lightChange = lightChange
     }
 }
 

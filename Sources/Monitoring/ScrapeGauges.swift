@@ -60,6 +60,7 @@ final class ScrapeGauges: Sendable {
             gauge("anomalyd_burn_in").set(Int64(b.burningIn ? 1 : 0))
             gauge("anomalyd_blips_per_hour").set(b.blipsPerHour)
             gauge("anomalyd_largest_cell_lift").set(b.largestCellLift)
+            gauge("anomalyd_light_changes").set(Int64(b.lightChanges))
         }
         if s.modelVersions[p.name] != p.modelVersion {
             if let old = s.modelVersions[p.name] {

@@ -231,6 +231,9 @@ public final class CameraPipeline: Sendable {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
         let budget = config.budget
         var calibration: LiveCalibration?
+        var light = config.decision.lightChange > 0
+            ? LightChange(threshold: config.decision.lightChange, holdSeconds: config.decision.lightChangeHoldSeconds,
+                          framesPerSecond: budget.framesPerSecond) : nil
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
         var decided = 0
@@ -246,9 +249,11 @@ public final class CameraPipeline: Sendable {
             let surprise = try calibration!.surprise(raw)
             let normalized = budget.normalized(surprise: surprise)
             let (map, geometry) = Self.sourceMap(s, f.layout, map: levelledMap)
+            let lightChange = light?.observe(pixels: f.pixels, size: vit.config.imageSize) ?? false
             let decision = stage.process(ScoredFrame(
                 score: normalized, rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
-                patchErrors: map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight, geometry: geometry))
+                patchErrors: map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight, geometry: geometry,
+                lightChange: lightChange))
             try calibration!.observe(raw, cells: s.patchCells, phase: decision?.type == .end ? .episode : stage.phase)
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
@@ -256,7 +261,7 @@ public final class CameraPipeline: Sendable {
             counters.budget(BudgetStatus(falseAlarmsPerHour: budget.falseAlarmsPerHour, cutSurprise: budget.level,
                                          burningIn: calibration!.burningIn,
                                          blipsPerHour: Double(stage.blips) * 3600 * budget.framesPerSecond / Double(decided),
-                                         largestCellLift: calibration!.largestLift))
+                                         largestCellLift: calibration!.largestLift, lightChanges: light?.count ?? 0))
             last = item
             await refitter?.offer(f, normalized: normalized)
             if let decision {

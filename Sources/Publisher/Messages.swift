@@ -224,19 +224,22 @@ public struct BudgetStatus: Codable, Sendable, Equatable {
     /// The most the live cell levels take from one patch cell's score (0 when no place got noisier than it was
     /// while learning).
     public var largestCellLift: Double
+    /// Changes of the scene's light seen since the pipeline started, during which no episode opened.
+    public var lightChanges: Int
 
     public init(falseAlarmsPerHour: Double, cutSurprise: Double, burningIn: Bool, blipsPerHour: Double,
-                largestCellLift: Double = 0) {
+                largestCellLift: Double = 0, lightChanges: Int = 0) {
         self.falseAlarmsPerHour = falseAlarmsPerHour
         self.cutSurprise = cutSurprise
         self.burningIn = burningIn
         self.blipsPerHour = blipsPerHour
         self.largestCellLift = largestCellLift
+        self.lightChanges = lightChanges
     }
 
     enum CodingKeys: String, CodingKey {
         case falseAlarmsPerHour = "false_alarms_per_hour", cutSurprise = "cut_surprise", burningIn = "burning_in"
-        case blipsPerHour = "blips_per_hour", largestCellLift = "largest_cell_lift"
+        case blipsPerHour = "blips_per_hour", largestCellLift = "largest_cell_lift", lightChanges = "light_changes"
     }
 }
 

@@ -55,6 +55,8 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "decision", key: "update_interval_s", kind: .number) { p($0).decision.updateIntervalSeconds },
             Field(section: "decision", key: "false_alarms_per_hour", kind: .number) { p($0).decision.falseAlarmsPerHour },
             Field(section: "decision", key: "burn_in_s", kind: .number) { p($0).decision.burnInSeconds },
+            Field(section: "decision", key: "light_change", kind: .number) { p($0).decision.lightChange },
+            Field(section: "decision", key: "light_change_hold_s", kind: .number) { p($0).decision.lightChangeHoldSeconds },
             Field(section: "refit", key: "every_hours", kind: .number) { p($0).refit.everyHours },
             Field(section: "refit", key: "every_new_frames", kind: .integer) { Double(p($0).refit.everyNewFrames ?? 0) },
             Field(section: "refit", key: "min_frames", kind: .integer) { Double(p($0).refit.minFrames) },

@@ -25,12 +25,14 @@ struct Script {
     }
 
     /// Feeds the scores in order and returns every message with the position of its frame in this call.
-    mutating func feed(_ scores: [Double], peak: (Int, Int) = (6, 9), step: Double = 0.1) -> [(Int, EpisodeDecision)] {
+    mutating func feed(_ scores: [Double], peak: (Int, Int) = (6, 9), step: Double = 0.1,
+                       lightChange: Bool = false) -> [(Int, EpisodeDecision)] {
         var out: [(Int, EpisodeDecision)] = []
         for (i, s) in scores.enumerated() {
             let f = ScoredFrame(score: s, rawScore: s * 20, index: index, pts: Double(index) * step,
                                 captureTime: Script.t0.addingTimeInterval(Double(index) * step),
-                                patchErrors: Script.map(peak: peak), grid: 14, sourceWidth: 1920, sourceHeight: 1080)
+                                patchErrors: Script.map(peak: peak), grid: 14, sourceWidth: 1920, sourceHeight: 1080,
+                                lightChange: lightChange)
             index += 1
             if let d = stage.process(f) { out.append((i, d)) }
         }
@@ -39,6 +41,21 @@ struct Script {
 }
 
 final class DecisionStageTests: XCTestCase {
+    /// Frames during a light change open nothing and clear the evidence built before it; after it, evidence starts
+    /// from 0; an episode open when the light changes goes on and ends as usual.
+    func testALightChangeOpensNoEpisodeAndLeavesAnOpenOneAlone() throws {
+        var s = try Script()
+        XCTAssertTrue(s.feed([0.9, 0.9]).isEmpty)
+        XCTAssertTrue(s.feed([0.9, 0.9, 0.9, 0.9], lightChange: true).isEmpty, "above frames in a light change open nothing")
+        XCTAssertEqual(s.stage.phase, .quiet, "and the evidence from before it is gone")
+        XCTAssertTrue(s.feed([0.9, 0.9]).isEmpty, "two frames of evidence after it are not yet three")
+        let opened = s.feed([0.9])
+        XCTAssertEqual(opened.map(\.1.type), [.new])
+        XCTAssertEqual(opened.first?.1.startTime, Script.t0.addingTimeInterval(0.6), "dated from the first frame after it")
+        XCTAssertTrue(s.feed([0.9, 0.9, 0.2, 0.2, 0.2], lightChange: true).isEmpty, "the open episode goes on")
+        XCTAssertEqual(s.feed([0.2], lightChange: true).map(\.1.type), [.end], "and ends on its fourth frame below")
+    }
+
     func testDebounceNeedsFramesToStartOfEvidence() throws {
         var s = try Script()
         XCTAssertTrue(s.feed([0.9, 0.9, 0.2, 0.9, 0.9, 0.2]).isEmpty, "two above frames and a below one never add up")
