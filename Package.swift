@@ -97,7 +97,7 @@ let package = Package(
 
         // Benchmarks (run by benchmarks/run.sh, never by the tests).
         .executableTarget(name: "engine-bench", dependencies: ["Engine", "Checkpoint", "Kernels"],
-                          path: "benchmarks/engine"),
+                          path: "benchmarks/engine", exclude: ["clock.c"]),  // run.sh compiles it with cc
         .executableTarget(name: "train-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
                           path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh", "RESULTS.md"]),
         .executableTarget(name: "quality-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
