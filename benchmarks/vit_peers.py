@@ -16,7 +16,6 @@ configuration at batch 1 (run when --threads has 2): two streams of one thread e
 queue of two requests.
 """
 
-import argparse
 import hashlib
 import json
 import os
@@ -29,7 +28,7 @@ import openvino as ov
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vit_torch import ViT, read_safetensors  # noqa: E402  (the one definition of the model)
+from vit_torch import ViT, bench_arguments, read_safetensors  # noqa: E402  (the one definition of the model)
 
 OPSET = 18
 CHECK_BATCH = 4
@@ -135,11 +134,7 @@ def latency_config(threads):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", required=True, help="timm ViT checkpoint (.safetensors)")
-    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed duration per configuration")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--onnx", default="out/bench/vit_tiny.onnx", help="where the exported model is kept")
     args = parser.parse_args()
 

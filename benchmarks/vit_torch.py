@@ -199,12 +199,18 @@ def classify(model, paths):
             print(f"{path}\t{int(logits.argmax())}\t{float(logits.softmax(-1).max()):.3f}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_arguments(doc):
+    """The options every engine peer takes (this one and vit_peers.py), so run.sh passes them alike."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", required=True, help="timm ViT checkpoint (.safetensors)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=10.0, help="timed duration per configuration")
+    return parser
+
+
+def main():
+    parser = bench_arguments(__doc__)
     parser.add_argument("--dump-reference", metavar="OUT", help="write reference outputs (.npz, or .safetensors) and exit")
     parser.add_argument("--reference-images", type=int, default=2, help="number of images in the reference dump")
     parser.add_argument("--classify", nargs="+", metavar="IMAGE", help="print path, top-1 class and its probability")
