@@ -163,14 +163,14 @@ public struct PatchMemory: Sendable, Equatable {
                         support: support)
     }
 
-    /// Each cell's level, the `cellQuantile` of its scores over `frames` frames of `cells` ([frames, cells] row-major,
-    /// a frame's cells tile after tile): what `cellLevels` holds and the live levels track.
-    public static func levels(_ cells: [Float], cellsPerFrame p: Int) -> [Float] {
+    /// Each cell's level, the `q` quantile (by default `cellQuantile`) of its scores over `frames` frames of `cells`
+    /// ([frames, cells] row-major, a frame's cells tile after tile): what `cellLevels` holds and the live levels track.
+    public static func levels(_ cells: [Float], cellsPerFrame p: Int, quantile q: Double = cellQuantile) -> [Float] {
         let frames = cells.count / p
         precondition(frames >= 1 && frames * p == cells.count, "\(cells.count) cell scores are not whole frames of \(p)")
         return (0..<p).map { i in
             var column = (0..<frames).map { cells[$0 * p + i] }
-            return quantile(&column, cellQuantile)
+            return quantile(&column, q)
         }
     }
 
@@ -227,7 +227,7 @@ public struct PatchMemory: Sendable, Equatable {
         return CellNormalization(offsets: offsets, scales: scales)
     }
 
-    static let cellQuantile = 0.99
+    public static let cellQuantile = 0.99
     static let minimumFramesForScales = 20
 
     /// Frame `b`'s patch features from a teacher pass that captured `blocks`, appended to `out` ([G², dimension]).

@@ -19,6 +19,11 @@ import Detector
 /// minute and three false episodes opened). A novel object that opens no episode still cannot teach a cell its
 /// level: crossing the belt it stays a few frames at a cell, far fewer than the 1 % of the window a 0.99 quantile
 /// needs.
+/// Where a cell's recent scores also spread wider than its learnt ones (its recent median to 0.99 quantile beyond the
+/// learnt 0 to level: the cells are standardised to a median of 0 on the learning frames), a lift alone leaves the
+/// wider tail above the level; there the score beyond the recent level is also scaled down by the spread's growth,
+/// so that the recent [median, level] maps onto the learnt [0, level]. Below the recent level the lift takes more,
+/// so each cell's score is the smaller of the two.
 struct CellLevels {
     let learnt: [Float]
     let window: Int
@@ -30,8 +35,11 @@ struct CellLevels {
     private var kept = 0
     private var next = 0
     private var sinceUpdate = 0
-    /// Per cell, what is taken from its score; nil until `minimum` quiet frames are kept.
+    /// Per cell, what is taken from its score at its recent level; nil until `minimum` quiet frames are kept.
     private(set) var lifts: [Float]?
+    /// Per cell, the recent median and level (the `cellQuantile`) the lifts were taken from.
+    private(set) var medians: [Float] = []
+    private(set) var tops: [Float] = []
 
     /// Windows in seconds of frames at `framesPerSecond`: 300 s (at most 3,000 frames, so a fast camera's ring stays
     /// a few megabytes), lifts from 60 s on, recomputed every 2 s (a few milliseconds each), a margin of 1 s (the
@@ -64,15 +72,29 @@ struct CellLevels {
         guard kept >= minimum, lifts == nil || sinceUpdate >= every else { return }
         sinceUpdate = 0
         // A full ring is read as it is (no copy of its megabytes every update); the first lap, its filled part.
-        let levels = PatchMemory.levels(kept == window ? ring : Array(ring[0..<(kept * p)]), cellsPerFrame: p)
-        lifts = zip(levels, learnt).map { max(0, $0 - $1) }
+        let recent = kept == window ? ring : Array(ring[0..<(kept * p)])
+        tops = PatchMemory.levels(recent, cellsPerFrame: p)
+        medians = PatchMemory.levels(recent, cellsPerFrame: p, quantile: 0.5)
+        lifts = zip(tops, learnt).map { max(0, $0 - $1) }
     }
 
-    /// The frame's patch score with each cell's lift taken away, and its map (cells beyond the baseline) likewise;
-    /// the frame's own until there are lifts.
+    /// What is taken from each of a frame's cell scores: its lift, or more beyond the recent level where the spread
+    /// grew (the score there scaled by learnt level / recent spread about the recent median).
+    private func taken(_ cells: [Float], lifts: [Float]) -> [Float] {
+        cells.indices.map { i in
+            let spread = tops[i] - medians[i]
+            guard spread > learnt[i], learnt[i] > 0 else { return lifts[i] }
+            let scaled = (cells[i] - medians[i]) * learnt[i] / spread
+            return max(lifts[i], cells[i] - scaled)
+        }
+    }
+
+    /// The frame's patch score with what each cell's level takes (`taken`) taken away, and its map (cells beyond the
+    /// baseline) likewise; the frame's own until there are lifts.
     func levelled(_ s: FrameScore) -> (patch: Double, map: [Float])? {
         guard let lifts, s.patchCells.count == lifts.count, s.map.count == lifts.count else { return nil }
-        return (PatchMemory.frameScore(cells: s.patchCells, weights: s.patchWeights, lifts: lifts),
-                zip(s.map, lifts).map { max(0, $0 - $1) })
+        let take = taken(s.patchCells, lifts: lifts)
+        return (PatchMemory.frameScore(cells: s.patchCells, weights: s.patchWeights, lifts: take),
+                zip(s.map, take).map { max(0, $0 - $1) })
     }
 }

@@ -67,6 +67,16 @@ final class CellLevelsTests: XCTestCase {
         XCTAssertEqual(frame(floor).patch!, 0.8 * 2.2, accuracy: 1e-6)
         XCTAssertEqual(patch, 0.8 * Double(max(0.5, 2.2 - lift)), accuracy: 1e-6, "the noisy cell, levelled")
         XCTAssertEqual(map[3], max(0, 2.2 - baseline - lift), accuracy: 1e-6)
+        // Beyond the recent level the noisy cell (spread 2.5 against the learnt 1) is also scaled: its recent
+        // [median, level] onto the learnt [0, 1], quieter than the lift alone.
+        XCTAssertEqual(levels.medians[3], 1.25, accuracy: 0.15)
+        XCTAssertEqual(levels.tops[3], 1 + lift, accuracy: 1e-6)
+        var burst = floor
+        burst[3] = 3.5
+        let scaled = (3.5 - levels.medians[3]) / (levels.tops[3] - levels.medians[3])
+        XCTAssertEqual(levels.levelled(frame(burst))!.patch, 0.8 * Double(scaled), accuracy: 1e-5)
+        XCTAssertLessThan(Double(scaled), Double(3.5 - lift) - 0.1)
+        XCTAssertEqual(levels.levelled(frame(burst))!.map[3], max(0, scaled - baseline), accuracy: 1e-5)
         var novel = floor
         novel[9] = 3
         let (novelPatch, novelMap) = levels.levelled(frame(novel))!
