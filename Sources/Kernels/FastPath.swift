@@ -1,0 +1,58 @@
+import CKernels
+
+/// The inference forward's AVX-512 kernels (Sources/CKernels): a GEMM over weights packed once (OpenBLAS repacks
+/// them on every call) with bias, GELU and the residual add fused into its epilogue, attention in one pass per
+/// block of query rows (the T×T weights stay in L1, never written out), and LayerNorm. Forward only: training
+/// runs the OpenBLAS kernels beside them, which are also the reference and the fallback on CPUs without AVX-512.
+public enum FastPath {
+    /// Whether this CPU runs these kernels.
+    public static let isAvailable = ck_available() != 0
+
+    /// out[rows, outF] = act(inp[rows, inF]·Wᵀ + bias) (+ residual), act GELU (exact) when `gelu`, else identity.
+    /// `residual` may be `out`.
+    public static func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: PackedWeight,
+                              _ bias: UnsafePointer<Float>?, gelu: Bool = false, residual: UnsafePointer<Float>? = nil,
+                              rows: Int) {
+        ck_linear(out, inp, weight.data, bias, residual, Int32(rows), Int32(weight.inFeatures),
+                  Int32(weight.outFeatures), gelu ? 1 : 0)
+    }
+
+    /// Floats of scratch `attention` needs.
+    public static func attentionScratchCount(tokens: Int, width: Int, heads: Int) -> Int {
+        ck_attention_scratch(Int32(tokens), Int32(width / heads))
+    }
+
+    /// `Attention.forward` without the [B, H, T, T] weights: only the CLS query's row of each head's weights is
+    /// written, to clsProbs[(b·H + h)·clsStride + j], when `clsProbs` is given.
+    public static func attention(_ out: UnsafeMutablePointer<Float>, clsProbs: UnsafeMutablePointer<Float>?,
+                                 clsStride: Int, _ qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                 batch: Int, tokens t: Int, width d: Int, heads: Int) {
+        ck_attention(out, clsProbs, clsStride, qkv, scratch, Int32(batch), Int32(t), Int32(d), Int32(heads))
+    }
+
+    /// `LayerNorm.forward`, vectorised.
+    public static func layerNorm(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                                 _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
+                                 mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil,
+                                 rows: Int, channels c: Int, eps: Float) {
+        ck_layernorm(out, inp, gamma, beta, mean, rstd, Int32(rows), Int32(c), eps)
+    }
+}
+
+/// A Linear weight [outF, inF] packed once into `FastPath.linear`'s panels. Read-only once made.
+// @unchecked Sendable: the buffer is written only in init.
+public final class PackedWeight: @unchecked Sendable {
+    public let inFeatures, outFeatures: Int
+    let data: UnsafeMutablePointer<Float>
+
+    public init(_ weight: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        let count = ck_packed_count(Int32(outFeatures), Int32(inFeatures))
+        data = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        ck_pack(data, weight, Int32(outFeatures), Int32(inFeatures))
+    }
+
+    deinit { data.deallocate() }
+}
