@@ -45,8 +45,10 @@ public final class ViTWorkspace {
     // Blocks, slot l (or 0 without keepsActivations). `xs` slot l is block l's input; one more slot holds the final
     // stream when activations are kept, otherwise every block updates slot 0 in place.
     let xs, xmid, ln1, ln1Mean, ln1Rstd, qkv, probs, att, ln2, ln2Mean, ln2Rstd, fc1, gelu: Tensor
-    /// FastPath attention's scratch (inference workspaces on CPUs that run FastPath), else nil.
+    /// FastPath attention's scratch (inference workspaces on CPUs that run FastPath), else nil: one per thread of
+    /// the BLAS thread count when the workspace was made, which FastPath follows as OpenBLAS does.
     let attentionScratch: Tensor?
+    let fastThreads: Int
     /// Final LayerNorm output [batch, tokens, D]: what `encode` leaves for its caller.
     public let lnf: Tensor
     let lnfMean, lnfRstd: Tensor
@@ -76,8 +78,9 @@ public final class ViTWorkspace {
         ln2Mean = Tensor([l, bt]); ln2Rstd = Tensor([l, bt])
         fc1 = Tensor([l, bt, m])
         gelu = keepsActivations ? Tensor([l, bt, m]) : fc1
+        fastThreads = max(1, BLAS.threads)
         attentionScratch = keepsActivations || !FastPath.isAvailable ? nil
-            : Tensor([FastPath.attentionScratchCount(tokens: t, width: d, heads: c.heads)])
+            : Tensor([fastThreads, FastPath.attentionScratchCount(tokens: t, width: d, heads: c.heads)])
         lnf = Tensor([bt, d]); lnfMean = Tensor([bt]); lnfRstd = Tensor([bt])
         let g = keepsActivations ? 1 : 0   // inference never runs backward: no gradient buffers
         dlnf = Tensor([g * bt, d]); dx = Tensor([g * bt, d]); dln = Tensor([g * bt, d]); datt = Tensor([g * bt, d])
@@ -157,10 +160,11 @@ public struct ViT: Sendable {
             }
         }
         // FastPath without a backward to follow (an inference workspace has its scratch).
+        let threads = min(max(1, BLAS.threads), ws.fastThreads)
         let fast = ws.attentionScratch.flatMap { s in packed.map { ($0, s.data) } }
         let patches = keep == nil ? ws.patches.data : ws.keptPatches.data
         if let (w, _) = fast {
-            FastPath.linear(ws.embedded.data, patches, w.patch, p.ptr(l.patchB), rows: batch * kept)
+            FastPath.linear(ws.embedded.data, patches, w.patch, p.ptr(l.patchB), rows: batch * kept, threads: threads)
         } else {
             Linear.forward(ws.embedded.data, patches, p.ptr(l.patchW), p.ptr(l.patchB), rows: batch * kept,
                            inFeatures: c.patchDim, outFeatures: d)
@@ -181,7 +185,7 @@ public struct ViT: Sendable {
         for (i, blk) in l.blocks.enumerated() {
             let out = ws.stream(i + 1, rows: bt)
             TransformerBlock.forward(out, ws.stream(i, rows: bt), ws.block(i, batch: batch, tokens: t), p, blk,
-                                     batch: batch, tokens: t, fast: fast.map { ($0.0.blocks[i], $0.1) })
+                                     batch: batch, tokens: t, fast: fast.map { ($0.0.blocks[i], $0.1, threads) })
             afterBlock(i, out)
         }
         LayerNorm.forward(ws.lnf.data, ws.stream(c.depth, rows: bt), p.ptr(l.normW), p.ptr(l.normB),

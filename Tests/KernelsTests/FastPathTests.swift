@@ -28,32 +28,36 @@ final class FastPathTests: XCTestCase {
             FastPath.linear(&y, x, packed, b, gelu: true, rows: rows)
             XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "GELU \(rows)×\(inF)×\(outF)")
             // The residual in place, as the blocks use it: out = res + x·Wᵀ + b.
-            var inPlace = res
-            FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows)
-            XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
-                              "residual \(rows)×\(inF)×\(outF)")
+            // Split between threads too (whole row tiles each, so the same sums).
+            for threads in [1, 2, 3] {
+                var inPlace = res
+                FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows, threads: threads)
+                XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
+                                  "residual \(rows)×\(inF)×\(outF), \(threads) threads")
+            }
         }
     }
 
     func testFusedAttentionMatchesNaive() {
         var rng = RNG(32)
         // Head widths 16 (a partial panel of v) and 64 (ViT-Ti), token counts over and under a 32-wide panel.
-        for (batch, t, d, heads) in [(2, 11, 48, 3), (1, 197, 192, 3), (2, 40, 128, 2)] {
+        for (batch, t, d, heads) in [(2, 11, 48, 3), (1, 197, 192, 3), (2, 40, 128, 2)] { for threads in [1, 2] {
             let qkv = rng.floats(batch * t * 3 * d, 2)
             var out = [Float](repeating: .nan, count: batch * t * d)
             let stride = t + 3
             var cls = [Float](repeating: -1, count: batch * heads * stride)
-            var scratch = [Float](repeating: 0, count: FastPath.attentionScratchCount(tokens: t, width: d, heads: heads))
+            var scratch = [Float](repeating: 0,
+                                  count: threads * FastPath.attentionScratchCount(tokens: t, width: d, heads: heads))
             FastPath.attention(&out, clsProbs: &cls, clsStride: stride, qkv, scratch: &scratch, batch: batch,
-                               tokens: t, width: d, heads: heads)
+                               tokens: t, width: d, heads: heads, threads: threads)
             let (refOut, refProbs) = Naive.attention(qkv, batch: batch, t: t, d: d, heads: heads)
-            XCTAssertLessThan(maxAbsDiff(out, refOut), 1e-5, "out \(batch)×\(t)×\(d)/\(heads)")
+            XCTAssertLessThan(maxAbsDiff(out, refOut), 1e-5, "out \(batch)×\(t)×\(d)/\(heads), \(threads) threads")
             for bh in 0..<(batch * heads) {
                 let row = Array(refProbs[(bh * t * t)..<(bh * t * t + t)])
                 XCTAssertLessThan(maxAbsDiff(Array(cls[(bh * stride)..<(bh * stride + t)]), row), 1e-6, "CLS row \(bh)")
                 XCTAssertEqual(cls[bh * stride + t], -1, "written past the row")
             }
-        }
+        } }
     }
 
     func testLayerNormMatchesNaive() {

@@ -21,11 +21,12 @@ void ck_linear(float *out, const float *inp, const float *packed, const float *b
 
 /* Scratch floats ck_attention needs for `tokens` tokens of head width `hd`. */
 size_t ck_attention_scratch(int tokens, int hd);
-/* out[B, T, D] = concat_h softmax(q_h·k_hᵀ/√hd)·v_h over qkv [B, T, 3D] (each row [q | k | v]). The T×T weights
- * are never written out; when cls_probs is given, the CLS query's row of each head's weights is written to
+/* out[B, T, D] = concat_h softmax(q_h·k_hᵀ/√hd)·v_h over qkv [B, T, 3D] (each row [q | k | v]), for the query
+ * rows q_begin ..< q_end of every sequence (threads split the rows). The T×T weights are never written out; when
+ * cls_probs is given and q_begin is 0, the CLS query's row of each head's weights is written to
  * cls_probs[(b·heads + h)·cls_stride + j]. */
 void ck_attention(float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,
-                  int batch, int tokens, int d, int heads);
+                  int batch, int tokens, int d, int heads, int q_begin, int q_end);
 
 /* LayerNorm over rows of c channels; mean and rstd are written when not NULL. */
 void ck_layernorm(float *out, const float *inp, const float *gamma, const float *beta, float *mean, float *rstd,
