@@ -33,8 +33,11 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
+        // AVX-512 inference kernels in C (packed-weight GEMM with fused epilogues, one-pass attention, LayerNorm),
+        // used by Kernels' FastPath when the CPU has AVX-512; OpenBLAS and the Swift kernels are the fallback.
+        .target(name: "CKernels", path: "Sources/CKernels"),
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
-        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
         // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync);
         // exclusive directory locks.
         .target(name: "Storage"),

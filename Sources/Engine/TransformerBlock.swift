@@ -17,9 +17,25 @@ public enum TransformerBlock {
     }
 
     /// out = block(x) for `batch` sequences of `tokens` rows. `out` may be `x`: x is last read before fc2 writes.
+    /// With `fast` (packed weights and attention scratch: inference, no backward to follow) the FastPath kernels
+    /// run, the residual adds and GELU fused into the GEMMs, and `probs` gets only each head's CLS row.
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ a: Activations,
-                               _ p: ViTParameters, _ blk: ViTLayout.Block, batch: Int, tokens t: Int) {
+                               _ p: ViTParameters, _ blk: ViTLayout.Block, batch: Int, tokens t: Int,
+                               fast: (weights: PackedViTWeights.Block, scratch: UnsafeMutablePointer<Float>,
+                                      threads: Int)? = nil) {
         let c = p.config, d = c.width, m = c.mlpWidth, bt = batch * t
+        if let (w, scratch, n) = fast {
+            FastPath.layerNorm(a.ln1, x, p.ptr(blk.norm1W), p.ptr(blk.norm1B), rows: bt, channels: d, eps: c.layerNormEps)
+            FastPath.linear(a.qkv, a.ln1, w.qkv, p.ptr(blk.qkvB), rows: bt, threads: n)
+            FastPath.attention(a.att, clsProbs: a.probs, clsStride: t * t, a.qkv, scratch: scratch, batch: batch,
+                               tokens: t, width: d, heads: c.heads, threads: n)
+            FastPath.linear(a.xmid, a.att, w.proj, p.ptr(blk.projB), residual: x, rows: bt, threads: n)
+            FastPath.layerNorm(a.ln2, a.xmid, p.ptr(blk.norm2W), p.ptr(blk.norm2B), rows: bt, channels: d,
+                               eps: c.layerNormEps)
+            FastPath.linear(a.gelu, a.ln2, w.fc1, p.ptr(blk.fc1B), gelu: true, rows: bt, threads: n)
+            FastPath.linear(out, a.gelu, w.fc2, p.ptr(blk.fc2B), residual: a.xmid, rows: bt, threads: n)
+            return
+        }
         LayerNorm.forward(a.ln1, x, p.ptr(blk.norm1W), p.ptr(blk.norm1B), mean: a.ln1Mean, rstd: a.ln1Rstd,
                           rows: bt, channels: d, eps: c.layerNormEps)
         Linear.forward(a.qkv, a.ln1, p.ptr(blk.qkvW), p.ptr(blk.qkvB), rows: bt, inFeatures: d, outFeatures: 3 * d)

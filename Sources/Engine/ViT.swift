@@ -45,6 +45,10 @@ public final class ViTWorkspace {
     // Blocks, slot l (or 0 without keepsActivations). `xs` slot l is block l's input; one more slot holds the final
     // stream when activations are kept, otherwise every block updates slot 0 in place.
     let xs, xmid, ln1, ln1Mean, ln1Rstd, qkv, probs, att, ln2, ln2Mean, ln2Rstd, fc1, gelu: Tensor
+    /// FastPath attention's scratch (inference workspaces on CPUs that run FastPath), else nil: one per thread of
+    /// the BLAS thread count when the workspace was made, which FastPath follows as OpenBLAS does.
+    let attentionScratch: Tensor?
+    let fastThreads: Int
     /// Final LayerNorm output [batch, tokens, D]: what `encode` leaves for its caller.
     public let lnf: Tensor
     let lnfMean, lnfRstd: Tensor
@@ -74,6 +78,9 @@ public final class ViTWorkspace {
         ln2Mean = Tensor([l, bt]); ln2Rstd = Tensor([l, bt])
         fc1 = Tensor([l, bt, m])
         gelu = keepsActivations ? Tensor([l, bt, m]) : fc1
+        fastThreads = max(1, BLAS.threads)
+        attentionScratch = keepsActivations || !FastPath.isAvailable ? nil
+            : Tensor([fastThreads, FastPath.attentionScratchCount(tokens: t, width: d, heads: c.heads)])
         lnf = Tensor([bt, d]); lnfMean = Tensor([bt]); lnfRstd = Tensor([bt])
         let g = keepsActivations ? 1 : 0   // inference never runs backward: no gradient buffers
         dlnf = Tensor([g * bt, d]); dx = Tensor([g * bt, d]); dln = Tensor([g * bt, d]); datt = Tensor([g * bt, d])
@@ -105,11 +112,27 @@ public final class ViTWorkspace {
 public struct ViT: Sendable {
     public let parameters: ViTParameters
     public let normalization: Normalization
+    /// The weights packed for FastPath (see `packingWeights`); nil: OpenBLAS only.
+    public let packed: PackedViTWeights?
     public var config: ViTConfig { parameters.config }
 
     public init(parameters: ViTParameters, normalization: Normalization = .inception) {
         self.parameters = parameters
         self.normalization = normalization
+        packed = nil
+    }
+
+    private init(_ vit: ViT, packed: PackedViTWeights?) {
+        parameters = vit.parameters
+        normalization = vit.normalization
+        self.packed = packed
+    }
+
+    /// This ViT with its weights packed for FastPath, so that forward passes without a backward run the AVX-512
+    /// kernels (on CPUs that have them; elsewhere it is this ViT). Only for weights that no longer change: the
+    /// packed copy does not follow the parameters.
+    public func packingWeights() -> ViT {
+        packed != nil || !FastPath.isAvailable ? self : ViT(self, packed: PackedViTWeights(parameters))
     }
 
     /// Patch embedding, blocks and final LayerNorm for `batch` packed RGB24 images of `imageSize`² pixels, on the
@@ -136,8 +159,16 @@ public struct ViT: Sendable {
                                                               count: c.patchDim)
             }
         }
-        Linear.forward(ws.embedded.data, keep == nil ? ws.patches.data : ws.keptPatches.data, p.ptr(l.patchW),
-                       p.ptr(l.patchB), rows: batch * kept, inFeatures: c.patchDim, outFeatures: d)
+        // FastPath without a backward to follow (an inference workspace has its scratch).
+        let threads = min(max(1, BLAS.threads), ws.fastThreads)
+        let fast = ws.attentionScratch.flatMap { s in packed.map { ($0, s.data) } }
+        let patches = keep == nil ? ws.patches.data : ws.keptPatches.data
+        if let (w, _) = fast {
+            FastPath.linear(ws.embedded.data, patches, w.patch, p.ptr(l.patchB), rows: batch * kept, threads: threads)
+        } else {
+            Linear.forward(ws.embedded.data, patches, p.ptr(l.patchW), p.ptr(l.patchB), rows: batch * kept,
+                           inFeatures: c.patchDim, outFeatures: d)
+        }
         // [CLS; patches] + the position embedding of each token's patch.
         let x0 = ws.stream(0, rows: bt), pos = p.ptr(l.pos)
         for b in 0..<batch {
@@ -154,7 +185,7 @@ public struct ViT: Sendable {
         for (i, blk) in l.blocks.enumerated() {
             let out = ws.stream(i + 1, rows: bt)
             TransformerBlock.forward(out, ws.stream(i, rows: bt), ws.block(i, batch: batch, tokens: t), p, blk,
-                                     batch: batch, tokens: t)
+                                     batch: batch, tokens: t, fast: fast.map { ($0.0.blocks[i], $0.1, threads) })
             afterBlock(i, out)
         }
         LayerNorm.forward(ws.lnf.data, ws.stream(c.depth, rows: bt), p.ptr(l.normW), p.ptr(l.normB),
@@ -221,8 +252,12 @@ public struct ViT: Sendable {
             for b in 0..<batch { (ws.embedded.data + b * d).update(from: ws.lnf.data + b * t * d, count: d) }
             logits = [Float](repeating: 0, count: batch * c.numClasses)
             logits.withUnsafeMutableBufferPointer { out in
-                Linear.forward(out.baseAddress!, ws.embedded.data, p.ptr(l.headW), p.ptr(l.headB),
-                               rows: batch, inFeatures: d, outFeatures: c.numClasses)
+                if let head = packed?.head, ws.attentionScratch != nil {
+                    FastPath.linear(out.baseAddress!, ws.embedded.data, head, p.ptr(l.headB), rows: batch)
+                } else {
+                    Linear.forward(out.baseAddress!, ws.embedded.data, p.ptr(l.headW), p.ptr(l.headB),
+                                   rows: batch, inFeatures: d, outFeatures: c.numClasses)
+                }
             }
         }
         return ViTOutput(batch: batch, tokens: t, width: d, finalTokens: finalTokens, clsAttention: clsAttention,

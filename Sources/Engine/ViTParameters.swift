@@ -127,3 +127,27 @@ extension ViTConfig {
         }
     }
 }
+
+/// A frozen ViT's Linear weights packed once for `FastPath.linear` (inference only: a student in training changes
+/// its weights every step and runs the OpenBLAS kernels).
+public final class PackedViTWeights: Sendable {
+    public struct Block: Sendable {
+        public let qkv, proj, fc1, fc2: PackedWeight
+    }
+    public let patch: PackedWeight
+    public let blocks: [Block]
+    public let head: PackedWeight?
+
+    public init(_ p: ViTParameters) {
+        let c = p.config, l = p.layout, d = c.width
+        func pack(_ offset: Int, _ inF: Int, _ outF: Int) -> PackedWeight {
+            PackedWeight(p.ptr(offset), inFeatures: inF, outFeatures: outF)
+        }
+        patch = pack(l.patchW, c.patchDim, d)
+        blocks = l.blocks.map { b in
+            Block(qkv: pack(b.qkvW, d, 3 * d), proj: pack(b.projW, d, d), fc1: pack(b.fc1W, d, c.mlpWidth),
+                  fc2: pack(b.fc2W, c.mlpWidth, d))
+        }
+        head = c.numClasses > 0 ? pack(l.headW, d, c.numClasses) : nil
+    }
+}

@@ -12,9 +12,10 @@ public final class ViTRunner {
     private let chunk: Int
 
     /// `workers` threads each take up to ceil(maxBatch/workers) images. BLAS runs single-threaded inside each.
+    /// A runner's ViT is a frozen teacher: its weights are packed for FastPath here unless they already are.
     public init(vit: ViT, workers: Int, maxBatch: Int) {
         precondition(workers >= 1 && maxBatch >= 1)
-        self.vit = vit
+        self.vit = vit.packingWeights()
         self.workers = workers
         self.maxBatch = maxBatch
         self.chunk = (maxBatch + workers - 1) / workers

@@ -28,10 +28,16 @@ final class ViTForwardTests: XCTestCase {
         })
     }
 
+    /// Both paths: OpenBLAS with the Swift kernels, and FastPath over packed weights (where the CPU has AVX-512).
     func testForwardMatchesReference() {
         let params = Self.randomParameters()
+        for vit in [ViT(parameters: params), ViT(parameters: params).packingWeights()] {
+            checkForwardMatchesReference(vit, params)
+        }
+    }
+
+    func checkForwardMatchesReference(_ vit: ViT, _ params: ViTParameters) {
         let c = Self.config
-        let vit = ViT(parameters: params)
         var rng = RNG(11)
         let batch = 3
         let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)

@@ -1,6 +1,7 @@
 // Engine throughput: the ViT teacher forward at batch 1 and 8, with BLAS threads, batch-splitting workers and
 // independent streams as the ways to use two cores. One JSON line per configuration.
-// Usage: engine-bench --teacher PATH [--seconds S]
+// Usage: engine-bench --teacher PATH [--seconds S] [--batch N]... [--mode M]... [--threads N]...
+// (default: every batch, mode and BLAS thread count; the filters pick one configuration, e.g. for a profiler)
 import Checkpoint
 import Dispatch
 import Engine
@@ -16,18 +17,23 @@ func flopsPerImage(_ c: ViTConfig) -> Double {
     return 2 * n * Double(c.patchDim) * d + Double(c.depth) * block + 2 * d * Double(c.numClasses)
 }
 
-let (teacherPath, seconds) = { () -> (String, Double) in
+let (teacherPath, seconds, batches, modes, blasThreads) = { () -> (String, Double, [Int], Set<String>, [Int]) in
     var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
     var seconds = 10.0
+    var batches: [Int] = [], modes: Set<String> = [], threads: [Int] = []
     var args = CommandLine.arguments.dropFirst().makeIterator()
     while let a = args.next() {
         switch a {
         case "--teacher": teacherPath = args.next()!
         case "--seconds": seconds = Double(args.next()!)!
+        case "--batch": batches.append(Int(args.next()!)!)
+        case "--mode": modes.insert(args.next()!)
+        case "--threads": threads.append(Int(args.next()!)!)
         default: fatalError("unknown argument \(a)")
         }
     }
-    return (teacherPath, seconds)
+    return (teacherPath, seconds, batches.isEmpty ? [1, 8] : batches,
+            modes.isEmpty ? ["blas-threads", "split-batch", "two-streams"] : modes, threads.isEmpty ? [1, 2] : threads)
 }()
 
 /// One JSON line, unbuffered: each as soon as it is measured.
@@ -71,9 +77,9 @@ func report(_ mode: String, threads: Int, batch: Int, _ result: (Double, Double)
 
 images.withUnsafeBufferPointer { buf in
     let rgb = buf.baseAddress!
-    for batch in [1, 8] {
+    for batch in batches {
         // One worker, OpenBLAS using 1 then 2 threads inside each GEMM.
-        for threads in [1, 2] {
+        for threads in blasThreads where modes.contains("blas-threads") {
             BLAS.setThreads(threads)
             let runner = ViTRunner(vit: vit, workers: 1, maxBatch: batch)
             report("blas-threads", threads: threads, batch: batch,
@@ -81,12 +87,13 @@ images.withUnsafeBufferPointer { buf in
         }
         BLAS.setThreads(1)
         // Two single-threaded workers splitting each batch (batch 1 cannot be split).
-        if batch > 1 {
+        if batch > 1 && modes.contains("split-batch") {
             let runner = ViTRunner(vit: vit, workers: 2, maxBatch: batch)
             report("split-batch", threads: 2, batch: batch,
                    measure(imagesPerStep: batch) { _ = runner.forward(rgb: rgb, batch: batch) })
         }
         // Two single-threaded workers on independent streams (e.g. two cameras), each at this batch size.
+        guard modes.contains("two-streams") else { continue }
         let runners = (0..<2).map { _ in ViTRunner(vit: vit, workers: 1, maxBatch: batch) }
         report("two-streams", threads: 2, batch: batch, measure(imagesPerStep: 2 * batch) {
             Parallel.forEach(2) { i in

@@ -1,0 +1,80 @@
+import CKernels
+
+/// The inference forward's AVX-512 kernels (Sources/CKernels): a GEMM over weights packed once (OpenBLAS repacks
+/// them on every call) with bias, GELU and the residual add fused into its epilogue, attention in one pass per
+/// block of query rows (the T×T weights stay in L1, never written out), and LayerNorm. Forward only: training
+/// runs the OpenBLAS kernels beside them, which are also the reference and the fallback on CPUs without AVX-512.
+public enum FastPath {
+    /// Whether this CPU runs these kernels.
+    public static let isAvailable = ck_available() != 0
+
+    /// Row tile of the GEMM and of attention's query blocks: threads split rows in multiples of it.
+    static let rowTile = 12
+
+    /// `rows` split into `threads` ranges of whole row tiles (fewer when there are not enough tiles).
+    static func split(_ rows: Int, _ threads: Int) -> [Range<Int>] {
+        let chunk = ((rows + threads - 1) / threads + rowTile - 1) / rowTile * rowTile
+        return stride(from: 0, to: rows, by: max(chunk, 1)).map { $0..<min($0 + chunk, rows) }
+    }
+
+    /// out[rows, outF] = act(inp[rows, inF]·Wᵀ + bias) (+ residual), act GELU (exact) when `gelu`, else identity.
+    /// `residual` may be `out`. With `threads` > 1 the rows are split between that many threads.
+    public static func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: PackedWeight,
+                              _ bias: UnsafePointer<Float>?, gelu: Bool = false, residual: UnsafePointer<Float>? = nil,
+                              rows: Int, threads: Int = 1) {
+        let k = weight.inFeatures, n = weight.outFeatures
+        func run(_ r: Range<Int>) {
+            ck_linear(out + r.lowerBound * n, inp + r.lowerBound * k, weight.data, bias, residual.map { $0 + r.lowerBound * n },
+                      Int32(r.count), Int32(k), Int32(n), gelu ? 1 : 0)
+        }
+        if threads <= 1 { return run(0..<rows) }
+        let parts = split(rows, threads)
+        Parallel.forEach(parts.count) { run(parts[$0]) }
+    }
+
+    /// Floats of scratch `attention` needs per thread.
+    public static func attentionScratchCount(tokens: Int, width: Int, heads: Int) -> Int {
+        ck_attention_scratch(Int32(tokens), Int32(width / heads))
+    }
+
+    /// `Attention.forward` without the [B, H, T, T] weights: only the CLS query's row of each head's weights is
+    /// written, to clsProbs[(b·H + h)·clsStride + j], when `clsProbs` is given. With `threads` > 1 the query rows
+    /// are split between that many threads, `scratch` holding `threads` times `attentionScratchCount`.
+    public static func attention(_ out: UnsafeMutablePointer<Float>, clsProbs: UnsafeMutablePointer<Float>?,
+                                 clsStride: Int, _ qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                 batch: Int, tokens t: Int, width d: Int, heads: Int, threads: Int = 1) {
+        let parts = split(t, max(threads, 1)), each = attentionScratchCount(tokens: t, width: d, heads: heads)
+        func run(_ i: Int) {
+            ck_attention(out, clsProbs, clsStride, qkv, scratch + i * each, Int32(batch), Int32(t), Int32(d),
+                         Int32(heads), Int32(parts[i].lowerBound), Int32(parts[i].upperBound))
+        }
+        if parts.count == 1 { return run(0) }
+        Parallel.forEach(parts.count, run)
+    }
+
+    /// `LayerNorm.forward`, vectorised.
+    public static func layerNorm(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                                 _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
+                                 mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil,
+                                 rows: Int, channels c: Int, eps: Float) {
+        ck_layernorm(out, inp, gamma, beta, mean, rstd, Int32(rows), Int32(c), eps)
+    }
+}
+
+/// A Linear weight [outF, inF] packed once into `FastPath.linear`'s panels. Read-only once made.
+// @unchecked Sendable: the buffer is written only in init.
+public final class PackedWeight: @unchecked Sendable {
+    public let inFeatures, outFeatures: Int
+    let data: UnsafeMutablePointer<Float>
+
+    public init(_ weight: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        let count = ck_packed_count(Int32(outFeatures), Int32(inFeatures))
+        data = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        ck_pack(data, weight, Int32(outFeatures), Int32(inFeatures))
+    }
+
+    deinit { data.deallocate() }
+}
