@@ -163,15 +163,23 @@ public struct PatchMemory: Sendable, Equatable {
                         support: support)
     }
 
-    /// Each cell's level, the `q` quantile (by default `cellQuantile`) of its scores over `frames` frames of `cells`
-    /// ([frames, cells] row-major, a frame's cells tile after tile): what `cellLevels` holds and the live levels track.
-    public static func levels(_ cells: [Float], cellsPerFrame p: Int, quantile q: Double = cellQuantile) -> [Float] {
+    /// Each cell's level, the `cellQuantile` of its scores over `frames` frames of `cells` ([frames, cells] row-major,
+    /// a frame's cells tile after tile): what `cellLevels` holds and the live levels track.
+    public static func levels(_ cells: [Float], cellsPerFrame p: Int) -> [Float] {
+        mediansAndLevels(cells, cellsPerFrame: p).levels
+    }
+
+    /// Each cell's median and level (`levels`), from one sort of its scores.
+    public static func mediansAndLevels(_ cells: [Float], cellsPerFrame p: Int) -> (medians: [Float], levels: [Float]) {
         let frames = cells.count / p
         precondition(frames >= 1 && frames * p == cells.count, "\(cells.count) cell scores are not whole frames of \(p)")
-        return (0..<p).map { i in
+        var medians = [Float](), levels = [Float]()
+        for i in 0..<p {
             var column = (0..<frames).map { cells[$0 * p + i] }
-            return quantile(&column, q)
+            levels.append(quantile(&column, cellQuantile))
+            medians.append(column[frames / 2])   // `quantile` left the column sorted
         }
+        return (medians, levels)
     }
 
     /// The `q` quantile of `values` as the order statistic at ⌊q n⌋ (what `cellNormalization` and the map's baseline
@@ -202,17 +210,10 @@ public struct PatchMemory: Sendable, Equatable {
     public static func cellNormalization(distances cells: [Float], grid: Int) -> CellNormalization {
         let p = grid * grid, frames = cells.count / p
         guard frames >= minimumFramesForScales else { return .identity(cells: p) }
-        // The median and the `cellQuantile` of `v`, from one sort (`quantile` leaves `s` sorted).
-        func medianAndTop(_ v: [Float]) -> (Float, Float) {
-            var s = v
-            let top = quantile(&s, cellQuantile)
-            return (s[s.count / 2], top)
-        }
-        let (medianAll, topAll) = medianAndTop(cells)
-        let spreadAll = topAll - medianAll
-        let columns = (0..<p).map { i in medianAndTop((0..<frames).map { cells[$0 * p + i] }) }
-        let offsets = columns.map(\.0)
-        let spreads = columns.map { $0.1 - $0.0 }
+        let all = mediansAndLevels(cells, cellsPerFrame: 1)
+        let spreadAll = all.levels[0] - all.medians[0]
+        let (offsets, tops) = mediansAndLevels(cells, cellsPerFrame: p)
+        let spreads = zip(tops, offsets).map { $0 - $1 }
         var scales = [Float](repeating: 1, count: p)
         for r in 0..<grid {
             for c in 0..<grid {
@@ -227,7 +228,7 @@ public struct PatchMemory: Sendable, Equatable {
         return CellNormalization(offsets: offsets, scales: scales)
     }
 
-    public static let cellQuantile = 0.99
+    static let cellQuantile = 0.99
     static let minimumFramesForScales = 20
 
     /// Frame `b`'s patch features from a teacher pass that captured `blocks`, appended to `out` ([G², dimension]).

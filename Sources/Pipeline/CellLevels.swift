@@ -73,8 +73,7 @@ struct CellLevels {
         sinceUpdate = 0
         // A full ring is read as it is (no copy of its megabytes every update); the first lap, its filled part.
         let recent = kept == window ? ring : Array(ring[0..<(kept * p)])
-        tops = PatchMemory.levels(recent, cellsPerFrame: p)
-        medians = PatchMemory.levels(recent, cellsPerFrame: p, quantile: 0.5)
+        (medians, tops) = PatchMemory.mediansAndLevels(recent, cellsPerFrame: p)
         lifts = zip(tops, learnt).map { max(0, $0 - $1) }
     }
 
