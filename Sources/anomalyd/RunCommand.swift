@@ -39,7 +39,8 @@ struct RunCommand: AsyncParsableCommand {
         let supervisor: Supervisor
         do {
             supervisor = try Supervisor(config: daemonConfig, pipelines: pipeline, workers: max(1, workers), logger: logger) { path in
-                ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: path)))
+                // Packed once here, so every runner of every pipeline on this teacher shares the packed weights.
+                ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: path))).packingWeights()
             }
         } catch let e as ConfigError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
