@@ -311,6 +311,7 @@ public struct ModelBundle: Sendable {
     private static func decode<T: Decodable>(_ type: T.Type, from data: Data, file: String, bundle: String) throws -> T {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.userInfo[.recordedDetectorSettings] = true
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {

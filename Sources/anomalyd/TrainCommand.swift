@@ -34,8 +34,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Use at most this many frames (the first ones).")
     var maxFrames: Int?
 
-    @Option(help: "Student depth in blocks (default: the teacher's).")
-    var studentDepth: Int?
+    @Option(help: "Student depth in blocks, at most the teacher's (default: 0, no student).")
+    var studentDepth: Int = DetectorSettings().studentDepth ?? 0
 
     @Option(help: "Training epochs.")
     var epochs: Int = DetectorSettings().epochs

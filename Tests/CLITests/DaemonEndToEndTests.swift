@@ -5,7 +5,7 @@ import XCTest
 /// The whole daemon against real components: a generated conveyor-belt recording served by gst-rtsp-server, the
 /// daemon learning from the stream and then detecting, and a pyzmq subscriber receiving the events. The RTSP
 /// server is restarted once the model is ready; the replay that follows (same video from the start) is what the
-/// detection is judged on, and the restart must cost a reconnect, not the pipeline.
+/// detection is judged on, and the restart must cost a reconnect, not the pipeline. The detector is the default one.
 final class DaemonEndToEndTests: XCTestCase {
     func testLearnsThenDetectsNovelObjectsOverRTSP() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-e2e-\(UUID().uuidString)")
@@ -37,7 +37,6 @@ final class DaemonEndToEndTests: XCTestCase {
             sample_fps: 5
             state_dir: \(dir.path)/state
             learning: {frames: 60}
-            detector: {student_depth: 2, epochs: 4}
             decision: {frames_to_start: 2, frames_to_end: 3}
         """.write(toFile: config, atomically: true, encoding: .utf8)
 

@@ -6,7 +6,7 @@ import XCTest
 /// `check` accepted any ratio below 1, and 0.9999999999999999 of 196 patches keeps none.
 final class MaskRatioTests: XCTestCase {
     func testARatioMaskingEveryPatchIsRefusedByTheRange() {
-        var s = DetectorSettings()
+        var s = DetectorSettings.papers
         for ratio in [0.0, 0.5, DetectorSettings.maxMaskRatio] {
             s.maskRatio = ratio
             XCTAssertNil(s.firstInvalid, "\(ratio)")
@@ -20,7 +20,7 @@ final class MaskRatioTests: XCTestCase {
     /// The range cannot know the teacher: a teacher with a small grid is checked when the student is shaped.
     func testATeacherWhoseEveryPatchTheRatioMasksIsRefusedByName() throws {
         let small = ViTConfig(imageSize: 32, patchSize: 16, width: 16, depth: 1, heads: 2, mlpWidth: 32)   // 4 patches
-        var s = DetectorSettings()
+        var s = DetectorSettings.papers
         s.maskRatio = 0.9
         XCTAssertNil(s.firstInvalid)
         XCTAssertThrowsError(try s.studentConfig(teacher: small)) { error in

@@ -114,7 +114,7 @@ final class MaskedDistillationTests: XCTestCase {
         }
         XCTAssertEqual(targets.count, trainFrames)
 
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.studentDepth = 2
         settings.epochs = 6
         settings.batchSize = 8
@@ -155,7 +155,7 @@ final class MaskedDistillationTests: XCTestCase {
         let learn = 60, normal = 8, novel = 4
         let frames = (0..<learn).flatMap { _ in Self.scene(&rng, novel: false) }
         let probe = (0..<normal).flatMap { _ in Self.scene(&rng, novel: false) } + (0..<novel).flatMap { _ in Self.scene(&rng, novel: true) }
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.studentDepth = 2
         settings.epochs = 6
         settings.learningRate = 1e-3
@@ -185,7 +185,7 @@ final class MaskedDistillationTests: XCTestCase {
         let frames = (0..<learn).flatMap { _ in Self.scene(&rng, novel: false) }
         let probe = (0..<probes).flatMap { _ in Self.scene(&rng, novel: false) }
         let dimmed = probe.map { UInt8((Double($0) * 0.6).rounded()) }
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.studentDepth = 1
         settings.epochs = 2
         settings.learningRate = 1e-3

@@ -52,7 +52,7 @@ final class ModelBundleTests: XCTestCase {
             holdout[component] = (0..<8).map { _ in Double(rng.float()) + 2 }
         }
         let calibration = try Calibration.fit(normal: holdout, holdoutCount: 6)
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.epochs = 3
         let profiles = FeatureGaussianTests.correlatedFeatures(n: 40, d: width, seed: seed + 7)
         let profileGaussian = try FeatureGaussian.fit(features: profiles, count: 40, dimension: width,
@@ -229,7 +229,7 @@ final class ModelBundleTests: XCTestCase {
         let wrongWidth = ModelBundle(student: nil, gaussian: try FeatureGaussian.fit(
                                          features: FeatureGaussianTests.correlatedFeatures(n: 40, d: 8, seed: 3), count: 40, dimension: 8),
                                      calibration: try Calibration.fit(normal: [.gaussian: [1, 2, 3, 4, 5, 6, 7, 8]], holdoutCount: 6),
-                                     teacher: try TeacherIdentity(path: teacherPath), settings: DetectorSettings(),
+                                     teacher: try TeacherIdentity(path: teacherPath), settings: DetectorSettings.papers,
                                      frames: FrameCounts(train: 54, holdout: 6), trainingLoss: [])
         XCTAssertThrowsError(try wrongWidth.save(to: path)) {
             XCTAssertEqual($0 as? ModelBundleError, .inconsistent(bundle: path, file: "gaussian.safetensors", field: "mean",

@@ -250,7 +250,7 @@ final class PatchMemoryTests: XCTestCase {
     /// scores above every normal frame, with the map's peak next to that patch.
     func testTheFittedMemoryIsCalibratedStoredAndFindsAPlantedPatch() throws {
         let (vit, teacherPath) = try teacher()
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.patchMemory = 40
         settings.studentDepth = 0
         let learn = 60
@@ -301,7 +301,7 @@ final class PatchMemoryTests: XCTestCase {
     /// square, and the bundle keeps its tile count through a save and load.
     func testATiledFrameScoresAsItsLargestTileAndIsCalibratedPerFrame() throws {
         let (vit, teacherPath) = try teacher()
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.patchMemory = 40
         settings.studentDepth = 0
         settings.normalizeBrightness = false   // the per-tile scores below are taken from the tiles as they are
@@ -345,7 +345,7 @@ final class PatchMemoryTests: XCTestCase {
     /// each equal to the frame's score under a memory fitted on the other folds' kept frames alone.
     func testFramesLeftOutOfTheMemoryAreStillCalibrated() throws {
         let (vit, teacherPath) = try teacher()
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.patchMemory = 24
         settings.studentDepth = 0
         settings.normalizeBrightness = false   // the features below are taken from the frames as they are
@@ -373,7 +373,7 @@ final class PatchMemoryTests: XCTestCase {
 
     func testABundlesPatchMemoryIsCheckedWhenLoaded() throws {
         let (vit, teacherPath) = try teacher()
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.patchMemory = 16
         let bundle = try ModelFitting.fit(rgb: frames(24, seed: 3), count: 24, teacher: ViTRunner(vit: vit, workers: 1, maxBatch: 8),
                                           teacherIdentity: TeacherIdentity(path: teacherPath), settings: settings,

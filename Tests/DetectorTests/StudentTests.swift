@@ -214,7 +214,7 @@ final class StudentTests: XCTestCase {
 
     func testMaskedLossGradientMatchesFiniteDifferences() {
         let s = Self.perturbedStudent(), c = Self.config
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.batchSize = 3
         let trainer = MaskedDistillationTrainer(student: s, settings: settings, workers: 1)
         XCTAssertEqual(trainer.kept, 4)   // ⌊9 · 0.5⌋
@@ -268,7 +268,7 @@ final class StudentTests: XCTestCase {
 
     /// Two workers (each a share of the batch, gradients summed) compute the one-worker gradient.
     func testTwoWorkersGiveTheOneWorkerGradient() {
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.batchSize = 5
         let targets = Self.syntheticTargets(frames: 6, seed: 9)
         let frames = [5, 1, 3, 0, 2]
@@ -348,7 +348,7 @@ final class StudentTests: XCTestCase {
 
     /// Same seed, same settings: the same loss curve and the same parameters, whatever the worker count.
     func testTrainingIsReproducible() {
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.batchSize = 4
         settings.epochs = 2
         settings.learningRate = 1e-3

@@ -40,7 +40,7 @@ final class ScoreFuzzTests: XCTestCase {
         let calibration = try Calibration.fit(normal: [.mkd: [0.1, 0.2, 0.15, 0.3, 0.12, 0.22, 0.17, 0.25],
                                                       .gaussian: [10, 12, 11, 14, 10.5, 12.5, 11.5, 13]], holdoutCount: 4)
         let bundle = ModelBundle(student: student, gaussian: gaussian, calibration: calibration,
-                                 teacher: try TeacherIdentity(path: models.teacherPath), settings: DetectorSettings(),
+                                 teacher: try TeacherIdentity(path: models.teacherPath), settings: DetectorSettings.papers,
                                  frames: FrameCounts(train: 36, holdout: 4), trainingLoss: [1, 0.5])
         let path = directory + "/" + name
         try bundle.save(to: path)

@@ -36,7 +36,7 @@ final class StageSettingsTests: XCTestCase {
         XCTAssertEqual(b.detector.gaussianFeature, builtIn.gaussianFeature)
         XCTAssertEqual(b.detector.gaussianCovariance, .ledoitWolf)
         XCTAssertEqual(b.detector.varianceKept, builtIn.varianceKept)
-        XCTAssertNil(b.detector.studentDepth)
+        XCTAssertEqual(b.detector.studentDepth, builtIn.studentDepth)
         XCTAssertEqual(a.detector.studentScore, .channelProfile)
         XCTAssertEqual(b.detector.studentScore, .channelProfile)
         XCTAssertEqual(c.pipelines[2].detector.studentScore, .mean)
@@ -84,7 +84,7 @@ final class StageSettingsTests: XCTestCase {
     /// A bundle's metadata.json is written with `.convertToSnakeCase` and read with `.convertFromSnakeCase`, which
     /// hands the settings `studentDepth` for the file's `student_depth`: every field must survive.
     func testBundleMetadataKeepsEverySetting() throws {
-        var s = DetectorSettings()
+        var s = DetectorSettings.papers
         s.studentDepth = 3
         s.maskRatio = 0.4
         s.epochs = 7
@@ -114,7 +114,7 @@ final class StageSettingsTests: XCTestCase {
     func testAStudentDeeperThanItsTeacherIsRefused() throws {
         let teacher = ViTConfig(imageSize: 32, patchSize: 16, channels: 3, width: 8, depth: 2, heads: 2, mlpWidth: 16,
                                 layerNormEps: 1e-6, numClasses: 0)
-        var s = DetectorSettings()
+        var s = DetectorSettings.papers
         s.studentDepth = 3
         XCTAssertThrowsError(try s.studentConfig(teacher: teacher)) {
             XCTAssertEqual($0 as? DetectorSettingsError, .studentDeeperThanTeacher(depth: 3, teacherDepth: 2))

@@ -93,7 +93,7 @@ final class TiledMapTests: XCTestCase {
         for y in 18..<30 { for x in 34..<46 { planted[(y * 64 + x) * 3 + 1] = 255 } }
         let learning = frames(40), normal = frames(12)
         let square = [[SIMD2(32.0, 16.0), SIMD2(48.0, 16.0), SIMD2(48.0, 32.0), SIMD2(32.0, 32.0)]]
-        var settings = DetectorSettings()
+        var settings = DetectorSettings.papers
         settings.patchMemory = 40
         settings.studentDepth = 0
 

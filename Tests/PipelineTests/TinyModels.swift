@@ -28,7 +28,7 @@ struct TinyModels {
         let gaussian = try FeatureGaussian.fit(features: (0..<(60 * 16)).map { _ in next() }, count: 60, dimension: 16)
         let calibration = try Calibration.fit(normal: [.gaussian: (0..<8).map { _ in Double(next()) * 10 }], holdoutCount: 8)
         return ModelBundle(student: nil, gaussian: gaussian, calibration: calibration, teacher: try TeacherIdentity(path: teacherPath),
-                           settings: DetectorSettings(), frames: FrameCounts(train: 60, holdout: 8), trainingLoss: [],
+                           settings: DetectorSettings.papers, frames: FrameCounts(train: 60, holdout: 8), trainingLoss: [],
                            createdAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(n) * 3600))
     }
 }

@@ -5,10 +5,11 @@
 # one line per episode (start and end in video seconds, peak score, peak surprise) and a JSON summary; the
 # episodes' evidence JPEGs stay in out/falsealarms/vtest/ to say what is in view.
 # Usage: benchmarks/falsealarms/vtest.sh   (ANOMALYD_BIN=PATH runs that binary; DETECTOR='{...}' overrides the
-#        detector section, e.g. '{student_depth: 4, epochs: 8}' for a quick run)
+#        detector section, e.g. '{student_depth: 4, epochs: 8}' for a quick run;
+#        OUT=DIR and PORT=N run a second one beside it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OUT=out/falsealarms/vtest
+OUT=${OUT:-out/falsealarms/vtest}
 BIN=${ANOMALYD_BIN:-.build/release/anomalyd}
 TEACHER=models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors
 CLIP=/usr/share/doc/opencv-doc/examples/data/vtest.avi

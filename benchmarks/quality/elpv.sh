@@ -5,10 +5,11 @@
 # and the 313 cells with defect probability 1.0 are the test set. Image AUROC of the fused score and each
 # component, through `anomalyd train` and `anomalyd eval`, for each detector configuration named below, and the
 # PatchCore-style peer (patchcore_peer.py: the same teacher in numpy, every training patch in memory) in the same run.
-# Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default | best (cls+patch_mean, ledoit_wolf,
-#        channel_profile), each also as default-as-is | best-as-is (without the brightness gain); patch (the
-#        default with a 4,096-patch memory); patch-gaussian (that memory and the Gaussian, no student); patch-lw (the same with the Gaussian of
-#        best); peer. Without CONFIG: default patch peer.
+# Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default (the binary's defaults) | papers (a 12-block student
+#        and the CLS Gaussian with PCA, no patch memory) | best (papers with cls+patch_mean, ledoit_wolf,
+#        channel_profile), each also as default-as-is | best-as-is (without the brightness gain); patch (papers with a
+#        4,096-patch memory); patch-gaussian (that memory and the CLS Gaussian, no student: today's default); patch-lw
+#        (the same with the Gaussian of best); peer. Without CONFIG: default papers peer.
 #        ANOMALYD_BIN=PATH runs that binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,7 +45,9 @@ PY
 fi
 "$OUT/venv/bin/python" -c "import safetensors" 2>/dev/null || "$OUT/venv/bin/pip" install -q safetensors >&2
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
-for config in "${@:-default patch peer}"; do
+# The papers' detector (the default until session 20): a student as deep as the teacher, the CLS Gaussian with PCA.
+papers=(--student-depth 12 --patch-memory 0 --gaussian-feature cls --gaussian-covariance pca)
+for config in "${@:-default papers peer}"; do
   for c in $config; do
     if [ "$c" = peer ]; then
       echo "## elpv, PatchCore-style peer (numpy, blocks 4 and 7, every training patch)"
@@ -54,14 +57,15 @@ for config in "${@:-default patch peer}"; do
     fi
     case $c in
       default) args=() ;;
-      best) args=(--gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile) ;;
+      papers) args=("${papers[@]}") ;;
+      best) args=("${papers[@]}" --gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile) ;;
       default-as-is) args=(--no-normalize-brightness) ;;
-      best-as-is) args=(--gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf --student-score channel_profile
-                        --no-normalize-brightness) ;;
-      patch) args=(--patch-memory 4096) ;;
+      best-as-is) args=("${papers[@]}" --gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf
+                        --student-score channel_profile --no-normalize-brightness) ;;
+      patch) args=("${papers[@]}" --patch-memory 4096) ;;
       patch-gaussian) args=(--patch-memory 4096 --student-depth 0) ;;
       patch-lw) args=(--patch-memory 4096 --student-depth 0 --gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf) ;;
-      *) echo "elpv: unknown configuration $c (default, best, default-as-is, best-as-is, patch, patch-gaussian, patch-lw or peer)" >&2
+      *) echo "elpv: unknown configuration $c (default, papers, best, default-as-is, best-as-is, patch, patch-gaussian, patch-lw or peer)" >&2
          exit 64 ;;
     esac
     rm -rf "$OUT/model-$c"
