@@ -161,10 +161,17 @@ public struct ViT: Sendable {
         }
         // FastPath without a backward to follow (an inference workspace has its scratch).
         let threads = min(max(1, BLAS.threads), ws.fastThreads)
+        let scratchStride = ws.attentionScratch.map { $0.shape[1] } ?? 0
         let fast = ws.attentionScratch.flatMap { s in packed.map { ($0, s.data) } }
         let patches = keep == nil ? ws.patches.data : ws.keptPatches.data
         if let (w, _) = fast {
-            FastPath.linear(ws.embedded.data, patches, w.patch, p.ptr(l.patchB), rows: batch * kept, threads: threads)
+            let parts = FastPath.split(batch * kept, threads)
+            let embed = { (i: Int) in
+                let r = parts[i]
+                FastPath.linear(ws.embedded.data + r.lowerBound * d, patches + r.lowerBound * c.patchDim, w.patch,
+                                p.ptr(l.patchB), rows: r.count)
+            }
+            if parts.count == 1 { embed(0) } else { Parallel.forEach(parts.count, embed) }
         } else {
             Linear.forward(ws.embedded.data, patches, p.ptr(l.patchW), p.ptr(l.patchB), rows: batch * kept,
                            inFeatures: c.patchDim, outFeatures: d)
@@ -185,7 +192,9 @@ public struct ViT: Sendable {
         for (i, blk) in l.blocks.enumerated() {
             let out = ws.stream(i + 1, rows: bt)
             TransformerBlock.forward(out, ws.stream(i, rows: bt), ws.block(i, batch: batch, tokens: t), p, blk,
-                                     batch: batch, tokens: t, fast: fast.map { ($0.0.blocks[i], $0.1, threads) })
+                                     batch: batch, tokens: t, fast: fast.map {
+                                         .init(weights: $0.0.blocks[i], scratch: $0.1, scratchStride: scratchStride,
+                                               threads: threads) })
             afterBlock(i, out)
         }
         LayerNorm.forward(ws.lnf.data, ws.stream(c.depth, rows: bt), p.ptr(l.normW), p.ptr(l.normB),

@@ -11,7 +11,7 @@ final class ViTForwardTests: XCTestCase {
                                   numClasses: 10)
 
     /// Random parameters with realistic magnitudes: LN gains near 1, small weights.
-    static func randomParameters(seed: UInt64 = 7) -> ViTParameters {
+    static func randomParameters(seed: UInt64 = 7, config: ViTConfig = config) -> ViTParameters {
         let p = ViTParameters(config: config)
         var rng = RNG(seed)
         for e in p.layout.entries {
@@ -77,5 +77,29 @@ final class ViTForwardTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(b.finalTokens, a.finalTokens.map(Double.init)), 1e-5)
         XCTAssertLessThan(maxAbsDiff(b.clsAttention, a.clsAttention.map(Double.init)), 1e-6)
         XCTAssertLessThan(maxAbsDiff(b.logits, a.logits.map(Double.init)), 1e-5)
+    }
+
+    /// FastPath's threads (as many as BLAS may use) split each image's rows, or the images: the same results as one
+    /// thread, to the bit (every row's sums run in the same order whichever tile holds it).
+    func testFastPathThreadsDoNotChangeResults() throws {
+        try XCTSkipUnless(FastPath.isAvailable, "no AVX-512 on this CPU")
+        // 37 tokens: enough rows for two threads' row tiles.
+        let c = ViTConfig(imageSize: 96, patchSize: 16, width: 64, depth: 2, heads: 2, mlpWidth: 256, numClasses: 10)
+        let vit = ViT(parameters: Self.randomParameters(config: c)).packingWeights()
+        var rng = RNG(13)
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        for batch in [1, 3] {
+            let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
+            func run(threads: Int) -> ViTOutput {
+                BLAS.setThreads(threads)
+                let ws = ViTWorkspace(config: c, capacity: batch)
+                return rgb.withUnsafeBufferPointer { vit.forward(rgb: $0.baseAddress!, batch: batch, workspace: ws) }
+            }
+            let one = run(threads: 1), two = run(threads: 2)
+            XCTAssertEqual(two.finalTokens, one.finalTokens, "batch \(batch)")
+            XCTAssertEqual(two.clsAttention, one.clsAttention, "batch \(batch)")
+            XCTAssertEqual(two.logits, one.logits, "batch \(batch)")
+        }
     }
 }

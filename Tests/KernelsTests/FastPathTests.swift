@@ -28,13 +28,10 @@ final class FastPathTests: XCTestCase {
             FastPath.linear(&y, x, packed, b, gelu: true, rows: rows)
             XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "GELU \(rows)×\(inF)×\(outF)")
             // The residual in place, as the blocks use it: out = res + x·Wᵀ + b.
-            // Split between threads too (whole row tiles each, so the same sums).
-            for threads in [1, 2, 3] {
-                var inPlace = res
-                FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows, threads: threads)
-                XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
-                                  "residual \(rows)×\(inF)×\(outF), \(threads) threads")
-            }
+            var inPlace = res
+            FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows)
+            XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
+                              "residual \(rows)×\(inF)×\(outF)")
         }
     }
 
@@ -46,10 +43,12 @@ final class FastPathTests: XCTestCase {
             var out = [Float](repeating: .nan, count: batch * t * d)
             let stride = t + 3
             var cls = [Float](repeating: -1, count: batch * heads * stride)
-            var scratch = [Float](repeating: 0,
-                                  count: threads * FastPath.attentionScratchCount(tokens: t, width: d, heads: heads))
-            FastPath.attention(&out, clsProbs: &cls, clsStride: stride, qkv, scratch: &scratch, batch: batch,
-                               tokens: t, width: d, heads: heads, threads: threads)
+            // Query rows split as threads split them (whole row tiles each), one call after the other.
+            var scratch = [Float](repeating: 0, count: FastPath.attentionScratchCount(tokens: t, width: d, heads: heads))
+            for queries in FastPath.split(t, threads) {
+                FastPath.attention(&out, clsProbs: &cls, clsStride: stride, qkv, scratch: &scratch, batch: batch,
+                                   tokens: t, width: d, heads: heads, queries: queries)
+            }
             let (refOut, refProbs) = Naive.attention(qkv, batch: batch, t: t, d: d, heads: heads)
             XCTAssertLessThan(maxAbsDiff(out, refOut), 1e-5, "out \(batch)×\(t)×\(d)/\(heads), \(threads) threads")
             for bh in 0..<(batch * heads) {
