@@ -33,8 +33,9 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
-        // AVX-512 inference kernels in C (packed-weight GEMM with fused epilogues, one-pass attention, LayerNorm),
-        // used by Kernels' FastPath when the CPU has AVX-512; OpenBLAS and the Swift kernels are the fallback.
+        // Inference kernels in C, AVX-512 and AVX2+FMA (packed-weight GEMM with fused epilogues, one-pass attention,
+        // LayerNorm), used by Kernels' FastPath in the widest the CPU has; OpenBLAS and the Swift kernels are the
+        // fallback.
         // Optimised in debug builds too: there is nothing for a debug build to check in C, and at -O0 the micro-kernel
         // keeps its accumulators in memory.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),

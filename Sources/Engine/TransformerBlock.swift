@@ -16,10 +16,11 @@ public enum TransformerBlock {
         public var dln, datt, dqkv, dhidden, dscores: UnsafeMutablePointer<Float>
     }
 
-    /// FastPath's share of one block: packed weights, and attention scratch for each of `threads` threads
-    /// (`scratchStride` floats apart).
+    /// FastPath's share of one block: packed weights, the instruction set to run, and attention scratch for each
+    /// of `threads` threads (`scratchStride` floats apart).
     public struct Fast {
         public var weights: PackedViTWeights.Block
+        public var isa: FastPath.ISA
         public var scratch: UnsafeMutablePointer<Float>
         public var scratchStride: Int
         public var threads: Int
@@ -35,7 +36,7 @@ public enum TransformerBlock {
             // Each thread keeps to its own rows (whole images when there are enough, else a range of query rows
             // of each): everything but attention is row-local, and attention needs every row's k and v only, so
             // one barrier (after qkv) per block instead of one per kernel.
-            let w = fast.weights
+            let w = fast.weights, isa = fast.isa
             let perThread = (batch + fast.threads - 1) / fast.threads
             let shares: [(images: Range<Int>, rows: Range<Int>)] = batch >= fast.threads
                 ? stride(from: 0, to: batch, by: perThread).map { ($0..<min($0 + perThread, batch), 0..<t) }
@@ -49,21 +50,24 @@ public enum TransformerBlock {
             parallel { i in
                 eachRun(shares[i]) { r, n in
                     FastPath.layerNorm(a.ln1 + r * d, x + r * d, p.ptr(blk.norm1W), p.ptr(blk.norm1B), rows: n,
-                                       channels: d, eps: c.layerNormEps)
-                    FastPath.linear(a.qkv + r * 3 * d, a.ln1 + r * d, w.qkv, p.ptr(blk.qkvB), rows: n)
+                                       channels: d, eps: c.layerNormEps, isa: isa)
+                    FastPath.linear(a.qkv + r * 3 * d, a.ln1 + r * d, w.qkv, p.ptr(blk.qkvB), rows: n, isa: isa)
                 }
             }
             parallel { i in
                 let s = shares[i], b0 = s.images.lowerBound
                 FastPath.attention(a.att + b0 * t * d, clsProbs: a.probs + b0 * c.heads * t * t, clsStride: t * t,
                                    a.qkv + b0 * t * 3 * d, scratch: fast.scratch + i * fast.scratchStride,
-                                   batch: s.images.count, tokens: t, width: d, heads: c.heads, queries: s.rows)
+                                   batch: s.images.count, tokens: t, width: d, heads: c.heads, queries: s.rows,
+                                   isa: isa)
                 eachRun(s) { r, n in
-                    FastPath.linear(a.xmid + r * d, a.att + r * d, w.proj, p.ptr(blk.projB), residual: x + r * d, rows: n)
+                    FastPath.linear(a.xmid + r * d, a.att + r * d, w.proj, p.ptr(blk.projB), residual: x + r * d,
+                                    rows: n, isa: isa)
                     FastPath.layerNorm(a.ln2 + r * d, a.xmid + r * d, p.ptr(blk.norm2W), p.ptr(blk.norm2B), rows: n,
-                                       channels: d, eps: c.layerNormEps)
-                    FastPath.linear(a.gelu + r * m, a.ln2 + r * d, w.fc1, p.ptr(blk.fc1B), gelu: true, rows: n)
-                    FastPath.linear(out + r * d, a.gelu + r * m, w.fc2, p.ptr(blk.fc2B), residual: a.xmid + r * d, rows: n)
+                                       channels: d, eps: c.layerNormEps, isa: isa)
+                    FastPath.linear(a.gelu + r * m, a.ln2 + r * d, w.fc1, p.ptr(blk.fc1B), gelu: true, rows: n, isa: isa)
+                    FastPath.linear(out + r * d, a.gelu + r * m, w.fc2, p.ptr(blk.fc2B), residual: a.xmid + r * d,
+                                    rows: n, isa: isa)
                 }
             }
             return
