@@ -33,9 +33,12 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
-        // AVX-512 inference kernels in C (packed-weight GEMM with fused epilogues, one-pass attention, LayerNorm),
-        // used by Kernels' FastPath when the CPU has AVX-512; OpenBLAS and the Swift kernels are the fallback.
-        .target(name: "CKernels", path: "Sources/CKernels"),
+        // Inference kernels in C, AVX-512 and AVX2+FMA (packed-weight GEMM with fused epilogues, one-pass attention,
+        // LayerNorm), used by Kernels' FastPath in the widest the CPU has; OpenBLAS and the Swift kernels are the
+        // fallback.
+        // Optimised in debug builds too: there is nothing for a debug build to check in C, and at -O0 the micro-kernel
+        // keeps its accumulators in memory.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
         // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync);

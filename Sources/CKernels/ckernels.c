@@ -1,21 +1,19 @@
+/* The entry points: the instruction set this CPU runs, packing (the same for every instruction set), and each
+ * kernel sent to its AVX-512 (avx512.c) or AVX2 (avx2.c) version. */
 #include "ckernels.h"
-
-#include <immintrin.h>
-#include <math.h>
+#include "kernels.h"
 #include <string.h>
 
-/* Compiled for AVX-512 whatever the build's baseline: only reached after ck_available() said yes. */
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
+#if defined(__x86_64__)
 
-int ck_available(void) {
+int ck_best_isa(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return CK_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CK_AVX2;
+    return CK_NONE;
 }
 
-/* The micro-tile: MR rows by NR = 32 columns (two zmm per row), 24 accumulators in registers. */
-enum { MR = 12, NR = 32 };
-
-size_t ck_packed_count(int n, int k) { return (size_t)((n + NR - 1) / NR) * NR * (size_t)k; }
+size_t ck_packed_count(int n, int k) { return (size_t)round_up(n, NR) * (size_t)k; }
 
 void ck_pack(float *dst, const float *w, int n, int k) {
     int panels = (n + NR - 1) / NR;
@@ -28,210 +26,58 @@ void ck_pack(float *dst, const float *w, int n, int k) {
     }
 }
 
-/* exp(x) = 2^n·exp(r), n = round(x·log2 e), r = x − n·ln 2 (ln 2 in two parts); the polynomial is the one in
- * Sources/Kernels/FastMath.swift, and scalef applies 2^n without integer tricks. */
-static inline __m512 vexp(__m512 x) {
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7f)), _mm512_set1_ps(-87.3f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.442695040888963f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    __m512 e = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1));
-    return _mm512_scalef_ps(e, n);
-}
-
-/* Exact-form GELU, 0.5·x·(1 + erf(x/√2)), erf by the rational approximation in FastMath.swift. */
-static inline __m512 vgelu(__m512 v) {
-    __m512 x = _mm512_mul_ps(v, _mm512_set1_ps(0.7071067811865476f));
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(4)), _mm512_set1_ps(-4));
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.77068142495902e-08f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.10102402082508e-06f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-5.69250639462346e-05f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-7.34990630326855e-04f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.95459980854025e-03f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.60960333262415e-02f));
-    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-2.13374055278905e-04f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.68282697438203e-03f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-7.37332916720468e-03f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.42647390514189e-02f));
-    __m512 erf = _mm512_div_ps(_mm512_mul_ps(x, p), q);
-    __m512 half = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
-    return _mm512_fmadd_ps(half, erf, half);
-}
-
-/* What a tile does to its sums before storing them: c = act(acc·rowscale[i] + bias) + res. */
-typedef struct {
-    const float *bias;      /* [nr], or NULL */
-    const float *res;       /* row i at res + i·ldr, or NULL; may be the output */
-    size_t ldr;
-    const float *rowscale;  /* [mr], or NULL */
-    int gelu;
-} epilogue;
-
-static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
-
-/* c[mr, nr] = epilogue(a[mr, k]·b[k, nr]), a with row stride lda (read by broadcasts, never packed), b with row
- * stride ldb (a packed panel, or V's rows in attention), nr ≤ 32 (masked loads and stores past it). `mr` is a
- * constant in every call (see tile_any), so the loops unroll and the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void tile(const int mr, int k, const float *a, size_t lda, const float *b,
-                                                        size_t ldb, int nr, float *c, size_t ldc, epilogue e) {
-    __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
-    __m512 c0[MR], c1[MR];
-#pragma clang loop unroll(full)
-    for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int p = 0; p < k; p++) {
-        /* The panel streams from L2 (the row tile's inputs stay in L1): ask for it a few rows early (+2 %). */
-        _mm_prefetch((const char *)(b + (p + 8) * ldb), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + (p + 8) * ldb + 16), _MM_HINT_T0);
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * ldb), b1 = _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
-#pragma clang loop unroll(full)
-        for (int i = 0; i < mr; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + p]);
-            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
-        }
-    }
-    __m512 bias0 = e.bias ? _mm512_maskz_loadu_ps(m0, e.bias) : _mm512_setzero_ps();
-    __m512 bias1 = e.bias ? _mm512_maskz_loadu_ps(m1, e.bias + 16) : _mm512_setzero_ps();
-#pragma clang loop unroll(full)
-    for (int i = 0; i < mr; i++) {
-        __m512 v0 = c0[i], v1 = c1[i];
-        if (e.rowscale) {
-            __m512 s = _mm512_set1_ps(e.rowscale[i]);
-            v0 = _mm512_mul_ps(v0, s);
-            v1 = _mm512_mul_ps(v1, s);
-        }
-        v0 = _mm512_add_ps(v0, bias0);
-        v1 = _mm512_add_ps(v1, bias1);
-        if (e.gelu) {
-            v0 = vgelu(v0);
-            v1 = vgelu(v1);
-        }
-        if (e.res) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, e.res + i * e.ldr));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, e.res + i * e.ldr + 16));
-        }
-        _mm512_mask_storeu_ps(c + i * ldc, m0, v0);
-        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, v1);
+void ck_pack_keys(float *kt, const float *k, size_t ld, int t, int hd) {
+    int panels = (t + NR - 1) / NR;
+    memset(kt + (size_t)(panels - 1) * hd * NR, 0, sizeof(float) * hd * NR);
+    for (int j = 0; j < t; j++) {
+        float *col = kt + (size_t)(j / NR) * hd * NR + j % NR;
+        for (int i = 0; i < hd; i++) col[i * NR] = k[(size_t)j * ld + i];
     }
 }
-
-static void tile_any(int mr, int k, const float *a, size_t lda, const float *b, size_t ldb, int nr, float *c,
-                     size_t ldc, epilogue e) {
-    switch (mr) {
-#define CASE(r) case r: tile(r, k, a, lda, b, ldb, nr, c, ldc, e); break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
-#undef CASE
-    }
-}
-
-void ck_linear(float *out, const float *inp, const float *packed, const float *bias, const float *residual,
-               int m, int k, int n, int gelu) {
-    int panels = (n + NR - 1) / NR;
-    /* Row tiles outside, panels inside: the tile's rows of `inp` stay in L1 while the packed weights stream by. */
-    for (int i0 = 0; i0 < m; i0 += MR) {
-        int mr = m - i0 < MR ? m - i0 : MR;
-        for (int p = 0; p < panels; p++) {
-            int j0 = p * NR;
-            epilogue e = {bias ? bias + j0 : NULL, residual ? residual + (size_t)i0 * n + j0 : NULL, (size_t)n, NULL, gelu};
-            tile_any(mr, k, inp + (size_t)i0 * k, (size_t)k, packed + (size_t)p * k * NR, NR, n - j0,
-                     out + (size_t)i0 * n + j0, (size_t)n, e);
-        }
-    }
-}
-
-static inline int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
 size_t ck_attention_scratch(int tokens, int hd) {
     size_t tp = (size_t)round_up(tokens, NR);
-    return (size_t)hd * tp + MR * tp + MR;
+    return (size_t)hd * tp + MR_MAX * tp + MR_MAX;
 }
 
-void ck_attention(float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,
+void ck_linear(int isa, float *out, const float *inp, const float *packed, const float *bias, const float *residual,
+               int m, int k, int n, int gelu) {
+    if (isa == CK_AVX512) ck512_linear(out, inp, packed, bias, residual, m, k, n, gelu);
+    else ck256_linear(out, inp, packed, bias, residual, m, k, n, gelu);
+}
+
+void ck_attention(int isa, float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,
                   int batch, int t, int d, int heads, int q_begin, int q_end) {
-    const int hd = d / heads, tp = round_up(t, NR), panels = tp / NR;
-    const size_t ld = 3 * (size_t)d;
-    const float scale = 1 / sqrtf((float)hd);
-    float *kt = scratch;                  /* this head's kᵀ as packed panels [panels][hd][32] */
-    float *s = kt + (size_t)hd * tp;      /* one row tile's scores, then weights [MR][tp] */
-    float *inv = s + (size_t)MR * tp;     /* 1 / each row's softmax sum, applied in the a·v tile */
-    const epilogue none = {NULL, NULL, 0, NULL, 0};
-    for (int b = 0; b < batch; b++) {
-        for (int h = 0; h < heads; h++) {
-            const float *q = qkv + (size_t)b * t * ld + (size_t)h * hd, *k = q + d, *v = q + 2 * d;
-            memset(kt + (size_t)(panels - 1) * hd * NR, 0, sizeof(float) * hd * NR);
-            for (int j = 0; j < t; j++) {
-                float *col = kt + (size_t)(j / NR) * hd * NR + j % NR;
-                for (int i = 0; i < hd; i++) col[i * NR] = k[(size_t)j * ld + i];
-            }
-            for (int i0 = q_begin; i0 < q_end; i0 += MR) {
-                int mr = q_end - i0 < MR ? q_end - i0 : MR;
-                for (int p = 0; p < panels; p++)
-                    tile_any(mr, hd, q + i0 * ld, ld, kt + (size_t)p * hd * NR, NR, NR, s + p * NR, tp, none);
-                /* Softmax of scale·scores per row: the block of rows is in L1, no T×T matrix is written. */
-                for (int i = 0; i < mr; i++) {
-                    float *row = s + (size_t)i * tp;
-                    __m512 vm = _mm512_set1_ps(-INFINITY);
-                    for (int j = 0; j < t; j += 16) vm = _mm512_max_ps(vm, _mm512_mask_loadu_ps(vm, lanes(t - j), row + j));
-                    __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vm) * scale), sc = _mm512_set1_ps(scale);
-                    __m512 sum = _mm512_setzero_ps();
-                    for (int j = 0; j < t; j += 16) {
-                        __mmask16 mk = lanes(t - j);
-                        __m512 e = vexp(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(mk, row + j), sc, m));
-                        e = _mm512_maskz_mov_ps(mk, e);
-                        _mm512_mask_storeu_ps(row + j, mk, e);
-                        sum = _mm512_add_ps(sum, e);
-                    }
-                    inv[i] = 1 / _mm512_reduce_add_ps(sum);
-                }
-                if (cls_probs && i0 == 0) {
-                    float *dst = cls_probs + (size_t)(b * heads + h) * cls_stride;
-                    for (int j = 0; j < t; j++) dst[j] = s[j] * inv[0];
-                }
-                epilogue norm = {NULL, NULL, 0, inv, 0};
-                for (int j0 = 0; j0 < hd; j0 += NR)
-                    tile_any(mr, t, s, tp, v + j0, ld, hd - j0, out + ((size_t)b * t + i0) * d + (size_t)h * hd + j0,
-                             (size_t)d, norm);
-            }
-        }
-    }
+    if (isa == CK_AVX512) ck512_attention(out, cls_probs, cls_stride, qkv, scratch, batch, t, d, heads, q_begin, q_end);
+    else ck256_attention(out, cls_probs, cls_stride, qkv, scratch, batch, t, d, heads, q_begin, q_end);
 }
 
-void ck_layernorm(float *out, const float *inp, const float *gamma, const float *beta, float *mean, float *rstd,
-                  int rows, int c, float eps) {
-    for (int r = 0; r < rows; r++) {
-        const float *x = inp + (size_t)r * c;
-        float *y = out + (size_t)r * c;
-        __m512 acc = _mm512_setzero_ps();
-        for (int i = 0; i < c; i += 16) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lanes(c - i), x + i));
-        float m = _mm512_reduce_add_ps(acc) / c;
-        __m512 mv = _mm512_set1_ps(m);
-        acc = _mm512_setzero_ps();
-        for (int i = 0; i < c; i += 16) {
-            __mmask16 mk = lanes(c - i);
-            __m512 dv = _mm512_maskz_sub_ps(mk, _mm512_maskz_loadu_ps(mk, x + i), mv);
-            acc = _mm512_fmadd_ps(dv, dv, acc);
-        }
-        float s = 1 / sqrtf(_mm512_reduce_add_ps(acc) / c + eps);
-        __m512 sv = _mm512_set1_ps(s);
-        for (int i = 0; i < c; i += 16) {
-            __mmask16 mk = lanes(c - i);
-            __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), mv), sv);
-            _mm512_mask_storeu_ps(y + i, mk, _mm512_fmadd_ps(xh, _mm512_maskz_loadu_ps(mk, gamma + i),
-                                                             _mm512_maskz_loadu_ps(mk, beta + i)));
-        }
-        if (mean) mean[r] = m;
-        if (rstd) rstd[r] = s;
-    }
+void ck_layernorm(int isa, float *out, const float *inp, const float *gamma, const float *beta, float *mean,
+                  float *rstd, int rows, int c, float eps) {
+    if (isa == CK_AVX512) ck512_layernorm(out, inp, gamma, beta, mean, rstd, rows, c, eps);
+    else ck256_layernorm(out, inp, gamma, beta, mean, rstd, rows, c, eps);
 }
 
-#pragma clang attribute pop
+#else
+/* Other architectures: no instruction set, so nothing calls the kernels (the OpenBLAS path runs). */
+int ck_best_isa(void) { return CK_NONE; }
+size_t ck_packed_count(int n, int k) { (void)n; (void)k; return 0; }
+void ck_pack(float *dst, const float *w, int n, int k) { (void)dst; (void)w; (void)n; (void)k; __builtin_trap(); }
+void ck_linear(int isa, float *out, const float *inp, const float *packed, const float *bias, const float *residual,
+               int m, int k, int n, int gelu) {
+    (void)isa; (void)out; (void)inp; (void)packed; (void)bias; (void)residual; (void)m; (void)k; (void)n; (void)gelu;
+    __builtin_trap();
+}
+size_t ck_attention_scratch(int tokens, int hd) { (void)tokens; (void)hd; return 0; }
+void ck_attention(int isa, float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,
+                  int batch, int tokens, int d, int heads, int q_begin, int q_end) {
+    (void)isa; (void)out; (void)cls_probs; (void)cls_stride; (void)qkv; (void)scratch; (void)batch; (void)tokens;
+    (void)d; (void)heads; (void)q_begin; (void)q_end;
+    __builtin_trap();
+}
+void ck_layernorm(int isa, float *out, const float *inp, const float *gamma, const float *beta, float *mean,
+                  float *rstd, int rows, int c, float eps) {
+    (void)isa; (void)out; (void)inp; (void)gamma; (void)beta; (void)mean; (void)rstd; (void)rows; (void)c; (void)eps;
+    __builtin_trap();
+}
+#endif

@@ -16,24 +16,60 @@ public enum TransformerBlock {
         public var dln, datt, dqkv, dhidden, dscores: UnsafeMutablePointer<Float>
     }
 
+    /// FastPath's share of one block: packed weights, the instruction set to run, and attention scratch for each
+    /// of `threads` threads (`scratchStride` floats apart).
+    public struct Fast {
+        public var weights: PackedViTWeights.Block
+        public var isa: FastPath.ISA
+        public var scratch: UnsafeMutablePointer<Float>
+        public var scratchStride: Int
+        public var threads: Int
+    }
+
     /// out = block(x) for `batch` sequences of `tokens` rows. `out` may be `x`: x is last read before fc2 writes.
-    /// With `fast` (packed weights and attention scratch: inference, no backward to follow) the FastPath kernels
-    /// run, the residual adds and GELU fused into the GEMMs, and `probs` gets only each head's CLS row.
+    /// With `fast` (inference, no backward to follow) the FastPath kernels run, the residual adds and GELU fused
+    /// into the GEMMs, and `probs` gets only each head's CLS row.
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ a: Activations,
-                               _ p: ViTParameters, _ blk: ViTLayout.Block, batch: Int, tokens t: Int,
-                               fast: (weights: PackedViTWeights.Block, scratch: UnsafeMutablePointer<Float>,
-                                      threads: Int)? = nil) {
+                               _ p: ViTParameters, _ blk: ViTLayout.Block, batch: Int, tokens t: Int, fast: Fast? = nil) {
         let c = p.config, d = c.width, m = c.mlpWidth, bt = batch * t
-        if let (w, scratch, n) = fast {
-            FastPath.layerNorm(a.ln1, x, p.ptr(blk.norm1W), p.ptr(blk.norm1B), rows: bt, channels: d, eps: c.layerNormEps)
-            FastPath.linear(a.qkv, a.ln1, w.qkv, p.ptr(blk.qkvB), rows: bt, threads: n)
-            FastPath.attention(a.att, clsProbs: a.probs, clsStride: t * t, a.qkv, scratch: scratch, batch: batch,
-                               tokens: t, width: d, heads: c.heads, threads: n)
-            FastPath.linear(a.xmid, a.att, w.proj, p.ptr(blk.projB), residual: x, rows: bt, threads: n)
-            FastPath.layerNorm(a.ln2, a.xmid, p.ptr(blk.norm2W), p.ptr(blk.norm2B), rows: bt, channels: d,
-                               eps: c.layerNormEps)
-            FastPath.linear(a.gelu, a.ln2, w.fc1, p.ptr(blk.fc1B), gelu: true, rows: bt, threads: n)
-            FastPath.linear(out, a.gelu, w.fc2, p.ptr(blk.fc2B), residual: a.xmid, rows: bt, threads: n)
+        if let fast {
+            // Each thread keeps to its own rows (whole images when there are enough, else a range of query rows
+            // of each): everything but attention is row-local, and attention needs every row's k and v only, so
+            // one barrier (after qkv) per block instead of one per kernel.
+            let w = fast.weights, isa = fast.isa
+            let perThread = (batch + fast.threads - 1) / fast.threads
+            let shares: [(images: Range<Int>, rows: Range<Int>)] = batch >= fast.threads
+                ? stride(from: 0, to: batch, by: perThread).map { ($0..<min($0 + perThread, batch), 0..<t) }
+                : FastPath.split(t, fast.threads).map { (0..<batch, $0) }
+            func eachRun(_ s: (images: Range<Int>, rows: Range<Int>), _ body: (Int, Int) -> Void) {
+                for b in s.images { body(b * t + s.rows.lowerBound, s.rows.count) }
+            }
+            func parallel(_ body: (Int) -> Void) {
+                if shares.count == 1 { body(0) } else { Parallel.forEach(shares.count, body) }
+            }
+            parallel { i in
+                eachRun(shares[i]) { r, n in
+                    FastPath.layerNorm(a.ln1 + r * d, x + r * d, p.ptr(blk.norm1W), p.ptr(blk.norm1B), rows: n,
+                                       channels: d, eps: c.layerNormEps, isa: isa)
+                    FastPath.linear(a.qkv + r * 3 * d, a.ln1 + r * d, w.qkv, p.ptr(blk.qkvB), rows: n, isa: isa)
+                }
+            }
+            parallel { i in
+                let s = shares[i], b0 = s.images.lowerBound
+                FastPath.attention(a.att + b0 * t * d, clsProbs: a.probs + b0 * c.heads * t * t, clsStride: t * t,
+                                   a.qkv + b0 * t * 3 * d, scratch: fast.scratch + i * fast.scratchStride,
+                                   batch: s.images.count, tokens: t, width: d, heads: c.heads, queries: s.rows,
+                                   isa: isa)
+                eachRun(s) { r, n in
+                    FastPath.linear(a.xmid + r * d, a.att + r * d, w.proj, p.ptr(blk.projB), residual: x + r * d,
+                                    rows: n, isa: isa)
+                    FastPath.layerNorm(a.ln2 + r * d, a.xmid + r * d, p.ptr(blk.norm2W), p.ptr(blk.norm2B), rows: n,
+                                       channels: d, eps: c.layerNormEps, isa: isa)
+                    FastPath.linear(a.gelu + r * m, a.ln2 + r * d, w.fc1, p.ptr(blk.fc1B), gelu: true, rows: n, isa: isa)
+                    FastPath.linear(out + r * d, a.gelu + r * m, w.fc2, p.ptr(blk.fc2B), residual: a.xmid + r * d,
+                                    rows: n, isa: isa)
+                }
+            }
             return
         }
         LayerNorm.forward(a.ln1, x, p.ptr(blk.norm1W), p.ptr(blk.norm1B), mean: a.ln1Mean, rstd: a.ln1Rstd,

@@ -79,7 +79,7 @@ public final class ViTWorkspace {
         fc1 = Tensor([l, bt, m])
         gelu = keepsActivations ? Tensor([l, bt, m]) : fc1
         fastThreads = max(1, BLAS.threads)
-        attentionScratch = keepsActivations || !FastPath.isAvailable ? nil
+        attentionScratch = keepsActivations || FastPath.supported.isEmpty ? nil
             : Tensor([fastThreads, FastPath.attentionScratchCount(tokens: t, width: d, heads: c.heads)])
         lnf = Tensor([bt, d]); lnfMean = Tensor([bt]); lnfRstd = Tensor([bt])
         let g = keepsActivations ? 1 : 0   // inference never runs backward: no gradient buffers
@@ -128,11 +128,12 @@ public struct ViT: Sendable {
         self.packed = packed
     }
 
-    /// This ViT with its weights packed for FastPath, so that forward passes without a backward run the AVX-512
-    /// kernels (on CPUs that have them; elsewhere it is this ViT). Only for weights that no longer change: the
-    /// packed copy does not follow the parameters.
-    public func packingWeights() -> ViT {
-        packed != nil || !FastPath.isAvailable ? self : ViT(self, packed: PackedViTWeights(parameters))
+    /// This ViT with its weights packed for FastPath, so that forward passes without a backward run its kernels
+    /// in `isa` (by default the process's; with nil, or weights already packed, it is this ViT). Only for weights
+    /// that no longer change: the packed copy does not follow the parameters.
+    public func packingWeights(isa: FastPath.ISA? = FastPath.isa) -> ViT {
+        guard packed == nil, let isa else { return self }
+        return ViT(self, packed: PackedViTWeights(parameters, isa: isa))
     }
 
     /// Patch embedding, blocks and final LayerNorm for `batch` packed RGB24 images of `imageSize`² pixels, on the
@@ -161,10 +162,17 @@ public struct ViT: Sendable {
         }
         // FastPath without a backward to follow (an inference workspace has its scratch).
         let threads = min(max(1, BLAS.threads), ws.fastThreads)
+        let scratchStride = ws.attentionScratch.map { $0.shape[1] } ?? 0
         let fast = ws.attentionScratch.flatMap { s in packed.map { ($0, s.data) } }
         let patches = keep == nil ? ws.patches.data : ws.keptPatches.data
         if let (w, _) = fast {
-            FastPath.linear(ws.embedded.data, patches, w.patch, p.ptr(l.patchB), rows: batch * kept, threads: threads)
+            let parts = FastPath.split(batch * kept, threads)
+            let embed = { (i: Int) in
+                let r = parts[i]
+                FastPath.linear(ws.embedded.data + r.lowerBound * d, patches + r.lowerBound * c.patchDim, w.patch,
+                                p.ptr(l.patchB), rows: r.count, isa: w.isa)
+            }
+            if parts.count == 1 { embed(0) } else { Parallel.forEach(parts.count, embed) }
         } else {
             Linear.forward(ws.embedded.data, patches, p.ptr(l.patchW), p.ptr(l.patchB), rows: batch * kept,
                            inFeatures: c.patchDim, outFeatures: d)
@@ -185,7 +193,9 @@ public struct ViT: Sendable {
         for (i, blk) in l.blocks.enumerated() {
             let out = ws.stream(i + 1, rows: bt)
             TransformerBlock.forward(out, ws.stream(i, rows: bt), ws.block(i, batch: batch, tokens: t), p, blk,
-                                     batch: batch, tokens: t, fast: fast.map { ($0.0.blocks[i], $0.1, threads) })
+                                     batch: batch, tokens: t, fast: fast.map {
+                                         .init(weights: $0.0.blocks[i], isa: $0.0.isa, scratch: $0.1,
+                                               scratchStride: scratchStride, threads: threads) })
             afterBlock(i, out)
         }
         LayerNorm.forward(ws.lnf.data, ws.stream(c.depth, rows: bt), p.ptr(l.normW), p.ptr(l.normB),
@@ -252,8 +262,9 @@ public struct ViT: Sendable {
             for b in 0..<batch { (ws.embedded.data + b * d).update(from: ws.lnf.data + b * t * d, count: d) }
             logits = [Float](repeating: 0, count: batch * c.numClasses)
             logits.withUnsafeMutableBufferPointer { out in
-                if let head = packed?.head, ws.attentionScratch != nil {
-                    FastPath.linear(out.baseAddress!, ws.embedded.data, head, p.ptr(l.headB), rows: batch)
+                if let packed, let head = packed.head, ws.attentionScratch != nil {
+                    FastPath.linear(out.baseAddress!, ws.embedded.data, head, p.ptr(l.headB), rows: batch,
+                                    isa: packed.isa)
                 } else {
                     Linear.forward(out.baseAddress!, ws.embedded.data, p.ptr(l.headW), p.ptr(l.headB),
                                    rows: batch, inFeatures: d, outFeatures: c.numClasses)

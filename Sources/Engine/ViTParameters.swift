@@ -129,7 +129,7 @@ extension ViTConfig {
 }
 
 /// A frozen ViT's Linear weights packed once for `FastPath.linear` (inference only: a student in training changes
-/// its weights every step and runs the OpenBLAS kernels).
+/// its weights every step and runs the OpenBLAS kernels), and the instruction set FastPath runs on them.
 public final class PackedViTWeights: Sendable {
     public struct Block: Sendable {
         public let qkv, proj, fc1, fc2: PackedWeight
@@ -137,8 +137,10 @@ public final class PackedViTWeights: Sendable {
     public let patch: PackedWeight
     public let blocks: [Block]
     public let head: PackedWeight?
+    public let isa: FastPath.ISA
 
-    public init(_ p: ViTParameters) {
+    public init(_ p: ViTParameters, isa: FastPath.ISA) {
+        self.isa = isa
         let c = p.config, l = p.layout, d = c.width
         func pack(_ offset: Int, _ inF: Int, _ outF: Int) -> PackedWeight {
             PackedWeight(p.ptr(offset), inFeatures: inF, outFeatures: outF)

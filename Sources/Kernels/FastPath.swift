@@ -1,67 +1,81 @@
 import CKernels
+import Glibc
 
-/// The inference forward's AVX-512 kernels (Sources/CKernels): a GEMM over weights packed once (OpenBLAS repacks
-/// them on every call) with bias, GELU and the residual add fused into its epilogue, attention in one pass per
-/// block of query rows (the T×T weights stay in L1, never written out), and LayerNorm. Forward only: training
-/// runs the OpenBLAS kernels beside them, which are also the reference and the fallback on CPUs without AVX-512.
+/// The inference forward's kernels (Sources/CKernels), in AVX-512 and AVX2+FMA: a GEMM over weights packed once
+/// (OpenBLAS repacks them on every call) with bias, GELU and the residual add fused into its epilogue, attention in
+/// one pass per block of query rows (the T×T weights stay in L1, never written out), and LayerNorm. Forward only:
+/// training runs the OpenBLAS kernels beside them, which are also the reference and the fallback on CPUs without
+/// AVX2. Every kernel takes the instruction set to run in; both read the same packed weights.
 public enum FastPath {
-    /// Whether this CPU runs these kernels.
-    public static let isAvailable = ck_available() != 0
+    /// The instruction sets the kernels come in (ckernels.h's CK_AVX2 and CK_AVX512).
+    public enum ISA: Int32, Sendable, CaseIterable {
+        case avx2 = 1, avx512 = 2
+    }
 
-    /// Row tile of the GEMM and of attention's query blocks: threads split rows in multiples of it.
+    /// Every instruction set this CPU runs the kernels in, narrowest first (the tests check each).
+    public static let supported = ISA.allCases.filter { $0.rawValue <= ck_best_isa() }
+
+    /// The kernels this process runs: the widest the CPU has, or nil (the OpenBLAS path) without AVX2.
+    /// ANOMALYD_KERNELS=avx2 runs the AVX2 kernels on an AVX-512 CPU, =blas the OpenBLAS path, to compare them on
+    /// one machine; it never asks for more than the CPU has.
+    public static let isa: ISA? = {
+        switch getenv("ANOMALYD_KERNELS").map({ String(cString: $0) }) {
+        case "blas": return nil
+        case "avx2": return supported.first
+        default: return supported.last
+        }
+    }()
+
+    /// Whether this process runs these kernels.
+    public static var isAvailable: Bool { isa != nil }
+
+    /// Row tile of the AVX-512 GEMM and of its attention's query blocks (twice AVX2's): threads split rows in
+    /// multiples of it.
     static let rowTile = 12
 
-    /// `rows` split into `threads` ranges of whole row tiles (fewer when there are not enough tiles).
-    static func split(_ rows: Int, _ threads: Int) -> [Range<Int>] {
-        let chunk = ((rows + threads - 1) / threads + rowTile - 1) / rowTile * rowTile
+    /// `rows` split into up to `parts` ranges of whole row tiles (fewer when there are not enough tiles).
+    public static func split(_ rows: Int, _ parts: Int) -> [Range<Int>] {
+        let chunk = ((rows + parts - 1) / parts + rowTile - 1) / rowTile * rowTile
         return stride(from: 0, to: rows, by: max(chunk, 1)).map { $0..<min($0 + chunk, rows) }
     }
 
     /// out[rows, outF] = act(inp[rows, inF]·Wᵀ + bias) (+ residual), act GELU (exact) when `gelu`, else identity.
-    /// `residual` may be `out`. With `threads` > 1 the rows are split between that many threads.
+    /// `residual` may be `out`.
     public static func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: PackedWeight,
                               _ bias: UnsafePointer<Float>?, gelu: Bool = false, residual: UnsafePointer<Float>? = nil,
-                              rows: Int, threads: Int = 1) {
-        let k = weight.inFeatures, n = weight.outFeatures
-        func run(_ r: Range<Int>) {
-            ck_linear(out + r.lowerBound * n, inp + r.lowerBound * k, weight.data, bias, residual.map { $0 + r.lowerBound * n },
-                      Int32(r.count), Int32(k), Int32(n), gelu ? 1 : 0)
-        }
-        if threads <= 1 { return run(0..<rows) }
-        let parts = split(rows, threads)
-        Parallel.forEach(parts.count) { run(parts[$0]) }
+                              rows: Int, isa: ISA) {
+        ck_linear(isa.rawValue, out, inp, weight.data, bias, residual, Int32(rows), Int32(weight.inFeatures),
+                  Int32(weight.outFeatures), gelu ? 1 : 0)
     }
 
-    /// Floats of scratch `attention` needs per thread.
+    /// Floats of scratch `attention` needs.
     public static func attentionScratchCount(tokens: Int, width: Int, heads: Int) -> Int {
         ck_attention_scratch(Int32(tokens), Int32(width / heads))
     }
 
-    /// `Attention.forward` without the [B, H, T, T] weights: only the CLS query's row of each head's weights is
-    /// written, to clsProbs[(b·H + h)·clsStride + j], when `clsProbs` is given. With `threads` > 1 the query rows
-    /// are split between that many threads, `scratch` holding `threads` times `attentionScratchCount`.
+    /// `Attention.forward` without the [B, H, T, T] weights, for the query rows `queries` of each sequence (all
+    /// by default; threads split them, each with its own scratch): only the CLS query's row of each head's weights
+    /// is written, to clsProbs[(b·H + h)·clsStride + j], when `clsProbs` is given and `queries` holds row 0.
     public static func attention(_ out: UnsafeMutablePointer<Float>, clsProbs: UnsafeMutablePointer<Float>?,
                                  clsStride: Int, _ qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                 batch: Int, tokens t: Int, width d: Int, heads: Int, threads: Int = 1) {
-        let parts = split(t, max(threads, 1)), each = attentionScratchCount(tokens: t, width: d, heads: heads)
-        func run(_ i: Int) {
-            ck_attention(out, clsProbs, clsStride, qkv, scratch + i * each, Int32(batch), Int32(t), Int32(d),
-                         Int32(heads), Int32(parts[i].lowerBound), Int32(parts[i].upperBound))
-        }
-        if parts.count == 1 { return run(0) }
-        Parallel.forEach(parts.count, run)
+                                 batch: Int, tokens t: Int, width d: Int, heads: Int, queries: Range<Int>? = nil,
+                                 isa: ISA) {
+        let q = queries ?? 0..<t
+        ck_attention(isa.rawValue, out, clsProbs, clsStride, qkv, scratch, Int32(batch), Int32(t), Int32(d), Int32(heads),
+                     Int32(q.lowerBound), Int32(q.upperBound))
     }
 
     /// `LayerNorm.forward`, vectorised.
     public static func layerNorm(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                                  _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
                                  mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil,
-                                 rows: Int, channels c: Int, eps: Float) {
-        ck_layernorm(out, inp, gamma, beta, mean, rstd, Int32(rows), Int32(c), eps)
+                                 rows: Int, channels c: Int, eps: Float, isa: ISA) {
+        ck_layernorm(isa.rawValue, out, inp, gamma, beta, mean, rstd, Int32(rows), Int32(c), eps)
     }
 }
 
-/// A Linear weight [outF, inF] packed once into `FastPath.linear`'s panels. Read-only once made.
+/// A Linear weight [outF, inF] packed once into `FastPath.linear`'s panels (the same for every instruction set).
+/// Read-only once made.
 // @unchecked Sendable: the buffer is written only in init.
 public final class PackedWeight: @unchecked Sendable {
     public let inFeatures, outFeatures: Int

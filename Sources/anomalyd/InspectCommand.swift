@@ -15,5 +15,6 @@ struct InspectCommand: ParsableCommand {
         let params = try ViTParameters(checkpoint: file)
         print("\(checkpoint): \(params.config), \(params.layout.count) parameters")
         print("OpenBLAS kernels: \(BLAS.coreName)")
+        print("FastPath kernels: \(FastPath.isa.map { "\($0)" } ?? "none (OpenBLAS)")")
     }
 }

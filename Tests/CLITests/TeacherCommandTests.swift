@@ -95,4 +95,21 @@ final class TeacherCommandTests: XCTestCase {
         let pinned = try CLI.run(["inspect", CLI.teacher], environment: env)
         XCTAssertTrue(pinned.stdout.contains("OpenBLAS kernels: Prescott"), pinned.stdout)
     }
+
+    /// FastPath runs the widest kernels the CPU has (AVX-512, else AVX2 with FMA, else none: OpenBLAS);
+    /// ANOMALYD_KERNELS=avx2 and =blas narrow the choice, never widen it.
+    func testInspectReportsFastPathKernels() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flagsLine = try XCTUnwrap(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        let none = "none (OpenBLAS)"
+        let best = flags.isSuperset(of: ["avx512f", "fma"]) ? "avx512" : flags.isSuperset(of: ["avx2", "fma"]) ? "avx2" : none
+        var env = ProcessInfo.processInfo.environment
+        for (setting, expected) in [(nil, best), ("avx2", best == none ? none : "avx2"), ("blas", none)] {
+            env["ANOMALYD_KERNELS"] = setting
+            let r = try CLI.run(["inspect", CLI.teacher], environment: env)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("FastPath kernels: \(expected)\n"), "\(setting ?? "unset"): \(r.stdout)")
+        }
+    }
 }

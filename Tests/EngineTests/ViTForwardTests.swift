@@ -11,7 +11,7 @@ final class ViTForwardTests: XCTestCase {
                                   numClasses: 10)
 
     /// Random parameters with realistic magnitudes: LN gains near 1, small weights.
-    static func randomParameters(seed: UInt64 = 7) -> ViTParameters {
+    static func randomParameters(seed: UInt64 = 7, config: ViTConfig = config) -> ViTParameters {
         let p = ViTParameters(config: config)
         var rng = RNG(seed)
         for e in p.layout.entries {
@@ -28,15 +28,21 @@ final class ViTForwardTests: XCTestCase {
         })
     }
 
-    /// Both paths: OpenBLAS with the Swift kernels, and FastPath over packed weights (where the CPU has AVX-512).
+    /// Every path: OpenBLAS with the Swift kernels, and FastPath over packed weights in each instruction set the
+    /// CPU runs (AVX-512 and AVX2 on an AVX-512 machine).
     func testForwardMatchesReference() {
         let params = Self.randomParameters()
-        for vit in [ViT(parameters: params), ViT(parameters: params).packingWeights()] {
+        XCTAssertNil(ViT(parameters: params).packed)
+        checkForwardMatchesReference(ViT(parameters: params), params)
+        for isa in FastPath.supported {
+            let vit = ViT(parameters: params).packingWeights(isa: isa)
+            XCTAssertEqual(vit.packed?.isa, isa)
             checkForwardMatchesReference(vit, params)
         }
     }
 
     func checkForwardMatchesReference(_ vit: ViT, _ params: ViTParameters) {
+        let path = vit.packed.map { "FastPath \($0.isa)" } ?? "OpenBLAS"
         let c = Self.config
         var rng = RNG(11)
         let batch = 3
@@ -49,12 +55,12 @@ final class ViTForwardTests: XCTestCase {
         let td = c.tokens * c.width
         for b in 0..<batch {
             let r = ref.forward(rgb: Array(rgb[(b * imageBytes)..<((b + 1) * imageBytes)]))
-            XCTAssertLessThan(maxAbsDiff(Array(out.finalTokens[(b * td)..<((b + 1) * td)]), r.tokens), 1e-4, "tokens \(b)")
-            XCTAssertLessThan(maxAbsDiff(Array(out.cls(b)), Array(r.tokens[0..<c.width])), 1e-4, "CLS \(b)")
+            XCTAssertLessThan(maxAbsDiff(Array(out.finalTokens[(b * td)..<((b + 1) * td)]), r.tokens), 1e-4, "\(path) tokens \(b)")
+            XCTAssertLessThan(maxAbsDiff(Array(out.cls(b)), Array(r.tokens[0..<c.width])), 1e-4, "\(path) CLS \(b)")
             XCTAssertLessThan(maxAbsDiff(Array(out.clsAttention[(b * c.patches)..<((b + 1) * c.patches)]), r.clsAttention),
-                              1e-5, "CLS attention \(b)")
+                              1e-5, "\(path) CLS attention \(b)")
             XCTAssertLessThan(maxAbsDiff(Array(out.blockOutputs[0]![(b * td)..<((b + 1) * td)]), r.blocks[0]), 1e-4,
-                              "block 0 output \(b)")
+                              "\(path) block 0 output \(b)")
         }
         // The CLS attention excludes the CLS→CLS weight, so each map sums to less than 1.
         let sum0 = out.clsAttention[0..<c.patches].reduce(0, +)
@@ -77,5 +83,30 @@ final class ViTForwardTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(b.finalTokens, a.finalTokens.map(Double.init)), 1e-5)
         XCTAssertLessThan(maxAbsDiff(b.clsAttention, a.clsAttention.map(Double.init)), 1e-6)
         XCTAssertLessThan(maxAbsDiff(b.logits, a.logits.map(Double.init)), 1e-5)
+    }
+
+    /// FastPath's threads (as many as BLAS may use) split each image's rows, or the images: the same results as one
+    /// thread, to the bit (every row's sums run in the same order whichever tile holds it), in every instruction set.
+    func testFastPathThreadsDoNotChangeResults() throws {
+        try XCTSkipIf(FastPath.supported.isEmpty, "neither AVX-512 nor AVX2 with FMA on this CPU")
+        // 37 tokens: enough rows for two threads' row tiles.
+        let c = ViTConfig(imageSize: 96, patchSize: 16, width: 64, depth: 2, heads: 2, mlpWidth: 256, numClasses: 10)
+        let params = Self.randomParameters(config: c)
+        var rng = RNG(13)
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        for isa in FastPath.supported { for batch in [1, 3] {
+            let vit = ViT(parameters: params).packingWeights(isa: isa)
+            let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
+            func run(threads: Int) -> ViTOutput {
+                BLAS.setThreads(threads)
+                let ws = ViTWorkspace(config: c, capacity: batch)
+                return rgb.withUnsafeBufferPointer { vit.forward(rgb: $0.baseAddress!, batch: batch, workspace: ws) }
+            }
+            let one = run(threads: 1), two = run(threads: 2)
+            XCTAssertEqual(two.finalTokens, one.finalTokens, "\(isa) batch \(batch)")
+            XCTAssertEqual(two.clsAttention, one.clsAttention, "\(isa) batch \(batch)")
+            XCTAssertEqual(two.logits, one.logits, "\(isa) batch \(batch)")
+        } }
     }
 }

@@ -3,16 +3,31 @@ import XCTest
 @testable import Kernels
 import Reference
 
-/// The AVX-512 inference kernels against the plain double-precision reference, on shapes that leave partial
-/// row tiles (12 rows) and partial 32-column panels. Skipped on CPUs without AVX-512, where nothing calls them.
+/// The inference kernels in every instruction set this CPU runs (AVX-512 and AVX2 on an AVX-512 machine) against
+/// the plain double-precision reference, on shapes that leave partial row tiles (12 and 6 rows), partial 32-column
+/// panels and partial 16-column halves. Skipped only on CPUs with neither, where nothing calls them.
 final class FastPathTests: XCTestCase {
     override func setUpWithError() throws {
-        try XCTSkipUnless(FastPath.isAvailable, "no AVX-512 on this CPU")
+        try XCTSkipIf(FastPath.supported.isEmpty, "neither AVX-512 nor AVX2 with FMA on this CPU")
+    }
+
+    /// The instruction sets follow the CPU's flags, so an AVX2-only CPU (AMD Zen 3) runs FastPath too.
+    func testSupportedInstructionSetsFollowCPUFlags() throws {
+        let flags = try XCTUnwrap(BLAS.cpuFlags())
+        XCTAssertEqual(FastPath.supported.contains(.avx2), flags.isSuperset(of: ["avx2", "fma"]))
+        XCTAssertEqual(FastPath.supported.contains(.avx512), flags.isSuperset(of: ["avx512f", "fma"]))
+        if ProcessInfo.processInfo.environment["ANOMALYD_KERNELS"] == nil {
+            XCTAssertEqual(FastPath.isa, FastPath.supported.last, "the process runs the widest")
+        }
     }
 
     func testPackedLinearMatchesNaiveWithEveryEpilogue() {
+        for isa in FastPath.supported { checkPackedLinear(isa) }
+    }
+
+    func checkPackedLinear(_ isa: FastPath.ISA) {
         var rng = RNG(31)
-        for (rows, inF, outF) in [(13, 37, 29), (25, 192, 576), (1, 768, 1000), (30, 64, 96)] {
+        for (rows, inF, outF) in [(13, 37, 29), (25, 192, 576), (1, 768, 1000), (30, 64, 96), (7, 40, 40)] {
             let x = rng.floats(rows * inF), w = rng.floats(outF * inF), b = rng.floats(outF)
             let res = rng.floats(rows * outF)
             let packed = PackedWeight(w, inFeatures: inF, outFeatures: outF)
@@ -20,55 +35,67 @@ final class FastPathTests: XCTestCase {
             let tolerance = 1e-5 * Double(inF).squareRoot()
             for bias in [b, nil] {
                 var y = [Float](repeating: .nan, count: rows * outF)
-                FastPath.linear(&y, x, packed, bias, rows: rows)
+                FastPath.linear(&y, x, packed, bias, rows: rows, isa: isa)
                 XCTAssertLessThan(maxAbsDiff(y, Naive.linear(x, w, bias, rows: rows, inF: inF, outF: outF)), tolerance,
-                                  "\(rows)×\(inF)×\(outF) bias \(bias != nil)")
+                                  "\(isa) \(rows)×\(inF)×\(outF) bias \(bias != nil)")
             }
             var y = [Float](repeating: .nan, count: rows * outF)
-            FastPath.linear(&y, x, packed, b, gelu: true, rows: rows)
-            XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "GELU \(rows)×\(inF)×\(outF)")
+            FastPath.linear(&y, x, packed, b, gelu: true, rows: rows, isa: isa)
+            XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "\(isa) GELU \(rows)×\(inF)×\(outF)")
             // The residual in place, as the blocks use it: out = res + x·Wᵀ + b.
-            // Split between threads too (whole row tiles each, so the same sums).
-            for threads in [1, 2, 3] {
-                var inPlace = res
-                FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows, threads: threads)
-                XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
-                                  "residual \(rows)×\(inF)×\(outF), \(threads) threads")
-            }
+            var inPlace = res
+            FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows, isa: isa)
+            XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
+                              "\(isa) residual \(rows)×\(inF)×\(outF)")
         }
     }
 
     func testFusedAttentionMatchesNaive() {
+        for isa in FastPath.supported { checkFusedAttention(isa) }
+    }
+
+    func checkFusedAttention(_ isa: FastPath.ISA) {
         var rng = RNG(32)
-        // Head widths 16 (a partial panel of v) and 64 (ViT-Ti), token counts over and under a 32-wide panel.
-        for (batch, t, d, heads) in [(2, 11, 48, 3), (1, 197, 192, 3), (2, 40, 128, 2)] { for threads in [1, 2] {
+        // Head widths 16 (a partial panel of v), 24 (a partial 16-column half, V's last head at the end of qkv)
+        // and 64 (ViT-Ti), token counts over and under a 32-wide panel.
+        for (batch, t, d, heads) in [(2, 11, 48, 3), (1, 197, 192, 3), (2, 40, 128, 2), (1, 21, 48, 2)] {
+          for threads in [1, 2] {
             let qkv = rng.floats(batch * t * 3 * d, 2)
             var out = [Float](repeating: .nan, count: batch * t * d)
             let stride = t + 3
             var cls = [Float](repeating: -1, count: batch * heads * stride)
-            var scratch = [Float](repeating: 0,
-                                  count: threads * FastPath.attentionScratchCount(tokens: t, width: d, heads: heads))
-            FastPath.attention(&out, clsProbs: &cls, clsStride: stride, qkv, scratch: &scratch, batch: batch,
-                               tokens: t, width: d, heads: heads, threads: threads)
+            // Query rows split as threads split them (whole row tiles each), one call after the other.
+            var scratch = [Float](repeating: 0, count: FastPath.attentionScratchCount(tokens: t, width: d, heads: heads))
+            for queries in FastPath.split(t, threads) {
+                FastPath.attention(&out, clsProbs: &cls, clsStride: stride, qkv, scratch: &scratch, batch: batch,
+                                   tokens: t, width: d, heads: heads, queries: queries, isa: isa)
+            }
             let (refOut, refProbs) = Naive.attention(qkv, batch: batch, t: t, d: d, heads: heads)
-            XCTAssertLessThan(maxAbsDiff(out, refOut), 1e-5, "out \(batch)×\(t)×\(d)/\(heads), \(threads) threads")
+            XCTAssertLessThan(maxAbsDiff(out, refOut), 1e-5, "\(isa) out \(batch)×\(t)×\(d)/\(heads), \(threads) threads")
             for bh in 0..<(batch * heads) {
                 let row = Array(refProbs[(bh * t * t)..<(bh * t * t + t)])
-                XCTAssertLessThan(maxAbsDiff(Array(cls[(bh * stride)..<(bh * stride + t)]), row), 1e-6, "CLS row \(bh)")
-                XCTAssertEqual(cls[bh * stride + t], -1, "written past the row")
+                XCTAssertLessThan(maxAbsDiff(Array(cls[(bh * stride)..<(bh * stride + t)]), row), 1e-6, "\(isa) CLS row \(bh)")
+                XCTAssertEqual(cls[bh * stride + t], -1, "\(isa) written past the row")
             }
-        } }
+          }
+        }
     }
 
     func testLayerNormMatchesNaive() {
+        for isa in FastPath.supported { checkLayerNorm(isa) }
+    }
+
+    func checkLayerNorm(_ isa: FastPath.ISA) {
         var rng = RNG(33)
         for (rows, c) in [(7, 192), (3, 37)] {
             let x = rng.floats(rows * c, 30).map { $0 + 100 }
             let g = rng.floats(c), b = rng.floats(c)
             var y = [Float](repeating: 0, count: rows * c), mean = [Float](repeating: 0, count: rows), rstd = mean
-            FastPath.layerNorm(&y, x, g, b, mean: &mean, rstd: &rstd, rows: rows, channels: c, eps: 1e-6)
-            XCTAssertLessThan(maxAbsDiff(y, Naive.layerNorm(x, g, b, rows: rows, c: c, eps: 1e-6)), 1e-4)
-            XCTAssertEqual(Double(mean[0]), x[0..<c].map(Double.init).reduce(0, +) / Double(c), accuracy: 1e-3)
+            FastPath.layerNorm(&y, x, g, b, mean: &mean, rstd: &rstd, rows: rows, channels: c, eps: 1e-6,
+                              isa: isa)
+            XCTAssertLessThan(maxAbsDiff(y, Naive.layerNorm(x, g, b, rows: rows, c: c, eps: 1e-6)), 1e-4, "\(isa) \(c)")
+            XCTAssertEqual(Double(mean[0]), x[0..<c].map(Double.init).reduce(0, +) / Double(c), accuracy: 1e-3,
+                           "\(isa) \(c)")
         }
     }
 }

@@ -39,7 +39,8 @@ let (teacherPath, seconds, batches, modes, blasThreads) = { () -> (String, Doubl
 /// One JSON line, unbuffered: each as soon as it is measured.
 func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
-emit("{\"openblas_core\":\"\(BLAS.coreName)\"}")
+// FastPath's kernels: the widest the CPU has, or as ANOMALYD_KERNELS asks (avx2, blas: the OpenBLAS path).
+emit("{\"openblas_core\":\"\(BLAS.coreName)\",\"fastpath\":\"\(FastPath.isa.map { "\($0)" } ?? "none")\"}")
 let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: teacherPath)))
 let c = vit.config
 let gflop = flopsPerImage(c) / 1e9
