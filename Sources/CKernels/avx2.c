@@ -48,12 +48,8 @@ static inline __m256 vexp(__m256 x) {
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 p = _mm256_set1_ps(EXP_P[0]);
+    for (int i = 1; i < 6; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P[i]));
     __m256 e = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1));
     __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(e, _mm256_castsi256_ps(bits));
@@ -64,31 +60,13 @@ static inline __m256 vgelu(__m256 v) {
     __m256 x = _mm256_mul_ps(v, _mm256_set1_ps(0.7071067811865476f));
     x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(4)), _mm256_set1_ps(-4));
     __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(-2.72614225801306e-10f);
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.77068142495902e-08f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.10102402082508e-06f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-5.69250639462346e-05f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-7.34990630326855e-04f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.95459980854025e-03f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.60960333262415e-02f));
-    __m256 q = _mm256_set1_ps(-1.45660718464996e-05f);
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-2.13374055278905e-04f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.68282697438203e-03f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-7.37332916720468e-03f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.42647390514189e-02f));
+    __m256 p = _mm256_set1_ps(ERF_P[0]), q = _mm256_set1_ps(ERF_Q[0]);
+    for (int i = 1; i < 7; i++) p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(ERF_P[i]));
+    for (int i = 1; i < 5; i++) q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(ERF_Q[i]));
     __m256 erf = _mm256_div_ps(_mm256_mul_ps(x, p), q);
     __m256 half = _mm256_mul_ps(v, _mm256_set1_ps(0.5f));
     return _mm256_fmadd_ps(half, erf, half);
 }
-
-/* What a tile does to its sums before storing them: c = act(acc·rowscale[i] + bias) + res. */
-typedef struct {
-    const float *bias;      /* [nr], or NULL */
-    const float *res;       /* row i at res + i·ldr, or NULL; may be the output */
-    size_t ldr;
-    const float *rowscale;  /* [mr], or NULL */
-    int gelu;
-} epilogue;
 
 /* c[mr, nr] = epilogue(a[mr, k]·b[k, nr]) for nr ≤ 16, a with row stride lda (read by broadcasts), b with row
  * stride ldb. `full`: b's rows have 16 readable floats (a zero-padded panel), so the loop loads them plainly; else

@@ -6,6 +6,8 @@ import Kernels
 public enum FitProgress: Sendable {
     case teacher(frames: Int, of: Int)
     case training(TrainingProgress)
+    /// Every 64 greedy steps of a patch-memory coreset (seconds each on a large learning set).
+    case choosingPatches
     case calibrating
 }
 
@@ -131,10 +133,12 @@ public enum ModelFitting {
         }
         var patchMemory: PatchMemory?
         if components.contains(.patch) {
+            // The coresets ask this every 64 steps: that is the fit's progress too (the daemon's watchdog waits for it).
+            let choosing = { progress?(.choosingPatches); return shouldStop() }
             var folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
-                                                 shouldStop: shouldStop)
+                                                 shouldStop: choosing)
             // Each cell's normalisation from the kept frames' out-of-sample distances, then those frames scored with it.
-            let found = patches.nearestKept(folds)
+            let found = patches.nearestKept(folds) { progress?(.calibrating) }
             let normalization = PatchMemory.cellNormalization(distances: found.flatMap(\.distances), grid: patches.grid)
             folds = try folds.map { try $0.with(normalization, baseline: 0) }
             var (scores, cells) = patches.scoreKept(folds, found)
@@ -159,7 +163,7 @@ public enum ModelFitting {
             for (k, image) in images.enumerated() { byTile[image % tilesPerFrame] += cells[(k * p)..<((k + 1) * p)] }
             let levels = byTile.contains(where: \.isEmpty) ? nil : byTile.flatMap { PatchMemory.levels($0, cellsPerFrame: p) }
             let baseline = cells.isEmpty ? 0 : PatchMemory.quantile(&cells, PatchMemory.cellQuantile)
-            patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, shouldStop: shouldStop)
+            patchMemory = try patches.memory(budget: settings.patchMemory, seed: settings.seed, shouldStop: choosing)
                 .with(normalization, baseline: baseline, cellLevels: levels)
             normal[.patch] = Self.perFrame(scores, images: patches.indices + rest, tiles: tilesPerFrame)
         }
@@ -269,10 +273,13 @@ public struct PatchCandidates {
     }
 
     /// Each kept frame's nearest memory patches under its fold's memory.
-    func nearestKept(_ memories: [PatchMemory]) -> [(distances: [Float], rows: [Int])] {
+    func nearestKept(_ memories: [PatchMemory], afterEach: () -> Void = {}) -> [(distances: [Float], rows: [Int])] {
         let frameWidth = grid * grid * dimension
         return features.withUnsafeBufferPointer { f in
-            indices.enumerated().map { r, index in memories[fold(of: index)].nearest(f.baseAddress! + r * frameWidth, patches: grid * grid) }
+            indices.enumerated().map { r, index in
+                defer { afterEach() }
+                return memories[fold(of: index)].nearest(f.baseAddress! + r * frameWidth, patches: grid * grid)
+            }
         }
     }
 

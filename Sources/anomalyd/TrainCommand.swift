@@ -125,6 +125,8 @@ struct TrainCommand: AsyncParsableCommand {
                     progress.update(String(format: "epoch %d/%d  frames %d/%d  loss %.5f  %.0f s left",
                                            t.epoch + 1, t.epochs, t.frames, t.framesPerEpoch, t.loss, left),
                                     force: t.frames == t.framesPerEpoch)
+                case .choosingPatches:
+                    progress.update("choosing the patch memory's patches")
                 case .calibrating:
                     progress.update("calibrating on held-out frames", force: true)
                 }

@@ -66,7 +66,7 @@ final class RefitSceneTests: XCTestCase {
             source: /unused.mp4
             teacher: \(Self.teacher)
             state_dir: \(directory)/state
-            detector: {student_depth: 1, epochs: 3, holdout: 0.2}
+            detector: {student_depth: 1, epochs: 3, holdout: 0.2, patch_memory: 0}
             refit: {enabled: true, min_frames: 20, sample_interval_s: 0, normal_margin: 0.1, epochs: 5,
                     false_alarm_margin: 0.2, validation_holdout: 0.25, evidence_min_score: 0.8, evidence_max_frames: 20}
         """, file: "refit.yaml").pipelines[0]
