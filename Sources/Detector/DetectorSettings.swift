@@ -26,8 +26,9 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     public var holdout: Double = 0.2
     /// What the Gaussian models, and how its covariance is estimated: Transformaly's CLS token with PCA by default.
     /// CLS + mean patch token with Ledoit-Wolf shrinkage scores higher on Fashion-MNIST (94.85 against 93.9 mean AUROC)
-    /// and the solar cells (93.53 against 85.40), but beside the patch memory it opened 4 false episodes in the first
-    /// 10 minutes of the 60-minute shift, where the CLS Gaussian opened none (benchmarks/quality/RESULTS.md, session 20).
+    /// and the solar cells (93.53 against 85.40), but beside the patch memory it opened 4 false episodes in its first
+    /// 11 minutes of detection on the 60-minute shift, where the CLS Gaussian opened none (benchmarks/quality/RESULTS.md,
+    /// session 20).
     public var gaussianFeature: GaussianFeature = .cls
     public var gaussianCovariance: GaussianCovariance = .pca
     /// Variance the PCA keeps when `gaussianCovariance` is `.pca` (Transformaly's 0.9). Below 1: keeping all of it
