@@ -26,9 +26,6 @@ public enum FastPath {
         }
     }()
 
-    /// Whether this process runs these kernels.
-    public static var isAvailable: Bool { isa != nil }
-
     /// Row tile of the AVX-512 GEMM and of its attention's query blocks (twice AVX2's): threads split rows in
     /// multiples of it.
     static let rowTile = 12
