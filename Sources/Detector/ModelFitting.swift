@@ -108,7 +108,7 @@ public enum ModelFitting {
         }
         targets = TeacherTargets(teacher: c)   // release the cached targets before calibrating
         progress?(.calibrating)
-        var normal: [ScoreComponent: [Double]] = [:]
+        var normal: [ScoreComponent: [Int: Double]] = [:]
         var gaussian: FeatureGaussian?
         if components.contains(.gaussian) {
             func fitGaussian(_ rows: [Int]) throws -> FeatureGaussian {
@@ -181,7 +181,7 @@ public enum ModelFitting {
             }
             normal[component] = Self.perFrame(scores, images: split.holdout, tiles: tilesPerFrame)
         }
-        let calibration = try Calibration.fit(normal: normal, holdoutCount: split.holdout.count)
+        let calibration = try Calibration.fit(frames: normal, holdoutCount: split.holdout.count)
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
                            patchMemory: patchMemory, calibration: calibration,
                            teacher: teacherIdentity, settings: settings,
@@ -190,14 +190,14 @@ public enum ModelFitting {
                            trainingLoss: loss, brightness: brightness)
     }
 
-    /// One score per frame from scores of its tiles (`images[i]` is the image `scores[i]` is of; a frame's tiles are
-    /// consecutive images): the largest, as `FrameScorer` takes a tiled frame's at run time, so the tail is the
-    /// frame's and the budget counts frames, not tiles.
-    static func perFrame(_ scores: [Double], images: [Int], tiles: Int) -> [Double] {
-        guard tiles > 1 else { return scores }
+    /// One score per frame, keyed by frame, from scores of its tiles (`images[i]` is the image `scores[i]` is of; a
+    /// frame's tiles are consecutive images): the largest, as `FrameScorer` takes a tiled frame's at run time, so the
+    /// tail is the frame's and the budget counts frames, not tiles. The keys align the components' scores of a frame
+    /// for the fused statistic's tail.
+    static func perFrame(_ scores: [Double], images: [Int], tiles: Int) -> [Int: Double] {
         var largest: [Int: Double] = [:]
         for (score, image) in zip(scores, images) { largest[image / tiles] = max(largest[image / tiles] ?? -.infinity, score) }
-        return largest.keys.sorted().map { largest[$0]! }
+        return largest
     }
 
     /// Cross-fitting folds for the Gaussian's and the patch memory's out-of-sample scores.

@@ -6,8 +6,9 @@ import Detector
 /// A model's tails rest on its learning frames' out-of-sample scores, which cannot show every way the scene
 /// varies; where it varies more (light, shake) a tail is over-confident and normal frames look rare. During the
 /// first `burnInFrames` of detection under a model, each component's raw scores on quiet frames away from any
-/// evidence (`BurnIn`) join its learning scores, and the tails are refitted as they grow by a quarter (from
-/// `firstRefit` frames on) and once more at the end; then the calibration holds. A new model (a refit) starts a
+/// evidence (`BurnIn`) join its learning scores (and the frame's fused sum the joint tail's), and the tails are
+/// refitted as they grow by a quarter (from `firstRefit` frames on) and once more at the end; then the calibration
+/// holds. A new model (a refit) starts a
 /// new burn-in from its own calibration: raw scores of two models are not comparable.
 /// (Session 9, offline on the 60-minute shift: normal frames above the cut 12 of 1,331 → 0, novel ones 20 → 16 of 33.)
 /// The patch memory's cells are levelled live as well (`CellLevels`), for as long as the model scores; the tails see
@@ -16,7 +17,7 @@ struct LiveCalibration {
     private(set) var calibration: Calibration
     private(set) var modelVersion: String
     private var burnIn: BurnIn<[ScoreComponent: Double]>
-    private var quiet: [ScoreComponent: [Double]] = [:]
+    private var quiet: [[ScoreComponent: Double]] = []
     private var fittedAt = 0
     private(set) var refits = 0
     private var levels: CellLevels?
@@ -56,7 +57,7 @@ struct LiveCalibration {
     mutating func observe(_ raw: [ScoreComponent: Double], cells: [Float] = [], phase: DecisionPhase) throws {
         levels?.observe(cells: cells, phase: phase)
         guard let joined = burnIn.observe(raw, phase: phase) else { return }
-        for (c, v) in joined where v.isFinite { quiet[c, default: []].append(v) }
+        quiet.append(joined.filter { $0.value.isFinite })
         let n = burnIn.accepted
         let due = n >= Self.firstRefit && Double(n) >= Double(max(fittedAt, 1)) * Self.growth
         if due || burnIn.isOver {
