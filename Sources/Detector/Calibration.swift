@@ -109,19 +109,19 @@ public struct Verdict: Sendable, Equatable {
     public let surprise: Double
 }
 
-/// Fusion in calibrated units (ALGORITHM.md "Calibrated fusion"): each component's raw score becomes a tail
+/// Fusion in calibrated units (README "The fusion, specified"): each component's raw score becomes a tail
 /// probability p_j under its own normal scores (`ScoreTail`: empirical in the body, a generalized Pareto tail beyond),
-/// the p_j become z-scores and are summed (Stouffer's method, z_j = Φ̄⁻¹(p_j)), and the sum gets a tail of its own,
-/// fitted on the same learning frames' sums (`JointTail`): the components are correlated (on video they see the same
-/// light and shake), so the sum's normal distribution is measured, not assumed. Where two components inform, the sum
-/// beats either alone; where one is far weaker it costs less than a fixed rule that trusts each component's extreme
-/// (benchmarks/quality/RESULTS.md, session 21: Fashion-MNIST mean 94.75 against min-p's 94.12, solar cells 94.57
-/// against 94.18). Summing raw z-scores instead let a heavy-tailed component's normal outliers drown the best one
-/// (frame AUROC on the demo belt: Gaussian 0.980, student 0.852, raw z-sum 0.945).
+/// the frame's statistic is Fisher's T = −Σ ln p_j, and T gets a tail of its own, fitted on the same learning frames'
+/// T (`JointTail`): the components are correlated (on video they see the same light and shake), so T's normal
+/// distribution is measured, not assumed. Where two components inform, the sum beats either alone; where one sees a
+/// novel object and the other not, T still follows the one that does (a z-score sum, Stouffer's, halved such an
+/// object's surprise and missed 2 of the shift's first 6 objects that min-p caught). Summing raw z-scores instead let
+/// a heavy-tailed component's normal outliers drown the best one (frame AUROC on the demo belt: Gaussian 0.980,
+/// student 0.852, raw z-sum 0.945).
 ///
 /// Each component's tail rests on its own out-of-sample normal scores (`ModelFitting`): the Gaussian's and the patch
-/// memory's are cross-fitted over every learning frame, the student's come from the held-out frames; the sum's on
-/// the frames every component scored. Bundles written before session 21 have no joint tail: their frames' p is
+/// memory's are cross-fitted over every learning frame, the student's come from the held-out frames; T's on the
+/// frames every component scored. Bundles written before session 21 have no joint tail: their frames' p is
 /// m · min p_j (Bonferroni's bound on Tippett's minimum), as it was.
 public struct Calibration: Codable, Sendable, Equatable {
     public struct ComponentTail: Codable, Sendable, Equatable {
@@ -141,13 +141,13 @@ public struct Calibration: Codable, Sendable, Equatable {
     public let tails: [ComponentTail]
     /// Frames held out from the student's training (their scores are the student's tails).
     public let holdoutCount: Int
-    /// Stouffer's sum's tail, with two components or more; absent in older bundles (min-p).
+    /// Fisher's sum's tail, with two components or more; absent in older bundles (min-p).
     public let joint: JointTail?
 
     public var components: [ScoreComponent] { tails.map(\.component) }
 
     /// Fits each component's tail on its out-of-sample normal scores, keyed by learning frame (the frames may differ
-    /// between components), and the sum's tail on the frames they share.
+    /// between components), and Fisher's sum's tail on the frames they share.
     public static func fit(frames normal: [ScoreComponent: [Int: Double]], holdoutCount: Int) throws -> Calibration {
         guard !normal.isEmpty else { throw CalibrationError.noComponents }
         let components = normal.keys.sorted()
@@ -176,7 +176,7 @@ public struct Calibration: Codable, Sendable, Equatable {
         self.tails = tails
         self.holdoutCount = holdoutCount
         guard tails.count > 1 else { joint = nil; return }
-        let sums = rows.map { row in Self.stouffer(zip(tails, row).map { $0.tail.logSurvival($1) }, tails) }
+        let sums = rows.map { row in Self.fisher(zip(tails, row).map { $0.tail.logSurvival($1) }) }
         do {
             joint = JointTail(rows: rows, tail: try ScoreTail.fit(sums))
         } catch let e as TailError {
@@ -199,14 +199,8 @@ public struct Calibration: Codable, Sendable, Equatable {
         return try Calibration(tails: refitted, holdoutCount: holdoutCount, rows: joint.rows + complete)
     }
 
-    /// Stouffer's sum of the components' z-scores from their ln tail probabilities. A score below every normal one
-    /// (p = 1, z = −∞) counts as the smallest normal score does, so the sum stays finite and ordered.
-    static func stouffer(_ logSurvivals: [Double], _ tails: [ComponentTail]) -> Double {
-        zip(logSurvivals, tails).reduce(0) { sum, pair in
-            let n = Double(pair.1.tail.sorted.count)
-            return sum + StandardNormal.quantile(logSurvival: min(pair.0, Foundation.log(n / (n + 1))))
-        }
-    }
+    /// Fisher's statistic −Σ ln p_j.
+    static func fisher(_ logSurvivals: [Double]) -> Double { -logSurvivals.reduce(0, +) }
 
     /// ln of the frame's fused tail probability: under the joint tail, the share of normal frames whose sum is at
     /// least the frame's; in older bundles m · min p_j, not clamped to 1, so frames that every component finds
@@ -218,7 +212,7 @@ public struct Calibration: Codable, Sendable, Equatable {
             guard value.isFinite else { throw CalibrationError.nonFiniteRawScore(component: t.component) }
             return t.tail.logSurvival(value)
         }
-        if let joint { return joint.tail.logSurvival(Self.stouffer(logs, tails)) }
+        if let joint { return joint.tail.logSurvival(Self.fisher(logs)) }
         return logs.min()! + Foundation.log(Double(tails.count))
     }
 

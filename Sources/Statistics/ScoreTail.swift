@@ -1,7 +1,7 @@
 import Foundation
 
 /// The distribution of a score on normal frames, as a tail probability: the empirical distribution in the body and
-/// a generalized Pareto tail fitted by peaks over threshold beyond it (ALGORITHM.md "Calibrated fusion"). The
+/// a generalized Pareto tail fitted by peaks over threshold beyond it (README "The fusion, specified"). The
 /// empirical part alone cannot say how rare a score beyond every normal one is; the fitted tail can, which is what
 /// a cut at a false-alarm budget of one per hour (a tail probability near 1e-4 per frame) needs.
 ///

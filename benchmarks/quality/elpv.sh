@@ -8,7 +8,8 @@
 # Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default (the binary's defaults) | papers (a 12-block student
 #        and the CLS Gaussian with PCA, no patch memory) | best (papers with cls+patch_mean, ledoit_wolf,
 #        channel_profile), each also as default-as-is | best-as-is (without the brightness gain); patch (papers with a
-#        4,096-patch memory); patch-gaussian (that memory and the CLS Gaussian, no student: today's default); patch-lw
+#        4,096-patch memory); patch-gaussian (that memory and the CLS Gaussian keeping 0.9, no student: session 20's
+#        default; today's keeps 0.99); patch-lw
 #        (the same with the Gaussian of best); peer. Without CONFIG: default papers peer.
 #        ANOMALYD_BIN=PATH runs that binary.
 set -euo pipefail
@@ -45,8 +46,9 @@ PY
 fi
 "$OUT/venv/bin/python" -c "import safetensors" 2>/dev/null || "$OUT/venv/bin/pip" install -q safetensors >&2
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
-# The papers' detector (the default until session 20): a student as deep as the teacher, the CLS Gaussian with PCA.
-papers=(--student-depth 12 --patch-memory 0 --gaussian-feature cls --gaussian-covariance pca)
+# The papers' detector (the default until session 20): a student as deep as the teacher, the CLS Gaussian with PCA
+# keeping 0.9 of the variance (Transformaly).
+papers=(--student-depth 12 --patch-memory 0 --gaussian-feature cls --gaussian-covariance pca --variance-kept 0.9)
 for config in "${@:-default papers peer}"; do
   for c in $config; do
     if [ "$c" = peer ]; then
@@ -63,7 +65,7 @@ for config in "${@:-default papers peer}"; do
       best-as-is) args=("${papers[@]}" --gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf
                         --student-score channel_profile --no-normalize-brightness) ;;
       patch) args=("${papers[@]}" --patch-memory 4096) ;;
-      patch-gaussian) args=(--patch-memory 4096 --student-depth 0) ;;
+      patch-gaussian) args=(--patch-memory 4096 --student-depth 0 --variance-kept 0.9) ;;
       patch-lw) args=(--patch-memory 4096 --student-depth 0 --gaussian-feature cls+patch_mean --gaussian-covariance ledoit_wolf) ;;
       *) echo "elpv: unknown configuration $c (default, papers, best, default-as-is, best-as-is, patch, patch-gaussian, patch-lw or peer)" >&2
          exit 64 ;;
