@@ -109,20 +109,29 @@ public struct Verdict: Sendable, Equatable {
     public let surprise: Double
 }
 
+/// How the components' tail probabilities become the frame's (`detector.fusion`).
+public enum Fusion: String, Codable, Sendable, CaseIterable {
+    /// m · min_j p_j (Bonferroni's bound on Tippett's minimum): a frame is as novel as its most surprised component.
+    case minP = "min_p"
+    /// Fisher's T = −Σ ln p_j under T's own tail on the learning frames (`Calibration.JointTail`).
+    case fisher
+}
+
 /// Fusion in calibrated units (README "The fusion, specified"): each component's raw score becomes a tail
 /// probability p_j under its own normal scores (`ScoreTail`: empirical in the body, a generalized Pareto tail beyond),
-/// the frame's statistic is Fisher's T = −Σ ln p_j, and T gets a tail of its own, fitted on the same learning frames'
-/// T (`JointTail`): the components are correlated (on video they see the same light and shake), so T's normal
-/// distribution is measured, not assumed. Where two components inform, the sum beats either alone; where one sees a
-/// novel object and the other not, T still follows the one that does (a z-score sum, Stouffer's, halved such an
-/// object's surprise and missed 2 of the shift's first 6 objects that min-p caught). Summing raw z-scores instead let
-/// a heavy-tailed component's normal outliers drown the best one (frame AUROC on the demo belt: Gaussian 0.980,
-/// student 0.852, raw z-sum 0.945).
+/// and the frame's p is, by default, m times the smallest (`Fusion.minP`): a frame is as novel as its most surprised
+/// component says, and a component that adds nothing costs a factor m in p, never its own noise. Summing raw
+/// z-scores instead let a heavy-tailed component's normal outliers drown the best component (frame AUROC on the demo
+/// belt: Gaussian 0.980, student 0.852, z-sum 0.945).
+///
+/// `Fusion.fisher` sums the evidence instead, T = −Σ ln p_j, under T's own tail fitted on the learning frames that
+/// every component scored (`JointTail`; the components are correlated, so T's normal distribution is measured, not
+/// assumed). Where both components inform it ranks better (solar cells 94.49 against 94.18), but on video a nuisance
+/// that lifts both components a little (a light step, drift after the burn-in) adds up: on the 60-minute shift it
+/// opened 2 false episodes where min-p opened none (benchmarks/quality/RESULTS.md, session 21).
 ///
 /// Each component's tail rests on its own out-of-sample normal scores (`ModelFitting`): the Gaussian's and the patch
-/// memory's are cross-fitted over every learning frame, the student's come from the held-out frames; T's on the
-/// frames every component scored. Bundles written before session 21 have no joint tail: their frames' p is
-/// m · min p_j (Bonferroni's bound on Tippett's minimum), as it was.
+/// memory's are cross-fitted over every learning frame, the student's come from the held-out frames.
 public struct Calibration: Codable, Sendable, Equatable {
     public struct ComponentTail: Codable, Sendable, Equatable {
         public let component: ScoreComponent
@@ -141,26 +150,28 @@ public struct Calibration: Codable, Sendable, Equatable {
     public let tails: [ComponentTail]
     /// Frames held out from the student's training (their scores are the student's tails).
     public let holdoutCount: Int
-    /// Fisher's sum's tail, with two components or more; absent in older bundles (min-p).
+    /// Fisher's sum's tail (`Fusion.fisher` with two components or more); absent with min-p.
     public let joint: JointTail?
 
     public var components: [ScoreComponent] { tails.map(\.component) }
+    public var fusion: Fusion { joint == nil ? .minP : .fisher }
 
     /// Fits each component's tail on its out-of-sample normal scores, keyed by learning frame (the frames may differ
-    /// between components), and Fisher's sum's tail on the frames they share.
-    public static func fit(frames normal: [ScoreComponent: [Int: Double]], holdoutCount: Int) throws -> Calibration {
+    /// between components), and with Fisher's fusion T's tail on the frames they share.
+    public static func fit(frames normal: [ScoreComponent: [Int: Double]], holdoutCount: Int,
+                           fusion: Fusion = .minP) throws -> Calibration {
         guard !normal.isEmpty else { throw CalibrationError.noComponents }
         let components = normal.keys.sorted()
         let tails = try components.map { c in try componentTail(c, Array(normal[c]!.values)) }
         let shared = components.dropFirst().reduce(Set(normal[components[0]]!.keys)) { $0.intersection(normal[$1]!.keys) }
         let rows = shared.sorted().map { frame in components.map { normal[$0]![frame]! } }
-        return try Calibration(tails: tails, holdoutCount: holdoutCount, rows: rows)
+        return try Calibration(tails: tails, holdoutCount: holdoutCount, rows: fusion == .fisher ? rows : nil)
     }
 
     /// The same, each component's scores in frame order (the i-th score of every component is frame i's).
-    public static func fit(normal: [ScoreComponent: [Double]], holdoutCount: Int) throws -> Calibration {
+    public static func fit(normal: [ScoreComponent: [Double]], holdoutCount: Int, fusion: Fusion = .minP) throws -> Calibration {
         try fit(frames: normal.mapValues { Dictionary(uniqueKeysWithValues: $0.enumerated().map { ($0.offset, $0.element) }) },
-                holdoutCount: holdoutCount)
+                holdoutCount: holdoutCount, fusion: fusion)
     }
 
     private static func componentTail(_ component: ScoreComponent, _ scores: [Double]) throws -> ComponentTail {
@@ -171,11 +182,11 @@ public struct Calibration: Codable, Sendable, Equatable {
         }
     }
 
-    /// With the component tails fitted: the joint tail over `rows` (none for one component).
-    private init(tails: [ComponentTail], holdoutCount: Int, rows: [[Double]]) throws {
+    /// With the component tails fitted: the joint tail over `rows` (none for min-p, or for one component).
+    private init(tails: [ComponentTail], holdoutCount: Int, rows: [[Double]]?) throws {
         self.tails = tails
         self.holdoutCount = holdoutCount
-        guard tails.count > 1 else { joint = nil; return }
+        guard let rows, tails.count > 1 else { joint = nil; return }
         let sums = rows.map { row in Self.fisher(zip(tails, row).map { $0.tail.logSurvival($1) }) }
         do {
             joint = JointTail(rows: rows, tail: try ScoreTail.fit(sums))
@@ -192,7 +203,7 @@ public struct Calibration: Codable, Sendable, Equatable {
         let refitted = try tails.map { t in
             try Self.componentTail(t.component, t.tail.sorted + more.compactMap { $0[t.component] })
         }
-        guard let joint else { return try Calibration(tails: refitted, holdoutCount: holdoutCount, rows: []) }
+        guard let joint else { return try Calibration(tails: refitted, holdoutCount: holdoutCount, rows: nil) }
         let complete = more.compactMap { frame in
             components.allSatisfy { frame[$0] != nil } ? components.map { frame[$0]! } : nil
         }
@@ -202,10 +213,9 @@ public struct Calibration: Codable, Sendable, Equatable {
     /// Fisher's statistic −Σ ln p_j.
     static func fisher(_ logSurvivals: [Double]) -> Double { -logSurvivals.reduce(0, +) }
 
-    /// ln of the frame's fused tail probability: under the joint tail, the share of normal frames whose sum is at
-    /// least the frame's; in older bundles m · min p_j, not clamped to 1, so frames that every component finds
-    /// ordinary still rank by their least ordinary component (the clamp tied a third of the solar-cell test images,
-    /// session 15); the cut lies far below 1, so no decision changes.
+    /// ln of the frame's fused tail probability: with min-p, m · min p_j, not clamped to 1, so frames that every
+    /// component finds ordinary still rank by their least ordinary component (the clamp tied a third of the solar-cell
+    /// test images, session 15; the cut lies far below 1, so no decision changes); with Fisher's, T's tail at T.
     public func logProbability(_ raw: [ScoreComponent: Double]) throws -> Double {
         let logs = try tails.map { t in
             guard let value = raw[t.component] else { throw CalibrationError.missingScore(component: t.component) }

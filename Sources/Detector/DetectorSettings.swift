@@ -45,6 +45,10 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     /// G² × budget × feature-width product.
     public var patchMemory = 4096
     public static let maxPatchMemory = 65_536
+    /// How the components' tail probabilities combine (`Fusion`): min-p by default, the only fusion that kept the
+    /// 60-minute shift free of false episodes; Fisher's sum ranks still images better (benchmarks/quality/RESULTS.md,
+    /// session 21).
+    public var fusion: Fusion = .minP
 
     public init() {}
 
@@ -54,7 +58,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         case learningRate = "learning_rate", beta1, beta2, weightDecay = "weight_decay", seed, holdout
         case gaussianFeature = "gaussian_feature", gaussianCovariance = "gaussian_covariance"
         case varianceKept = "variance_kept", studentScore = "student_score", normalizeBrightness = "normalize_brightness"
-        case patchMemory = "patch_memory"
+        case patchMemory = "patch_memory", fusion
     }
 
     /// The keys a configuration file may set: the optimiser's constants are recorded in a bundle, not tuned per camera.
@@ -83,6 +87,7 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
         studentScore = try c.choice(.studentScore, among: StudentScore.allCases) ?? absent.studentScore
         normalizeBrightness = try c.decode(Bool.self, .normalizeBrightness) ?? normalizeBrightness
         patchMemory = try c.decode(Int.self, .patchMemory) ?? absent.patchMemory
+        fusion = try c.choice(.fusion, among: Fusion.allCases) ?? absent.fusion
     }
 
     /// The papers' detector: a masked-distillation student as deep as the teacher scored by its mean error (RN), a CLS

@@ -181,7 +181,7 @@ public enum ModelFitting {
             }
             normal[component] = Self.perFrame(scores, images: split.holdout, tiles: tilesPerFrame)
         }
-        let calibration = try Calibration.fit(frames: normal, holdoutCount: split.holdout.count)
+        let calibration = try Calibration.fit(frames: normal, holdoutCount: split.holdout.count, fusion: settings.fusion)
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
                            patchMemory: patchMemory, calibration: calibration,
                            teacher: teacherIdentity, settings: settings,

@@ -14,6 +14,7 @@ extension GaussianFeature: ExpressibleByArgument {
 }
 extension GaussianCovariance: ExpressibleByArgument {}
 extension StudentScore: ExpressibleByArgument {}
+extension Fusion: ExpressibleByArgument {}
 
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,6 +65,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Patches the patch memory keeps (PatchCore's coreset); 0: no patch memory.")
     var patchMemory: Int = DetectorSettings().patchMemory
 
+    @Option(help: "How the components' tail probabilities combine: min_p, or fisher (Fisher's sum under its own tail).")
+    var fusion: Fusion = DetectorSettings().fusion
+
     @Option(help: "Random seed (initialisation, masks, hold-out split).")
     var seed: UInt64 = 0
 
@@ -84,6 +88,7 @@ struct TrainCommand: AsyncParsableCommand {
         s.studentScore = studentScore
         s.normalizeBrightness = normalizeBrightness
         s.patchMemory = patchMemory
+        s.fusion = fusion
         return s
     }
 

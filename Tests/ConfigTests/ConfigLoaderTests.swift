@@ -84,6 +84,8 @@ final class ConfigLoaderTests: XCTestCase {
                        line: 4, field: "pipelines.a.detector.gaussian_covariance", contains: "expected 'pca' or 'ledoit_wolf', got 'diagonal'")
         assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {student_score: max}\n",
                        line: 4, field: "pipelines.a.detector.student_score", contains: "expected 'mean' or 'channel_profile', got 'max'")
+        assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {fusion: stouffer}\n",
+                       line: 4, field: "pipelines.a.detector.fusion", contains: "expected 'min_p' or 'fisher', got 'stouffer'")
         assertRejected("pipelines:\n  a:\n    source: x.mp4\n    detector: {variance_kept: 1.5}\n",
                        line: 4, field: "pipelines.a.detector.variance_kept", contains: "(0, 1)")
     }

@@ -79,6 +79,7 @@ final class NumericFieldFuzzTests: XCTestCase {
         "pipeline.resize", "pipeline.realtime", "pipeline.loop", "pipeline.rtsp_transport",
         "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit",
         "detector.gaussian_feature", "detector.gaussian_covariance", "detector.student_score", "detector.normalize_brightness",
+        "detector.fusion",
         "refit.enabled",
     ]
 

@@ -13,6 +13,8 @@ final class DetectorSettingsTests: XCTestCase {
         XCTAssertEqual(s.gaussianFeature, .cls, "CLS + patch mean opened false episodes on the shift beside the patch memory")
         XCTAssertEqual(s.gaussianCovariance, .pca)
         XCTAssertEqual(s.patchMemory, 4096)
+        XCTAssertEqual(s.fusion, .minP, "Fisher's sum opened false episodes on the shift (RESULTS.md, session 21)")
+        XCTAssertEqual(DetectorSettings.papers.fusion, .minP)
         let round = try JSONDecoder().decode(DetectorSettings.self, from: JSONEncoder().encode(s))
         XCTAssertEqual(round, s)
         var other = s
@@ -21,6 +23,7 @@ final class DetectorSettingsTests: XCTestCase {
         other.gaussianCovariance = .ledoitWolf
         other.studentScore = .channelProfile
         other.patchMemory = 0
+        other.fusion = .fisher
         XCTAssertEqual(try JSONDecoder().decode(DetectorSettings.self, from: JSONEncoder().encode(other)), other)
     }
 

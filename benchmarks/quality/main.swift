@@ -5,7 +5,7 @@
 // The teacher runs once over the test set; its final tokens (1.5 GB in Float32) stay in memory for all classes,
 // and `--cache PATH` keeps them on disk between runs (delete it when the teacher or the upsampling changes).
 // Besides the daemon's MKD score (mean of the per-patch map), the max and the top-10% mean of the map are reported.
-// Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S] [--variance V]
+// Usage: quality-bench --data DIR [--teacher PATH] [--depth N] [--epochs E] [--lr X] [--seed S] [--variance V] [--fusion min_p|fisher]
 //                      [--covariance pca|ledoit_wolf] [--feature cls|cls+patch_mean] [--student-score mean|channel_profile]
 //                      [--classes 0,1,...] [--gaussian-only] [--patch-memory M] [--cache PATH] [--markdown PATH] [--dump DIR]
 // `--depth 0` fits no student; `--patch-memory M` adds the patch memory (its test features, the teacher's blocks 4
@@ -46,6 +46,7 @@ while let a = args.next() {
     case "--seed": settings.seed = UInt64(args.next()!)!
     case "--variance": settings.varianceKept = Double(args.next()!)!
     case "--covariance": settings.gaussianCovariance = GaussianCovariance(rawValue: args.next()!)!
+    case "--fusion": settings.fusion = Fusion(rawValue: args.next()!)!
     case "--feature": settings.gaussianFeature = GaussianFeature(rawValue: args.next()!)!
     case "--student-score": settings.studentScore = StudentScore(rawValue: args.next()!)!
     case "--patch-memory": settings.patchMemory = Int(args.next()!)!
