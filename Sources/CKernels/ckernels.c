@@ -1,14 +1,11 @@
 /* The entry points: the instruction set this CPU runs, packing (the same for every instruction set), and each
- * kernel sent to its AVX-512 (avx512.c) or AVX2 (avx2.c) version. */
+ * kernel sent to its AVX-512 (avx512.c) or AVX2 (avx2.c) version; the bf16 GEMM's packing and entry (AVX-512 only). */
 #include "ckernels.h"
 #include "kernels.h"
 #include <string.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-#endif
-
-#if defined(__x86_64__)
 
 int ck_best_isa(void) {
     __builtin_cpu_init();
