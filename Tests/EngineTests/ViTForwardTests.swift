@@ -35,7 +35,7 @@ final class ViTForwardTests: XCTestCase {
         XCTAssertNil(ViT(parameters: params).packed)
         checkForwardMatchesReference(ViT(parameters: params), params)
         for isa in FastPath.supported {
-            let vit = ViT(parameters: params).packingWeights(isa: isa)
+            let vit = ViT(parameters: params).packingWeights(isa: isa, precision: .fp32)
             XCTAssertEqual(vit.packed?.isa, isa)
             checkForwardMatchesReference(vit, params)
         }
