@@ -4,6 +4,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 /* Compiled for AVX-512 whatever the build's baseline: only reached when ck_best_isa() said CK_AVX512. */
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
@@ -40,27 +42,11 @@ static inline __m512 vgelu(__m512 v) {
 
 static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
-/* c[mr, nr] = epilogue(a[mr, k]·b[k, nr]), a with row stride lda (read by broadcasts, never packed), b with row
- * stride ldb (a packed panel, or V's rows in attention), nr ≤ 32 (masked loads and stores past it). `mr` is a
- * constant in every call (see tile_any), so the loops unroll and the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void tile(const int mr, int k, const float *a, size_t lda, const float *b,
-                                                        size_t ldb, int nr, float *c, size_t ldc, epilogue e) {
+/* Stores a tile's sums c0/c1 (columns 0-15 and 16-31 of each row) through the epilogue, masked past nr: the fp32
+ * and bf16 GEMMs differ only in how they multiply, never in what follows. */
+static inline __attribute__((always_inline)) void finish(const int mr, const __m512 *c0, const __m512 *c1, int nr,
+                                                          float *c, size_t ldc, epilogue e) {
     __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
-    __m512 c0[MR], c1[MR];
-#pragma clang loop unroll(full)
-    for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int p = 0; p < k; p++) {
-        /* The panel streams from L2 (the row tile's inputs stay in L1): ask for it a few rows early (+2 %). */
-        _mm_prefetch((const char *)(b + (p + 8) * ldb), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + (p + 8) * ldb + 16), _MM_HINT_T0);
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * ldb), b1 = _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
-#pragma clang loop unroll(full)
-        for (int i = 0; i < mr; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + p]);
-            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
-        }
-    }
     __m512 bias0 = e.bias ? _mm512_maskz_loadu_ps(m0, e.bias) : _mm512_setzero_ps();
     __m512 bias1 = e.bias ? _mm512_maskz_loadu_ps(m1, e.bias + 16) : _mm512_setzero_ps();
 #pragma clang loop unroll(full)
@@ -86,6 +72,30 @@ static inline __attribute__((always_inline)) void tile(const int mr, int k, cons
     }
 }
 
+/* c[mr, nr] = epilogue(a[mr, k]·b[k, nr]), a with row stride lda (read by broadcasts, never packed), b with row
+ * stride ldb (a packed panel, or V's rows in attention), nr ≤ 32 (masked loads and stores past it). `mr` is a
+ * constant in every call (see tile_any), so the loops unroll and the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void tile(const int mr, int k, const float *a, size_t lda, const float *b,
+                                                        size_t ldb, int nr, float *c, size_t ldc, epilogue e) {
+    __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int p = 0; p < k; p++) {
+        /* The panel streams from L2 (the row tile's inputs stay in L1): ask for it a few rows early (+2 %). */
+        _mm_prefetch((const char *)(b + (p + 8) * ldb), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + (p + 8) * ldb + 16), _MM_HINT_T0);
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * ldb), b1 = _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_set1_ps(a[i * lda + p]);
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+        }
+    }
+    finish(mr, c0, c1, nr, c, ldc, e);
+}
+
 static void tile_any(int mr, int k, const float *a, size_t lda, const float *b, size_t ldb, int nr, float *c,
                      size_t ldc, epilogue e) {
     switch (mr) {
@@ -108,6 +118,70 @@ void ck512_linear(float *out, const float *inp, const float *packed, const float
                      out + (size_t)i0 * n + j0, (size_t)n, e);
         }
     }
+}
+
+/* The bf16 GEMM (AVX512_BF16): vdpbf16ps multiplies pairs of bf16 and adds both products to fp32 lanes, so each
+ * instruction does two k steps of 16 columns. Products of two bf16 are exact in fp32 and the sums stay fp32; only
+ * the operands lose precision (8 bits of mantissa). The panel holds k in pairs, [k/2][32 columns][2] (ck_pack_bf16),
+ * and the row tile's inputs are converted once per row tile, not once per panel. */
+#define BF16 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,avx2,fma")))
+
+/* a: mr rows of kp bf16 pairs (one uint32 each, row stride lda pairs); b: one bf16 panel, kp pairs of 32 columns. */
+static inline __attribute__((always_inline)) BF16 void tile_bf16(const int mr, int kp, const uint32_t *a, size_t lda,
+                                                                  const uint16_t *b, int nr, float *c, size_t ldc,
+                                                                  epilogue e) {
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int q = 0; q < kp; q++) {
+        const uint16_t *row = b + (size_t)q * 2 * NR;   /* 128 bytes: columns 0-15's pairs, then 16-31's */
+        _mm_prefetch((const char *)(row + 8 * 2 * NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(row + 8 * 2 * NR + NR), _MM_HINT_T0);
+        /* The panel is zero-padded to 32 columns, so no masks: the stores in finish drop columns past nr. */
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(row), b1 = (__m512bh)_mm512_loadu_si512(row + NR);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < mr; i++) {
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[i * lda + q]);
+            c0[i] = _mm512_dpbf16_ps(c0[i], av, b0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], av, b1);
+        }
+    }
+    finish(mr, c0, c1, nr, c, ldc, e);
+}
+
+static BF16 void tile_bf16_any(int mr, int kp, const uint32_t *a, size_t lda, const uint16_t *b, int nr, float *c,
+                               size_t ldc, epilogue e) {
+    switch (mr) {
+#define CASE(r) case r: tile_bf16(r, kp, a, lda, b, nr, c, ldc, e); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    }
+}
+
+BF16 void ck512_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias,
+                            const float *residual, int m, int k, int n, int gelu) {
+    const int panels = (n + NR - 1) / NR, kp = (k + 1) / 2;
+    /* Each row converted 32 floats at a time (masked loads zero past k, which pads an odd k's last pair). */
+    const size_t lda = (size_t)round_up(k, 32);
+    uint16_t *a = aligned_alloc(64, sizeof(uint16_t) * MR * lda);
+    for (int i0 = 0; i0 < m; i0 += MR) {
+        int mr = m - i0 < MR ? m - i0 : MR;
+        for (int i = 0; i < mr; i++) {
+            const float *x = inp + (size_t)(i0 + i) * k;
+            for (int p = 0; p < k; p += 32) {
+                __m512 lo = _mm512_maskz_loadu_ps(lanes(k - p), x + p), hi = _mm512_maskz_loadu_ps(lanes(k - p - 16), x + p + 16);
+                /* Round to nearest even, as ck_pack_bf16 rounds the weights; hi goes to the upper half. */
+                _mm512_store_si512(a + i * lda + p, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            }
+        }
+        for (int p = 0; p < panels; p++) {
+            int j0 = p * NR;
+            epilogue e = {bias ? bias + j0 : NULL, residual ? residual + (size_t)i0 * n + j0 : NULL, (size_t)n, NULL, gelu};
+            tile_bf16_any(mr, kp, (const uint32_t *)a, lda / 2, packed + (size_t)p * kp * 2 * NR, n - j0,
+                          out + (size_t)i0 * n + j0, (size_t)n, e);
+        }
+    }
+    free(a);
 }
 
 void ck512_attention(float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,

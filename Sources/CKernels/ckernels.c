@@ -1,16 +1,26 @@
 /* The entry points: the instruction set this CPU runs, packing (the same for every instruction set), and each
- * kernel sent to its AVX-512 (avx512.c) or AVX2 (avx2.c) version. */
+ * kernel sent to its AVX-512 (avx512.c) or AVX2 (avx2.c) version; the bf16 GEMM's packing and entry (AVX-512 only). */
 #include "ckernels.h"
 #include "kernels.h"
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 
 int ck_best_isa(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return CK_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CK_AVX2;
     return CK_NONE;
+}
+
+int ck_has_bf16(void) {
+    /* ck_best_isa's AVX-512 includes the OS saving zmm state (XCR0), which bf16 needs too; the flag itself is
+     * in leaf 7's subleaf 1, present when subleaf 0 reports at least one more. */
+    unsigned a, b, c, d;
+    if (ck_best_isa() != CK_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return 0;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a >> 5) & 1;
 }
 
 size_t ck_packed_count(int n, int k) { return (size_t)round_up(n, NR) * (size_t)k; }
@@ -24,6 +34,33 @@ void ck_pack(float *dst, const float *w, int n, int k) {
             for (int i = 0; i < k; i++) panel[(size_t)i * NR + j] = o < n ? w[(size_t)o * k + i] : 0;
         }
     }
+}
+
+/* fp32 to bf16, rounded to nearest even as vcvtne2ps2bf16 rounds (NaN stays NaN, quiet). */
+static uint16_t to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7FFFFFFF) > 0x7F800000) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+size_t ck_packed_bf16_count(int n, int k) { return (size_t)round_up(n, NR) * (size_t)round_up(k, 2); }
+
+void ck_pack_bf16(uint16_t *dst, const float *w, int n, int k) {
+    int panels = (n + NR - 1) / NR, kp = (k + 1) / 2;
+    for (int p = 0; p < panels; p++) {
+        uint16_t *panel = dst + (size_t)p * kp * 2 * NR;
+        for (int j = 0; j < NR; j++) {
+            int o = p * NR + j;
+            for (int i = 0; i < 2 * kp; i++)
+                panel[(size_t)(i / 2) * 2 * NR + 2 * j + i % 2] = o < n && i < k ? to_bf16(w[(size_t)o * k + i]) : 0;
+        }
+    }
+}
+
+void ck_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias, const float *residual,
+                    int m, int k, int n, int gelu) {
+    ck512_linear_bf16(out, inp, packed, bias, residual, m, k, n, gelu);
 }
 
 void ck_pack_keys(float *kt, const float *k, size_t ld, int t, int hd) {
@@ -66,6 +103,14 @@ void ck_pack(float *dst, const float *w, int n, int k) { (void)dst; (void)w; (vo
 void ck_linear(int isa, float *out, const float *inp, const float *packed, const float *bias, const float *residual,
                int m, int k, int n, int gelu) {
     (void)isa; (void)out; (void)inp; (void)packed; (void)bias; (void)residual; (void)m; (void)k; (void)n; (void)gelu;
+    __builtin_trap();
+}
+int ck_has_bf16(void) { return 0; }
+size_t ck_packed_bf16_count(int n, int k) { (void)n; (void)k; return 0; }
+void ck_pack_bf16(uint16_t *dst, const float *w, int n, int k) { (void)dst; (void)w; (void)n; (void)k; __builtin_trap(); }
+void ck_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias, const float *residual,
+                    int m, int k, int n, int gelu) {
+    (void)out; (void)inp; (void)packed; (void)bias; (void)residual; (void)m; (void)k; (void)n; (void)gelu;
     __builtin_trap();
 }
 size_t ck_attention_scratch(int tokens, int hd) { (void)tokens; (void)hd; return 0; }

@@ -2,6 +2,7 @@
 #ifndef ANOMALYD_CKERNELS_INTERNAL_H
 #define ANOMALYD_CKERNELS_INTERNAL_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Packed panels are NR = 32 columns wide for both instruction sets (two zmm, or two 16-column halves of four ymm),
  * so weights pack once whichever kernels run; attention's scratch holds up to MR_MAX = 12 query rows (the AVX-512
@@ -35,6 +36,9 @@ void ck_pack_keys(float *kt, const float *k, size_t ld, int t, int hd);
 
 void ck512_linear(float *out, const float *inp, const float *packed, const float *bias, const float *residual,
                   int m, int k, int n, int gelu);
+/* ck_linear over a bf16 panel (ck_pack_bf16); needs AVX512_BF16 (ck_has_bf16). */
+void ck512_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias,
+                       const float *residual, int m, int k, int n, int gelu);
 void ck512_attention(float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,
                      int batch, int t, int d, int heads, int q_begin, int q_end);
 void ck512_layernorm(float *out, const float *inp, const float *gamma, const float *beta, float *mean, float *rstd,

@@ -129,11 +129,13 @@ public struct ViT: Sendable {
     }
 
     /// This ViT with its weights packed for FastPath, so that forward passes without a backward run its kernels
-    /// in `isa` (by default the process's; with nil, or weights already packed, it is this ViT). Only for weights
-    /// that no longer change: the packed copy does not follow the parameters.
-    public func packingWeights(isa: FastPath.ISA? = FastPath.isa) -> ViT {
+    /// in `isa` and its GEMMs in `precision` (by default the process's; with nil, or weights already packed, it is
+    /// this ViT). Only for weights that no longer change: the packed copy does not follow the parameters.
+    public func packingWeights(isa: FastPath.ISA? = FastPath.isa, precision: FastPath.Precision? = nil) -> ViT {
         guard packed == nil, let isa else { return self }
-        return ViT(self, packed: PackedViTWeights(parameters, isa: isa))
+        // The process's precision goes with the process's kernels; another isa asked for gets fp32 unless told.
+        let precision = precision ?? (isa == FastPath.isa ? FastPath.precision : .fp32)
+        return ViT(self, packed: PackedViTWeights(parameters, isa: isa, precision: precision))
     }
 
     /// Patch embedding, blocks and final LayerNorm for `batch` packed RGB24 images of `imageSize`² pixels, on the

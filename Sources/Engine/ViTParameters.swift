@@ -129,7 +129,8 @@ extension ViTConfig {
 }
 
 /// A frozen ViT's Linear weights packed once for `FastPath.linear` (inference only: a student in training changes
-/// its weights every step and runs the OpenBLAS kernels), and the instruction set FastPath runs on them.
+/// its weights every step and runs the OpenBLAS kernels), the instruction set FastPath runs on them, and the
+/// precision of its GEMMs (bf16 only with the AVX-512 kernels).
 public final class PackedViTWeights: Sendable {
     public struct Block: Sendable {
         public let qkv, proj, fc1, fc2: PackedWeight
@@ -138,12 +139,15 @@ public final class PackedViTWeights: Sendable {
     public let blocks: [Block]
     public let head: PackedWeight?
     public let isa: FastPath.ISA
+    public let precision: FastPath.Precision
 
-    public init(_ p: ViTParameters, isa: FastPath.ISA) {
+    public init(_ p: ViTParameters, isa: FastPath.ISA, precision: FastPath.Precision = .fp32) {
+        precondition(precision == .fp32 || isa == .avx512, "bf16 runs in the AVX-512 kernels only")
         self.isa = isa
+        self.precision = precision
         let c = p.config, l = p.layout, d = c.width
         func pack(_ offset: Int, _ inF: Int, _ outF: Int) -> PackedWeight {
-            PackedWeight(p.ptr(offset), inFeatures: inF, outFeatures: outF)
+            PackedWeight(p.ptr(offset), inFeatures: inF, outFeatures: outF, precision: precision)
         }
         patch = pack(l.patchW, c.patchDim, d)
         blocks = l.blocks.map { b in

@@ -26,6 +26,23 @@ public enum FastPath {
         }
     }()
 
+    /// What the GEMM (`linear`) multiplies in: fp32, or bf16 with fp32 sums (AVX512_BF16, AVX-512 kernels only).
+    /// Attention, LayerNorm and the GEMM's epilogue (bias, GELU, residual) are fp32 either way.
+    public enum Precision: String, Sendable, CaseIterable {
+        case fp32, bf16
+    }
+
+    /// Every precision this CPU runs the GEMM in (the tests check each): bf16 needs AVX512_BF16.
+    public static let precisions = Precision.allCases.filter { $0 == .fp32 || ck_has_bf16() != 0 }
+
+    /// The precision this process packs inference weights in (`PackedWeight`): fp32 unless
+    /// ANOMALYD_PRECISION=bf16 asks for bf16 on a CPU that has it, and the AVX-512 kernels run.
+    /// fp32 stays the default: see benchmarks/RESULTS.md, "bf16 GEMM".
+    public static let precision: Precision = {
+        let asked = getenv("ANOMALYD_PRECISION").flatMap { Precision(rawValue: String(cString: $0)) } ?? .fp32
+        return asked == .bf16 && isa == .avx512 && precisions.contains(.bf16) ? .bf16 : .fp32
+    }()
+
     /// Row tile of the AVX-512 GEMM and of its attention's query blocks (twice AVX2's): threads split rows in
     /// multiples of it.
     static let rowTile = 12
@@ -37,12 +54,19 @@ public enum FastPath {
     }
 
     /// out[rows, outF] = act(inp[rows, inF]·Wᵀ + bias) (+ residual), act GELU (exact) when `gelu`, else identity.
-    /// `residual` may be `out`.
+    /// `residual` may be `out`. In the weight's precision: bf16 weights run the AVX-512 bf16 kernel whatever `isa`.
     public static func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: PackedWeight,
                               _ bias: UnsafePointer<Float>?, gelu: Bool = false, residual: UnsafePointer<Float>? = nil,
                               rows: Int, isa: ISA) {
-        ck_linear(isa.rawValue, out, inp, weight.data, bias, residual, Int32(rows), Int32(weight.inFeatures),
-                  Int32(weight.outFeatures), gelu ? 1 : 0)
+        let (m, k, n) = (Int32(rows), Int32(weight.inFeatures), Int32(weight.outFeatures))
+        switch weight.precision {
+        case .fp32:
+            ck_linear(isa.rawValue, out, inp, weight.data.assumingMemoryBound(to: Float.self), bias, residual, m, k, n,
+                      gelu ? 1 : 0)
+        case .bf16:
+            ck_linear_bf16(out, inp, weight.data.assumingMemoryBound(to: UInt16.self), bias, residual, m, k, n,
+                           gelu ? 1 : 0)
+        }
     }
 
     /// Floats of scratch `attention` needs.
@@ -71,20 +95,32 @@ public enum FastPath {
     }
 }
 
-/// A Linear weight [outF, inF] packed once into `FastPath.linear`'s panels (the same for every instruction set).
+/// A Linear weight [outF, inF] packed once into `FastPath.linear`'s panels: fp32 ones (the same for every
+/// instruction set), or bf16 ones (rounded here, once; `precision` .bf16 needs a CPU in `FastPath.precisions`).
 /// Read-only once made.
 // @unchecked Sendable: the buffer is written only in init.
 public final class PackedWeight: @unchecked Sendable {
     public let inFeatures, outFeatures: Int
-    let data: UnsafeMutablePointer<Float>
+    public let precision: FastPath.Precision
+    let data: UnsafeMutableRawPointer
 
-    public init(_ weight: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
+    public init(_ weight: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int,
+                precision: FastPath.Precision = .fp32) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        let count = ck_packed_count(Int32(outFeatures), Int32(inFeatures))
-        data = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
-            .bindMemory(to: Float.self, capacity: count)
-        ck_pack(data, weight, Int32(outFeatures), Int32(inFeatures))
+        self.precision = precision
+        let (n, k) = (Int32(outFeatures), Int32(inFeatures))
+        switch precision {
+        case .fp32:
+            let count = ck_packed_count(n, k)
+            data = .allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
+            ck_pack(data.bindMemory(to: Float.self, capacity: count), weight, n, k)
+        case .bf16:
+            precondition(FastPath.precisions.contains(.bf16), "bf16 weights on a CPU without AVX512_BF16")
+            let count = ck_packed_bf16_count(n, k)
+            data = .allocate(byteCount: count * MemoryLayout<UInt16>.size, alignment: 64)
+            ck_pack_bf16(data.bindMemory(to: UInt16.self, capacity: count), weight, n, k)
+        }
     }
 
     deinit { data.deallocate() }

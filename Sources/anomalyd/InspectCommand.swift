@@ -16,5 +16,8 @@ struct InspectCommand: ParsableCommand {
         print("\(checkpoint): \(params.config), \(params.layout.count) parameters")
         print("OpenBLAS kernels: \(BLAS.coreName)")
         print("FastPath kernels: \(FastPath.isa.map { "\($0)" } ?? "none (OpenBLAS)")")
+        // The GEMM's precision (ANOMALYD_PRECISION); what the CPU could run besides in brackets.
+        let precisions = FastPath.precisions.map(\.rawValue).joined(separator: ", ")
+        print("FastPath precision: \(FastPath.isa == nil ? "fp32 (OpenBLAS)" : FastPath.precision.rawValue) (CPU runs \(precisions))")
     }
 }

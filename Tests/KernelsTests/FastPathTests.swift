@@ -5,7 +5,8 @@ import Reference
 
 /// The inference kernels in every instruction set this CPU runs (AVX-512 and AVX2 on an AVX-512 machine) against
 /// the plain double-precision reference, on shapes that leave partial row tiles (12 and 6 rows), partial 32-column
-/// panels and partial 16-column halves. Skipped only on CPUs with neither, where nothing calls them.
+/// panels and partial 16-column halves, and the GEMM in bf16 where the CPU has AVX512_BF16. Skipped only on CPUs
+/// with neither, where nothing calls them.
 final class FastPathTests: XCTestCase {
     override func setUpWithError() throws {
         try XCTSkipIf(FastPath.supported.isEmpty, "neither AVX-512 nor AVX2 with FMA on this CPU")
@@ -19,6 +20,65 @@ final class FastPathTests: XCTestCase {
         if ProcessInfo.processInfo.environment["ANOMALYD_KERNELS"] == nil {
             XCTAssertEqual(FastPath.isa, FastPath.supported.last, "the process runs the widest")
         }
+    }
+
+    /// bf16 follows the flag (cpuid leaf 7 subleaf 1) that /proc/cpuinfo calls avx512_bf16, so a CPU that has it
+    /// cannot skip the bf16 tests below; and the process runs fp32 unless ANOMALYD_PRECISION asks.
+    func testPrecisionsFollowCPUFlags() throws {
+        let flags = try XCTUnwrap(BLAS.cpuFlags())
+        XCTAssertEqual(FastPath.precisions.contains(.bf16), flags.isSuperset(of: ["avx512f", "fma", "avx512_bf16"]))
+        XCTAssertTrue(FastPath.precisions.contains(.fp32))
+        if ProcessInfo.processInfo.environment["ANOMALYD_PRECISION"] == nil {
+            XCTAssertEqual(FastPath.precision, .fp32)
+        }
+    }
+
+    /// The GEMM in every precision the CPU runs against the reference on operands rounded as that precision rounds
+    /// them (bf16: both to nearest even, sums exact): as tight as fp32's test, so the bf16 kernel may round nothing
+    /// else. Odd k (a zero-padded last pair), k = 1, partial row tiles and panels, every epilogue.
+    func testLinearInEveryPrecisionMatchesRoundedReference() {
+        for precision in FastPath.precisions { checkLinear(precision) }
+    }
+
+    func checkLinear(_ precision: FastPath.Precision) {
+        var rng = RNG(34)
+        let round = { (x: Float) in precision == .bf16 ? Naive.bf16(x) : x }
+        // bf16 runs in the AVX-512 kernels only; fp32 in the widest.
+        let isa = precision == .bf16 ? FastPath.ISA.avx512 : FastPath.supported.last!
+        for (rows, inF, outF) in [(13, 37, 29), (25, 193, 577), (1, 768, 1000), (30, 65, 96), (12, 1, 33), (7, 41, 40)] {
+            let x = rng.floats(rows * inF), w = rng.floats(outF * inF), b = rng.floats(outF)
+            let res = rng.floats(rows * outF)
+            let packed = PackedWeight(w, inFeatures: inF, outFeatures: outF, precision: precision)
+            XCTAssertEqual(packed.precision, precision)
+            let plain = Naive.linear(x.map(round), w.map(round), b, rows: rows, inF: inF, outF: outF)
+            let tolerance = 1e-5 * Double(inF).squareRoot()
+            var y = [Float](repeating: .nan, count: rows * outF)
+            FastPath.linear(&y, x, packed, b, rows: rows, isa: isa)
+            XCTAssertLessThan(maxAbsDiff(y, plain), tolerance, "\(precision) \(rows)×\(inF)×\(outF)")
+            if precision == .bf16 && inF > 1 {
+                // The rounding is real: unrounded operands land far outside the tolerance.
+                XCTAssertGreaterThan(maxAbsDiff(y, Naive.linear(x, w, b, rows: rows, inF: inF, outF: outF)),
+                                     10 * tolerance, "bf16 \(rows)×\(inF)×\(outF) rounds")
+            }
+            FastPath.linear(&y, x, packed, nil, rows: rows, isa: isa)
+            XCTAssertLessThan(maxAbsDiff(y, Naive.linear(x.map(round), w.map(round), nil, rows: rows, inF: inF, outF: outF)),
+                              tolerance, "\(precision) no bias \(rows)×\(inF)×\(outF)")
+            FastPath.linear(&y, x, packed, b, gelu: true, rows: rows, isa: isa)
+            XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "\(precision) GELU \(rows)×\(inF)×\(outF)")
+            var inPlace = res
+            FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows, isa: isa)
+            XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
+                              "\(precision) residual \(rows)×\(inF)×\(outF)")
+        }
+    }
+
+    /// Rounding to bf16 as the reference does it (ties to even, carries into the exponent).
+    func testBF16RoundingReference() {
+        XCTAssertEqual(Naive.bf16(1 + 1 / 256), 1)                                      // tie, 1 is even
+        XCTAssertEqual(Naive.bf16(1 + 3 / 256), 1 + 4 / 256)                            // tie, rounds up to even
+        XCTAssertEqual(Naive.bf16(1 + 1 / 256 + 1 / 65536), 1 + 2 / 256)                // past the tie
+        XCTAssertEqual(Naive.bf16(Float(bitPattern: 0x3FFF_FFFF)), 2)                   // carries into the exponent
+        XCTAssertEqual(Naive.bf16(-0.1), -Float(bitPattern: 0x3DCD_0000))
     }
 
     func testPackedLinearMatchesNaiveWithEveryEpilogue() {

@@ -41,6 +41,14 @@ public enum Naive {
         return y
     }
 
+    /// x rounded to bfloat16 (its top 16 bits), to nearest with ties to even, and widened back: what a bf16 GEMM
+    /// multiplies instead of x. NaN and infinities are left alone.
+    public static func bf16(_ x: Float) -> Float {
+        guard x.isFinite else { return x }
+        let u = x.bitPattern
+        return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
+    }
+
     public static func gelu(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
 
     public static func softmax(_ x: [Double]) -> [Double] {

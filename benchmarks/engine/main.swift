@@ -1,7 +1,8 @@
 // Engine throughput: the ViT teacher forward at batch 1 and 8, with BLAS threads, batch-splitting workers and
 // independent streams as the ways to use two cores. One JSON line per configuration.
-// Usage: engine-bench --teacher PATH [--seconds S] [--batch N]... [--mode M]... [--threads N]...
-// (default: every batch, mode and BLAS thread count; the filters pick one configuration, e.g. for a profiler)
+// Usage: engine-bench --teacher PATH [--seconds S] [--batch N]... [--mode M]... [--threads N]... [--precision P]...
+// (default: every batch, mode and BLAS thread count; the filters pick one configuration, e.g. for a profiler;
+// each --precision, fp32 or bf16, runs every configuration in turn, in the same process; default the process's)
 import Checkpoint
 import Dispatch
 import Engine
@@ -17,10 +18,11 @@ func flopsPerImage(_ c: ViTConfig) -> Double {
     return 2 * n * Double(c.patchDim) * d + Double(c.depth) * block + 2 * d * Double(c.numClasses)
 }
 
-let (teacherPath, seconds, batches, modes, blasThreads) = { () -> (String, Double, [Int], Set<String>, [Int]) in
+let (teacherPath, seconds, batches, modes, blasThreads, precisions) = {
+    () -> (String, Double, [Int], Set<String>, [Int], [FastPath.Precision]) in
     var teacherPath = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors"
     var seconds = 10.0
-    var batches: [Int] = [], modes: Set<String> = [], threads: [Int] = []
+    var batches: [Int] = [], modes: Set<String> = [], threads: [Int] = [], precisions: [FastPath.Precision] = []
     var args = CommandLine.arguments.dropFirst().makeIterator()
     while let a = args.next() {
         switch a {
@@ -29,11 +31,17 @@ let (teacherPath, seconds, batches, modes, blasThreads) = { () -> (String, Doubl
         case "--batch": batches.append(Int(args.next()!)!)
         case "--mode": modes.insert(args.next()!)
         case "--threads": threads.append(Int(args.next()!)!)
+        case "--precision":
+            let p = FastPath.Precision(rawValue: args.next()!)!
+            precondition(FastPath.isa != nil && (p == .fp32 || FastPath.isa == .avx512 && FastPath.precisions.contains(p)),
+                         "\(p) does not run on this CPU with these kernels")
+            precisions.append(p)
         default: fatalError("unknown argument \(a)")
         }
     }
     return (teacherPath, seconds, batches.isEmpty ? [1, 8] : batches,
-            modes.isEmpty ? ["blas-threads", "split-batch", "two-streams"] : modes, threads.isEmpty ? [1, 2] : threads)
+            modes.isEmpty ? ["blas-threads", "split-batch", "two-streams"] : modes, threads.isEmpty ? [1, 2] : threads,
+            precisions.isEmpty ? [FastPath.precision] : precisions)
 }()
 
 /// One JSON line, unbuffered: each as soon as it is measured.
@@ -41,8 +49,10 @@ func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").u
 
 // FastPath's kernels: the widest the CPU has, or as ANOMALYD_KERNELS asks (avx2, blas: the OpenBLAS path).
 emit("{\"openblas_core\":\"\(BLAS.coreName)\",\"fastpath\":\"\(FastPath.isa.map { "\($0)" } ?? "none")\"}")
-let vit = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: teacherPath)))
-let c = vit.config
+let plain = ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: teacherPath)))
+/// The teacher packed once per precision (the runners keep packed weights as they are).
+let vits = precisions.map { plain.packingWeights(precision: $0) }
+let c = plain.config
 let gflop = flopsPerImage(c) / 1e9
 var gen = SystemRandomNumberGenerator()
 let images = (0..<16 * c.imageSize * c.imageSize * 3).map { _ in UInt8.random(in: 0...255, using: &gen) }
@@ -69,37 +79,45 @@ func measure(imagesPerStep: Int, _ step: () -> Void) -> (Double, Double) {
     return (Double(done) / elapsed, (cpuSeconds() - cpuStart) * 1000 / Double(done))
 }
 
-func report(_ mode: String, threads: Int, batch: Int, _ result: (Double, Double)) {
+func report(_ mode: String, threads: Int, batch: Int, _ vit: ViT, _ result: (Double, Double)) {
     let (ips, cpuMs) = result
-    let line = String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"threads\":%d,\"batch\":%d,\"images_per_s\":%.2f,\"gflops\":%.1f,\"gflop_per_image\":%.3f,\"cpu_ms_per_image\":%.1f}",
-                      mode, threads, batch, ips, ips * gflop, gflop, cpuMs)
+    let precision = vit.packed?.precision.rawValue ?? "fp32"
+    let line = String(format: "{\"impl\":\"swift\",\"mode\":\"%@\",\"precision\":\"%@\",\"threads\":%d,\"batch\":%d,\"images_per_s\":%.2f,\"gflops\":%.1f,\"gflop_per_image\":%.3f,\"cpu_ms_per_image\":%.1f}",
+                      mode, precision, threads, batch, ips, ips * gflop, gflop, cpuMs)
     emit(line)
 }
 
 images.withUnsafeBufferPointer { buf in
     let rgb = buf.baseAddress!
+    // Each configuration in every precision before the next, so that a shared machine's load weighs on both alike.
     for batch in batches {
         // One worker, OpenBLAS using 1 then 2 threads inside each GEMM.
         for threads in blasThreads where modes.contains("blas-threads") {
-            BLAS.setThreads(threads)
-            let runner = ViTRunner(vit: vit, workers: 1, maxBatch: batch)
-            report("blas-threads", threads: threads, batch: batch,
-                   measure(imagesPerStep: batch) { _ = runner.forward(rgb: rgb, batch: batch) })
+            for vit in vits {
+                BLAS.setThreads(threads)
+                let runner = ViTRunner(vit: vit, workers: 1, maxBatch: batch)
+                report("blas-threads", threads: threads, batch: batch, vit,
+                       measure(imagesPerStep: batch) { _ = runner.forward(rgb: rgb, batch: batch) })
+            }
         }
         BLAS.setThreads(1)
         // Two single-threaded workers splitting each batch (batch 1 cannot be split).
         if batch > 1 && modes.contains("split-batch") {
-            let runner = ViTRunner(vit: vit, workers: 2, maxBatch: batch)
-            report("split-batch", threads: 2, batch: batch,
-                   measure(imagesPerStep: batch) { _ = runner.forward(rgb: rgb, batch: batch) })
+            for vit in vits {
+                let runner = ViTRunner(vit: vit, workers: 2, maxBatch: batch)
+                report("split-batch", threads: 2, batch: batch, vit,
+                       measure(imagesPerStep: batch) { _ = runner.forward(rgb: rgb, batch: batch) })
+            }
         }
         // Two single-threaded workers on independent streams (e.g. two cameras), each at this batch size.
         guard modes.contains("two-streams") else { continue }
-        let runners = (0..<2).map { _ in ViTRunner(vit: vit, workers: 1, maxBatch: batch) }
-        report("two-streams", threads: 2, batch: batch, measure(imagesPerStep: 2 * batch) {
-            Parallel.forEach(2) { i in
-                _ = runners[i].forward(rgb: rgb + i * batch * c.imageSize * c.imageSize * 3, batch: batch)
-            }
-        })
+        for vit in vits {
+            let runners = (0..<2).map { _ in ViTRunner(vit: vit, workers: 1, maxBatch: batch) }
+            report("two-streams", threads: 2, batch: batch, vit, measure(imagesPerStep: 2 * batch) {
+                Parallel.forEach(2) { i in
+                    _ = runners[i].forward(rgb: rgb + i * batch * c.imageSize * c.imageSize * 3, batch: batch)
+                }
+            })
+        }
     }
 }

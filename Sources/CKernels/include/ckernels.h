@@ -1,6 +1,7 @@
 #ifndef ANOMALYD_CKERNELS_H
 #define ANOMALYD_CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Inference kernels for the ViT forward, in AVX-512 and in AVX2+FMA: a GEMM over weights packed once, with bias,
  * GELU and residual fused into its epilogue; attention in one pass per head and block of query rows; LayerNorm.
@@ -22,6 +23,19 @@ void ck_pack(float *dst, const float *w, int n, int k);
  * `packed` comes from ck_pack; bias and residual may be NULL; residual may be out. */
 void ck_linear(int isa, float *out, const float *inp, const float *packed, const float *bias, const float *residual,
                int m, int k, int n, int gelu);
+
+/* The bf16 GEMM, for CPUs with AVX512_BF16: weights rounded to bf16 once when packed, each row tile's inputs
+ * rounded as it runs (both to nearest even), products summed in fp32; the epilogue is ck_linear's, in fp32. */
+/* Whether this CPU (and OS) runs it: AVX-512 (ck_best_isa) and AVX512_BF16 (cpuid leaf 7 subleaf 1, EAX bit 5). */
+int ck_has_bf16(void);
+/* bf16 values (uint16) needed to pack an [n, k] weight: n rounded up to 32, times k rounded up to 2. */
+size_t ck_packed_bf16_count(int n, int k);
+/* Packs w [n, k] row-major into panels of 32 outputs, each [k/2][32][2] (two consecutive k of one output side by
+ * side, as vdpbf16ps reads them), rounded to nearest even, zero-padded past n and past an odd k. */
+void ck_pack_bf16(uint16_t *dst, const float *w, int n, int k);
+/* ck_linear over weights from ck_pack_bf16. */
+void ck_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias, const float *residual,
+                    int m, int k, int n, int gelu);
 
 /* Scratch floats ck_attention needs for `tokens` tokens of head width `hd`. */
 size_t ck_attention_scratch(int tokens, int hd);
