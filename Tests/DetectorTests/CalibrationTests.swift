@@ -32,22 +32,13 @@ final class CalibrationTests: XCTestCase {
     /// component's alone (the factor 2 in p is the price of not knowing which component informs), where the sum of
     /// z-scores loses clearly more; and a normal frame crosses a cut at p = 1e-3 about as often as promised.
     func testAComponentOfPureNoiseDoesNotDragTheFusionDown() throws {
-        var state: UInt64 = 5
-        func normal() -> Double {
-            func u() -> Double {
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return (Double(state >> 11) + 0.5) / Double(1 << 53)
-            }
-            return (-2 * log(u())).squareRoot() * cos(2 * .pi * u())
-        }
+        var draws = NormalDraws(state: 5)
+        func normal() -> Double { draws.next() }
         // Normal frames: both components N(0, 1); novel ones: the informative one shifted by 3, the noise not at all.
         let fit = (0..<600).map { _ in (normal(), normal()) }
         let calibration = try Calibration.fit(normal: [.gaussian: fit.map(\.0), .mkd: fit.map(\.1)], holdoutCount: 600)
         let normals = (0..<4000).map { _ in (normal(), normal()) }, novel = (0..<400).map { _ in (3 + normal(), normal()) }
         func fused(_ f: (Double, Double)) throws -> Double { try calibration.evaluate([.gaussian: f.0, .mkd: f.1]).surprise }
-        func auroc(_ normal: [Double], _ anomalous: [Double]) throws -> Double {
-            try ROC.auroc(scores: normal + anomalous, labels: normal.map { _ in false } + anomalous.map { _ in true })
-        }
         let best = try auroc(normals.map(\.0), novel.map(\.0))
         let tail = try auroc(try normals.map(fused), try novel.map(fused))
         let zsum = try auroc(normals.map { $0.0 + $0.1 }, novel.map { $0.0 + $0.1 })
@@ -90,17 +81,8 @@ final class CalibrationTests: XCTestCase {
     /// AUROC stays within 0.03 of the informative one's; min-p pays 0.015, a z-score sum 0.06). Either way the joint
     /// tail keeps its promise: a normal frame crosses a cut at p = 1e-3 about as often as promised.
     func testTheSumGainsFromTwoInformativeComponentsAndKeepsItsFalseAlarmRate() throws {
-        var state: UInt64 = 5
-        func normal() -> Double {
-            func u() -> Double {
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return (Double(state >> 11) + 0.5) / Double(1 << 53)
-            }
-            return (-2 * log(u())).squareRoot() * cos(2 * .pi * u())
-        }
-        func auroc(_ normal: [Double], _ anomalous: [Double]) throws -> Double {
-            try ROC.auroc(scores: normal + anomalous, labels: normal.map { _ in false } + anomalous.map { _ in true })
-        }
+        var draws = NormalDraws(state: 5)
+        func normal() -> Double { draws.next() }
         let fit = (0..<600).map { _ in (normal(), normal()) }
         let calibration = try Calibration.fit(normal: [.gaussian: fit.map(\.0), .mkd: fit.map(\.1)], holdoutCount: 600, fusion: .fisher)
         func fused(_ f: (Double, Double)) throws -> Double { try calibration.evaluate([.gaussian: f.0, .mkd: f.1]).surprise }
@@ -123,14 +105,8 @@ final class CalibrationTests: XCTestCase {
     /// Correlated components (on video both see the same light): Fisher's sum read as if they were independent would
     /// promise too much; the joint tail measures the sum's spread on the learning frames and keeps the promised rate.
     func testTheJointTailAbsorbsCorrelatedComponents() throws {
-        var state: UInt64 = 11
-        func normal() -> Double {
-            func u() -> Double {
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return (Double(state >> 11) + 0.5) / Double(1 << 53)
-            }
-            return (-2 * log(u())).squareRoot() * cos(2 * .pi * u())
-        }
+        var draws = NormalDraws(state: 11)
+        func normal() -> Double { draws.next() }
         func frame() -> (Double, Double) { let common = normal(); return (common + 0.3 * normal(), common + 0.3 * normal()) }
         let fit = (0..<2000).map { _ in frame() }
         let calibration = try Calibration.fit(normal: [.gaussian: fit.map(\.0), .patch: fit.map(\.1)], holdoutCount: 2000, fusion: .fisher)
@@ -234,4 +210,20 @@ final class CalibrationTests: XCTestCase {
             XCTAssertEqual($0 as? CalibrationError, .invalidBlockLength(0))
         }
     }
+}
+
+/// Box-Muller draws from a seeded LCG: the same samples on every machine.
+private struct NormalDraws {
+    var state: UInt64
+    mutating func next() -> Double {
+        func u() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (Double(state >> 11) + 0.5) / Double(1 << 53)
+        }
+        return (-2 * log(u())).squareRoot() * cos(2 * .pi * u())
+    }
+}
+
+private func auroc(_ normal: [Double], _ anomalous: [Double]) throws -> Double {
+    try ROC.auroc(scores: normal + anomalous, labels: normal.map { _ in false } + anomalous.map { _ in true })
 }

@@ -33,45 +33,6 @@ final class FastPathTests: XCTestCase {
         }
     }
 
-    /// The GEMM in every precision the CPU runs against the reference on operands rounded as that precision rounds
-    /// them (bf16: both to nearest even, sums exact): as tight as fp32's test, so the bf16 kernel may round nothing
-    /// else. Odd k (a zero-padded last pair), k = 1, partial row tiles and panels, every epilogue.
-    func testLinearInEveryPrecisionMatchesRoundedReference() {
-        for precision in FastPath.precisions { checkLinear(precision) }
-    }
-
-    func checkLinear(_ precision: FastPath.Precision) {
-        var rng = RNG(34)
-        let round = { (x: Float) in precision == .bf16 ? Naive.bf16(x) : x }
-        // bf16 runs in the AVX-512 kernels only; fp32 in the widest.
-        let isa = precision == .bf16 ? FastPath.ISA.avx512 : FastPath.supported.last!
-        for (rows, inF, outF) in [(13, 37, 29), (25, 193, 577), (1, 768, 1000), (30, 65, 96), (12, 1, 33), (7, 41, 40)] {
-            let x = rng.floats(rows * inF), w = rng.floats(outF * inF), b = rng.floats(outF)
-            let res = rng.floats(rows * outF)
-            let packed = PackedWeight(w, inFeatures: inF, outFeatures: outF, precision: precision)
-            XCTAssertEqual(packed.precision, precision)
-            let plain = Naive.linear(x.map(round), w.map(round), b, rows: rows, inF: inF, outF: outF)
-            let tolerance = 1e-5 * Double(inF).squareRoot()
-            var y = [Float](repeating: .nan, count: rows * outF)
-            FastPath.linear(&y, x, packed, b, rows: rows, isa: isa)
-            XCTAssertLessThan(maxAbsDiff(y, plain), tolerance, "\(precision) \(rows)×\(inF)×\(outF)")
-            if precision == .bf16 && inF > 1 {
-                // The rounding is real: unrounded operands land far outside the tolerance.
-                XCTAssertGreaterThan(maxAbsDiff(y, Naive.linear(x, w, b, rows: rows, inF: inF, outF: outF)),
-                                     10 * tolerance, "bf16 \(rows)×\(inF)×\(outF) rounds")
-            }
-            FastPath.linear(&y, x, packed, nil, rows: rows, isa: isa)
-            XCTAssertLessThan(maxAbsDiff(y, Naive.linear(x.map(round), w.map(round), nil, rows: rows, inF: inF, outF: outF)),
-                              tolerance, "\(precision) no bias \(rows)×\(inF)×\(outF)")
-            FastPath.linear(&y, x, packed, b, gelu: true, rows: rows, isa: isa)
-            XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "\(precision) GELU \(rows)×\(inF)×\(outF)")
-            var inPlace = res
-            FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows, isa: isa)
-            XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
-                              "\(precision) residual \(rows)×\(inF)×\(outF)")
-        }
-    }
-
     /// Rounding to bf16 as the reference does it (ties to even, carries into the exponent).
     func testBF16RoundingReference() {
         XCTAssertEqual(Naive.bf16(1 + 1 / 256), 1)                                      // tie, 1 is even
@@ -81,32 +42,45 @@ final class FastPathTests: XCTestCase {
         XCTAssertEqual(Naive.bf16(-0.1), -Float(bitPattern: 0x3DCD_0000))
     }
 
+    /// The GEMM in fp32 in every instruction set the CPU runs, and in bf16 (AVX-512 kernels only) where it has
+    /// AVX512_BF16, against the reference on operands rounded as that precision rounds them (bf16: both to nearest
+    /// even, sums exact): as tight for bf16 as for fp32, so the bf16 kernel may round nothing else. Odd k (a
+    /// zero-padded last pair), k = 1, partial row tiles and panels, every epilogue.
     func testPackedLinearMatchesNaiveWithEveryEpilogue() {
-        for isa in FastPath.supported { checkPackedLinear(isa) }
+        for isa in FastPath.supported { checkLinear(isa, .fp32) }
+        for precision in FastPath.precisions where precision != .fp32 { checkLinear(.avx512, precision) }
     }
 
-    func checkPackedLinear(_ isa: FastPath.ISA) {
+    func checkLinear(_ isa: FastPath.ISA, _ precision: FastPath.Precision) {
         var rng = RNG(31)
-        for (rows, inF, outF) in [(13, 37, 29), (25, 192, 576), (1, 768, 1000), (30, 64, 96), (7, 40, 40)] {
+        let round = { (x: Float) in precision == .bf16 ? Naive.bf16(x) : x }
+        for (rows, inF, outF) in [(13, 37, 29), (25, 193, 577), (1, 768, 1000), (30, 65, 96), (12, 1, 33), (7, 41, 40)] {
             let x = rng.floats(rows * inF), w = rng.floats(outF * inF), b = rng.floats(outF)
             let res = rng.floats(rows * outF)
-            let packed = PackedWeight(w, inFeatures: inF, outFeatures: outF)
-            let plain = Naive.linear(x, w, b, rows: rows, inF: inF, outF: outF)
+            let packed = PackedWeight(w, inFeatures: inF, outFeatures: outF, precision: precision)
+            XCTAssertEqual(packed.precision, precision)
+            let (xr, wr) = (x.map(round), w.map(round))
+            let plain = Naive.linear(xr, wr, b, rows: rows, inF: inF, outF: outF)
             let tolerance = 1e-5 * Double(inF).squareRoot()
+            let shape = "\(isa) \(precision) \(rows)×\(inF)×\(outF)"
             for bias in [b, nil] {
                 var y = [Float](repeating: .nan, count: rows * outF)
                 FastPath.linear(&y, x, packed, bias, rows: rows, isa: isa)
-                XCTAssertLessThan(maxAbsDiff(y, Naive.linear(x, w, bias, rows: rows, inF: inF, outF: outF)), tolerance,
-                                  "\(isa) \(rows)×\(inF)×\(outF) bias \(bias != nil)")
+                XCTAssertLessThan(maxAbsDiff(y, Naive.linear(xr, wr, bias, rows: rows, inF: inF, outF: outF)), tolerance,
+                                  "\(shape) bias \(bias != nil)")
+                if precision == .bf16, inF > 1, let bias {
+                    // The rounding is real: unrounded operands land far outside the tolerance.
+                    XCTAssertGreaterThan(maxAbsDiff(y, Naive.linear(x, w, bias, rows: rows, inF: inF, outF: outF)),
+                                         10 * tolerance, "\(shape) rounds")
+                }
             }
             var y = [Float](repeating: .nan, count: rows * outF)
             FastPath.linear(&y, x, packed, b, gelu: true, rows: rows, isa: isa)
-            XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "\(isa) GELU \(rows)×\(inF)×\(outF)")
+            XCTAssertLessThan(maxAbsDiff(y, plain.map(Naive.gelu)), tolerance, "\(shape) GELU")
             // The residual in place, as the blocks use it: out = res + x·Wᵀ + b.
             var inPlace = res
             FastPath.linear(&inPlace, x, packed, b, residual: inPlace, rows: rows, isa: isa)
-            XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance,
-                              "\(isa) residual \(rows)×\(inF)×\(outF)")
+            XCTAssertLessThan(maxAbsDiff(inPlace, zip(plain, res).map { $0 + Double($1) }), tolerance, "\(shape) residual")
         }
     }
 
