@@ -126,7 +126,8 @@ public enum Fusion: String, Codable, Sendable, CaseIterable {
 ///
 /// `Fusion.fisher` sums the evidence instead, T = −Σ ln p_j, under T's own tail fitted on the learning frames that
 /// every component scored (`JointTail`; the components are correlated, so T's normal distribution is measured, not
-/// assumed). Where both components inform it ranks better (solar cells 94.49 against 94.18), but on video a nuisance
+/// assumed). Where both components inform it ranks better (solar cells with the PCA at 0.99: 94.49 against 94.18), but
+/// on video a nuisance
 /// that lifts both components a little (a light step, drift after the burn-in) adds up: on the 60-minute shift it
 /// opened 2 false episodes where min-p opened none (benchmarks/quality/RESULTS.md, session 21).
 ///

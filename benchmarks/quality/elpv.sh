@@ -8,8 +8,8 @@
 # Usage: benchmarks/quality/elpv.sh [CONFIG...]   CONFIG: default (the binary's defaults) | papers (a 12-block student
 #        and the CLS Gaussian with PCA, no patch memory) | best (papers with cls+patch_mean, ledoit_wolf,
 #        channel_profile), each also as default-as-is | best-as-is (without the brightness gain); patch (papers with a
-#        4,096-patch memory); patch-gaussian (that memory and the CLS Gaussian keeping 0.9, no student: session 20's
-#        default; today's keeps 0.99); patch-lw
+#        4,096-patch memory); patch-gaussian (that memory and the CLS Gaussian keeping 0.9, no student: today's
+#        default); patch-lw
 #        (the same with the Gaussian of best); peer. Without CONFIG: default papers peer.
 #        ANOMALYD_BIN=PATH runs that binary.
 set -euo pipefail
