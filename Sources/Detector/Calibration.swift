@@ -126,10 +126,9 @@ public enum Fusion: String, Codable, Sendable, CaseIterable {
 ///
 /// `Fusion.fisher` sums the evidence instead, T = −Σ ln p_j, under T's own tail fitted on the learning frames that
 /// every component scored (`JointTail`; the components are correlated, so T's normal distribution is measured, not
-/// assumed). Where both components inform it ranks better (solar cells with the PCA at 0.99: 94.49 against 94.18), but
-/// on video a nuisance
-/// that lifts both components a little (a light step, drift after the burn-in) adds up: on the 60-minute shift it
-/// opened 2 false episodes where min-p opened none (benchmarks/quality/RESULTS.md, session 21).
+/// assumed). Where both components inform it ranks better (solar cells with the PCA at 0.99: 94.49 against 94.18),
+/// but on video a nuisance that lifts both components a little (a light step, drift after the burn-in) adds up: on
+/// the 60-minute shift it opened 2 false episodes where min-p opened none (benchmarks/quality/RESULTS.md, session 21).
 ///
 /// Each component's tail rests on its own out-of-sample normal scores (`ModelFitting`): the Gaussian's and the patch
 /// memory's are cross-fitted over every learning frame, the student's come from the held-out frames.
