@@ -163,9 +163,10 @@ public struct Calibration: Codable, Sendable, Equatable {
         guard !normal.isEmpty else { throw CalibrationError.noComponents }
         let components = normal.keys.sorted()
         let tails = try components.map { c in try componentTail(c, Array(normal[c]!.values)) }
+        guard fusion == .fisher else { return try Calibration(tails: tails, holdoutCount: holdoutCount, rows: nil) }
         let shared = components.dropFirst().reduce(Set(normal[components[0]]!.keys)) { $0.intersection(normal[$1]!.keys) }
         let rows = shared.sorted().map { frame in components.map { normal[$0]![frame]! } }
-        return try Calibration(tails: tails, holdoutCount: holdoutCount, rows: fusion == .fisher ? rows : nil)
+        return try Calibration(tails: tails, holdoutCount: holdoutCount, rows: rows)
     }
 
     /// The same, each component's scores in frame order (the i-th score of every component is frame i's).

@@ -92,8 +92,8 @@ public struct DetectorSettings: Codable, Sendable, Equatable {
     }
 
     /// The papers' detector: a masked-distillation student as deep as the teacher scored by its mean error (RN), a CLS
-    /// Gaussian with PCA keeping 0.9 of the variance (Transformaly), no patch memory. The default until the measured one replaced it, so also what a
-    /// bundle's record without those keys means.
+    /// Gaussian with PCA keeping 0.9 of the variance (Transformaly), no patch memory. The default until the measured
+    /// one replaced it, so also what a bundle's record without those keys means.
     public static var papers: DetectorSettings {
         var s = DetectorSettings()
         s.studentDepth = nil

@@ -6,10 +6,10 @@ import Detector
 /// A model's tails rest on its learning frames' out-of-sample scores, which cannot show every way the scene
 /// varies; where it varies more (light, shake) a tail is over-confident and normal frames look rare. During the
 /// first `burnInFrames` of detection under a model, each component's raw scores on quiet frames away from any
-/// evidence (`BurnIn`) join its learning scores (and the frame's fused sum the joint tail's), and the tails are
-/// refitted as they grow by a quarter (from `firstRefit` frames on) and once more at the end; then the calibration
-/// holds. A new model (a refit) starts a
-/// new burn-in from its own calibration: raw scores of two models are not comparable.
+/// evidence (`BurnIn`) join its learning scores (with Fisher's fusion, the frame's row joins T's rows too), and the
+/// tails are refitted as they grow by a quarter (from `firstRefit` frames on) and once more at the end; then the
+/// calibration holds. A new model (a refit) starts a new burn-in from its own calibration: raw scores of two models
+/// are not comparable.
 /// (Session 9, offline on the 60-minute shift: normal frames above the cut 12 of 1,331 → 0, novel ones 20 → 16 of 33.)
 /// The patch memory's cells are levelled live as well (`CellLevels`), for as long as the model scores; the tails see
 /// the levelled scores.
