@@ -86,8 +86,8 @@ final class ViTForwardTests: XCTestCase {
     }
 
     /// FastPath's threads (as many as BLAS may use) split each image's rows, or the images: the same results as one
-    /// thread, to the bit (every row's sums run in the same order whichever tile holds it), in every instruction set
-    /// and in bf16.
+    /// thread, to the bit (every row's sums run in the same order whichever tile holds it, and int8 quantizes each
+    /// row alone), in every instruction set and in bf16 and int8.
     func testFastPathThreadsDoNotChangeResults() throws {
         try XCTSkipIf(FastPath.supported.isEmpty, "neither AVX-512 nor AVX2 with FMA on this CPU")
         // 37 tokens: enough rows for two threads' row tiles.
@@ -97,7 +97,7 @@ final class ViTForwardTests: XCTestCase {
         let saved = BLAS.threads
         defer { BLAS.setThreads(saved) }
         let paths = FastPath.supported.map { ($0, FastPath.Precision.fp32) }
-            + (FastPath.precisions.contains(.bf16) ? [(.avx512, .bf16)] : [])
+            + FastPath.precisions.filter { $0 != .fp32 }.map { (FastPath.ISA.avx512, $0) }
         for (isa, precision) in paths { for batch in [1, 3] {
             let vit = ViT(parameters: params).packingWeights(isa: isa, precision: precision)
             let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
