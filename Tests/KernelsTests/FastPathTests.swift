@@ -164,9 +164,9 @@ final class Int8FastPathTests: XCTestCase {
 
     /// The emulation against exact (double) products on a ViT-Ti block's GEMMs: qkv/fc1-like (k = 192) over
     /// LayerNorm-like rows (about unit variance, weights about 0.03), and fc2-like (k = 768) over GELU outputs.
-    /// Relative error ‖int8 − fp32‖ / ‖fp32‖ under 2 % (measured 1.2-1.4 %). With a few outlier channels, as
-    /// LayerNorm outputs have, per-row scales spend their levels on the outliers: the error grows (measured 5 %),
-    /// which is why the real teacher is checked too (ViTForwardTests).
+    /// Relative error ‖int8 − exact‖ / ‖exact‖ under 1.5 % (measured 0.82 % and 0.95 %). With a few outlier
+    /// channels, as LayerNorm outputs have, per-row scales spend their levels on the outliers: the error grows
+    /// (measured 1.7 %), which is why the real teacher is checked too (ViTForwardTests).
     func testInt8EmulationTracksFP32() {
         var rng = RNG(34)
         func normal(_ n: Int, _ sd: Float) -> [Float] {   // sum of four uniforms: near normal, bounded
@@ -183,12 +183,12 @@ final class Int8FastPathTests: XCTestCase {
         let hidden = Naive.linear(ln, wUp, nil, rows: rows, inF: d, outF: m).map { Float(Naive.gelu($0)) }
         let fc1 = relative(ln, wUp, rows: rows, inF: d, outF: m)
         let fc2 = relative(hidden, wDown, rows: rows, inF: m, outF: d)
-        XCTAssertLessThan(fc1, 0.02, "fc1-like")
-        XCTAssertLessThan(fc2, 0.02, "fc2-like")
+        XCTAssertLessThan(fc1, 0.015, "fc1-like")
+        XCTAssertLessThan(fc2, 0.015, "fc2-like")
         // Outliers: channels 0 and 1 twenty times the others.
         let outliers = ln.enumerated().map { $0.offset % d < 2 ? $0.element * 20 : $0.element }
         let skewed = relative(outliers, wUp, rows: rows, inF: d, outF: m)
-        XCTAssertGreaterThan(skewed, 2 * fc1, "outlier channels cost levels")
-        XCTAssertLessThan(skewed, 0.1, "outlier channels")
+        XCTAssertGreaterThan(skewed, 1.5 * fc1, "outlier channels cost levels")
+        XCTAssertLessThan(skewed, 0.04, "outlier channels")
     }
 }
