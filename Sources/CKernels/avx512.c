@@ -184,6 +184,107 @@ BF16 void ck512_linear_bf16(float *out, const float *inp, const uint16_t *packed
     free(a);
 }
 
+/* The int8 GEMM (AVX512_VNNI): vpdpbusd multiplies four u8 by four s8 and adds the four products to an int32
+ * lane, so each instruction does four k steps of 16 columns, and the sums are exact. Weights are s8, one scale per
+ * output (ck_pack_int8); each row tile's inputs are quantized here, once per row tile, to u8 with one scale and zero
+ * point per row (asymmetric: a row after GELU is nearly all positive, and would waste half of a symmetric range).
+ * Σ (qa − z)·qw = Σ qa·qw − z·Σ qw, and Σ qw per output is packed with the weights, so the zero point costs one
+ * multiply per row and panel. The panel holds k in quads, [k/4][32 columns][4]. */
+#define VNNI __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512vnni,avx2,fma")))
+
+/* One row of k floats to u8 (masked loads zero past k: padding quantizes to z, against zero weights). The scalar
+ * arithmetic is spelled out, without contractions, so that the tests' emulation (Tests/Reference) can repeat it. */
+static inline VNNI void quantize_row(uint8_t *q, float *scale, int32_t *zero, const float *x, int k, int kpad) {
+    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();   /* the range holds 0, so z is in 0...255 */
+    for (int p = 0; p < k; p += 16) {
+        __m512 v = _mm512_maskz_loadu_ps(lanes(k - p), x + p);
+        lo = _mm512_min_ps(lo, v);
+        hi = _mm512_max_ps(hi, v);
+    }
+    float range = _mm512_reduce_max_ps(hi) - _mm512_reduce_min_ps(lo);
+    float s = range > 0 ? range / 255 : 1, inv = 1 / s;
+    float zf = -_mm512_reduce_min_ps(lo) * inv;
+    int32_t z = (int32_t)nearbyintf(zf);
+    __m512 vinv = _mm512_set1_ps(inv);
+    __m512i vz = _mm512_set1_epi32(z), v0 = _mm512_setzero_si512(), v255 = _mm512_set1_epi32(255);
+    for (int p = 0; p < kpad; p += 16) {
+        /* cvtps rounds to nearest even (MXCSR's default), as nearbyintf does. */
+        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(k - p), x + p), vinv)), vz);
+        _mm_store_si128((__m128i *)(q + p), _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(v, v0), v255)));
+    }
+    *scale = s;
+    *zero = z;
+}
+
+/* a: mr rows of kq u8 quads (one uint32 each, row stride lda quads), scale and zero point per row; b: one s8 panel,
+ * kq quads of 32 columns, then the panel's 32 weight scales and 32 weight sums (ck_pack_int8). */
+static inline __attribute__((always_inline)) VNNI void tile_int8(const int mr, int kq, const uint32_t *a, size_t lda,
+                                                                  const float *ascale, const int32_t *azero,
+                                                                  const int8_t *b, int nr, float *c, size_t ldc,
+                                                                  epilogue e) {
+    __m512i c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_si512();
+    for (int q = 0; q < kq; q++) {
+        const int8_t *row = b + (size_t)q * 4 * NR;   /* 128 bytes: columns 0-15's quads, then 16-31's */
+        _mm_prefetch((const char *)(row + 8 * 4 * NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(row + 8 * 4 * NR + 2 * NR), _MM_HINT_T0);
+        __m512i b0 = _mm512_loadu_si512(row), b1 = _mm512_loadu_si512(row + 2 * NR);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < mr; i++) {
+            __m512i av = _mm512_set1_epi32((int)a[i * lda + q]);
+            c0[i] = _mm512_dpbusd_epi32(c0[i], av, b0);
+            c1[i] = _mm512_dpbusd_epi32(c1[i], av, b1);
+        }
+    }
+    /* Dequantize: (Σ qa·qw − z·Σ qw), exact in int32, to float, times (row scale · column scale). */
+    const float *wscale = (const float *)(b + (size_t)kq * 4 * NR);
+    const int32_t *wsum = (const int32_t *)(wscale + NR);
+    __m512 s0 = _mm512_loadu_ps(wscale), s1 = _mm512_loadu_ps(wscale + 16);
+    __m512i w0 = _mm512_loadu_si512(wsum), w1 = _mm512_loadu_si512(wsum + 16);
+    __m512 f0[MR], f1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < mr; i++) {
+        __m512i z = _mm512_set1_epi32(azero[i]);
+        __m512 rs = _mm512_set1_ps(ascale[i]);
+        f0[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0[i], _mm512_mullo_epi32(z, w0))), _mm512_mul_ps(rs, s0));
+        f1[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], _mm512_mullo_epi32(z, w1))), _mm512_mul_ps(rs, s1));
+    }
+    finish(mr, f0, f1, nr, c, ldc, e);
+}
+
+static VNNI void tile_int8_any(int mr, int kq, const uint32_t *a, size_t lda, const float *ascale,
+                               const int32_t *azero, const int8_t *b, int nr, float *c, size_t ldc, epilogue e) {
+    switch (mr) {
+#define CASE(r) case r: tile_int8(r, kq, a, lda, ascale, azero, b, nr, c, ldc, e); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    }
+}
+
+VNNI void ck512_linear_int8(float *out, const float *inp, const int8_t *packed, const float *bias,
+                            const float *residual, int m, int k, int n, int gelu) {
+    const int panels = (n + NR - 1) / NR, kq = (k + 3) / 4;
+    const size_t panel_bytes = ck_panel_int8_bytes(k);
+    /* Rows padded to 16 bytes (one store per 16 floats); the tile reads kq quads of each. */
+    const int kpad = round_up(k, 16);
+    uint8_t *a = aligned_alloc(64, (size_t)MR * kpad);
+    float ascale[MR];
+    int32_t azero[MR];
+    for (int i0 = 0; i0 < m; i0 += MR) {
+        int mr = m - i0 < MR ? m - i0 : MR;
+        for (int i = 0; i < mr; i++)
+            quantize_row(a + (size_t)i * kpad, &ascale[i], &azero[i], inp + (size_t)(i0 + i) * k, k, kpad);
+        for (int p = 0; p < panels; p++) {
+            int j0 = p * NR;
+            epilogue e = {bias ? bias + j0 : NULL, residual ? residual + (size_t)i0 * n + j0 : NULL, (size_t)n, NULL, gelu};
+            tile_int8_any(mr, kq, (const uint32_t *)a, (size_t)kpad / 4, ascale, azero, packed + (size_t)p * panel_bytes,
+                          n - j0, out + (size_t)i0 * n + j0, (size_t)n, e);
+        }
+    }
+    free(a);
+}
+
 void ck512_attention(float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,
                   int batch, int t, int d, int heads, int q_begin, int q_end) {
     const int hd = d / heads, tp = round_up(t, NR), panels = tp / NR;

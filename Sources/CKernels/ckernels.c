@@ -1,7 +1,9 @@
 /* The entry points: the instruction set this CPU runs, packing (the same for every instruction set), and each
- * kernel sent to its AVX-512 (avx512.c) or AVX2 (avx2.c) version; the bf16 GEMM's packing and entry (AVX-512 only). */
+ * kernel sent to its AVX-512 (avx512.c) or AVX2 (avx2.c) version; the bf16 and int8 GEMMs' packing and entries
+ * (AVX-512 only). */
 #include "ckernels.h"
 #include "kernels.h"
+#include <math.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -63,6 +65,45 @@ void ck_linear_bf16(float *out, const float *inp, const uint16_t *packed, const 
     ck512_linear_bf16(out, inp, packed, bias, residual, m, k, n, gelu);
 }
 
+int ck_has_vnni(void) {
+    /* As for bf16: AVX-512 with the OS's zmm state, then AVX512_VNNI, leaf 7 subleaf 0, ECX bit 11. */
+    unsigned a, b, c, d;
+    if (ck_best_isa() != CK_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (c >> 11) & 1;
+}
+
+size_t ck_packed_int8_bytes(int n, int k) { return (size_t)((n + NR - 1) / NR) * ck_panel_int8_bytes(k); }
+
+void ck_pack_int8(int8_t *dst, const float *w, int n, int k) {
+    const int panels = (n + NR - 1) / NR, kq = (k + 3) / 4;
+    for (int p = 0; p < panels; p++) {
+        int8_t *panel = dst + (size_t)p * ck_panel_int8_bytes(k);
+        float *scale = (float *)(panel + (size_t)kq * 4 * NR);
+        int32_t *sum = (int32_t *)(scale + NR);
+        for (int j = 0; j < NR; j++) {
+            int o = p * NR + j;
+            const float *row = w + (size_t)o * k;
+            /* Symmetric per output: ±max|w| maps to ±127 (−128 unused, so the range is symmetric). */
+            float m = 0;
+            for (int i = 0; o < n && i < k; i++) m = fmaxf(m, fabsf(row[i]));
+            float s = m > 0 ? m / 127 : 1;
+            int32_t total = 0;
+            for (int i = 0; i < 4 * kq; i++) {
+                int8_t q = o < n && i < k ? (int8_t)fmaxf(-127, fminf(127, nearbyintf(row[i] / s))) : 0;
+                panel[(size_t)(i / 4) * 4 * NR + 4 * j + i % 4] = q;
+                total += q;
+            }
+            scale[j] = s;
+            sum[j] = total;
+        }
+    }
+}
+
+void ck_linear_int8(float *out, const float *inp, const int8_t *packed, const float *bias, const float *residual,
+                    int m, int k, int n, int gelu) {
+    ck512_linear_int8(out, inp, packed, bias, residual, m, k, n, gelu);
+}
+
 void ck_pack_keys(float *kt, const float *k, size_t ld, int t, int hd) {
     int panels = (t + NR - 1) / NR;
     memset(kt + (size_t)(panels - 1) * hd * NR, 0, sizeof(float) * hd * NR);
@@ -109,6 +150,14 @@ int ck_has_bf16(void) { return 0; }
 size_t ck_packed_bf16_count(int n, int k) { (void)n; (void)k; return 0; }
 void ck_pack_bf16(uint16_t *dst, const float *w, int n, int k) { (void)dst; (void)w; (void)n; (void)k; __builtin_trap(); }
 void ck_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias, const float *residual,
+                    int m, int k, int n, int gelu) {
+    (void)out; (void)inp; (void)packed; (void)bias; (void)residual; (void)m; (void)k; (void)n; (void)gelu;
+    __builtin_trap();
+}
+int ck_has_vnni(void) { return 0; }
+size_t ck_packed_int8_bytes(int n, int k) { (void)n; (void)k; return 0; }
+void ck_pack_int8(int8_t *dst, const float *w, int n, int k) { (void)dst; (void)w; (void)n; (void)k; __builtin_trap(); }
+void ck_linear_int8(float *out, const float *inp, const int8_t *packed, const float *bias, const float *residual,
                     int m, int k, int n, int gelu) {
     (void)out; (void)inp; (void)packed; (void)bias; (void)residual; (void)m; (void)k; (void)n; (void)gelu;
     __builtin_trap();

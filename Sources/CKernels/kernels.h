@@ -39,6 +39,11 @@ void ck512_linear(float *out, const float *inp, const float *packed, const float
 /* ck_linear over a bf16 panel (ck_pack_bf16); needs AVX512_BF16 (ck_has_bf16). */
 void ck512_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias,
                        const float *residual, int m, int k, int n, int gelu);
+/* Bytes of one int8 panel (ck_pack_int8): k rounded up to 4, times 32 outputs, then 32 scales and 32 sums. */
+static inline size_t ck_panel_int8_bytes(int k) { return (size_t)round_up(k, 4) * NR + NR * (sizeof(float) + sizeof(int32_t)); }
+/* ck_linear over an int8 panel (ck_pack_int8); needs AVX512_VNNI (ck_has_vnni). */
+void ck512_linear_int8(float *out, const float *inp, const int8_t *packed, const float *bias,
+                       const float *residual, int m, int k, int n, int gelu);
 void ck512_attention(float *out, float *cls_probs, size_t cls_stride, const float *qkv, float *scratch,
                      int batch, int t, int d, int heads, int q_begin, int q_end);
 void ck512_layernorm(float *out, const float *inp, const float *gamma, const float *beta, float *mean, float *rstd,

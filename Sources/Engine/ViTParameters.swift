@@ -130,7 +130,7 @@ extension ViTConfig {
 
 /// A frozen ViT's Linear weights packed once for `FastPath.linear` (inference only: a student in training changes
 /// its weights every step and runs the OpenBLAS kernels), the instruction set FastPath runs on them, and the
-/// precision of its GEMMs (bf16 only with the AVX-512 kernels).
+/// precision of its GEMMs (bf16 and int8 only with the AVX-512 kernels).
 public final class PackedViTWeights: Sendable {
     public struct Block: Sendable {
         public let qkv, proj, fc1, fc2: PackedWeight
@@ -142,7 +142,7 @@ public final class PackedViTWeights: Sendable {
     public let precision: FastPath.Precision
 
     public init(_ p: ViTParameters, isa: FastPath.ISA, precision: FastPath.Precision = .fp32) {
-        precondition(precision == .fp32 || isa == .avx512, "bf16 runs in the AVX-512 kernels only")
+        precondition(precision == .fp32 || isa == .avx512, "\(precision) runs in the AVX-512 kernels only")
         self.isa = isa
         self.precision = precision
         let c = p.config, l = p.layout, d = c.width

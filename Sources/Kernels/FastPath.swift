@@ -26,21 +26,29 @@ public enum FastPath {
         }
     }()
 
-    /// What the GEMM (`linear`) multiplies in: fp32, or bf16 with fp32 sums (AVX512_BF16, AVX-512 kernels only).
-    /// Attention, LayerNorm and the GEMM's epilogue (bias, GELU, residual) are fp32 either way.
+    /// What the GEMM (`linear`) multiplies in: fp32; bf16 with fp32 sums (AVX512_BF16); or int8, s8 weights per
+    /// output and u8 inputs per row with exact int32 sums (AVX512_VNNI; ckernels.h says how each is quantized).
+    /// bf16 and int8 run in the AVX-512 kernels only. Attention, LayerNorm and the GEMM's epilogue (bias, GELU,
+    /// residual) are fp32 whatever the precision.
     public enum Precision: String, Sendable, CaseIterable {
-        case fp32, bf16
+        case fp32, bf16, int8
     }
 
-    /// Every precision this CPU runs the GEMM in (the tests check each): bf16 needs AVX512_BF16.
-    public static let precisions = Precision.allCases.filter { $0 == .fp32 || ck_has_bf16() != 0 }
+    /// Every precision this CPU runs the GEMM in (the tests check each): bf16 needs AVX512_BF16, int8 AVX512_VNNI.
+    public static let precisions = Precision.allCases.filter {
+        switch $0 {
+        case .fp32: true
+        case .bf16: ck_has_bf16() != 0
+        case .int8: ck_has_vnni() != 0
+        }
+    }
 
-    /// The precision this process packs inference weights in (`PackedWeight`): fp32 unless
-    /// ANOMALYD_PRECISION=bf16 asks for bf16 on a CPU that has it, and the AVX-512 kernels run.
-    /// fp32 stays the default: see benchmarks/RESULTS.md, "bf16 GEMM".
+    /// The precision this process packs inference weights in (`PackedWeight`): fp32 unless ANOMALYD_PRECISION
+    /// asks for bf16 or int8 on a CPU that has it, and the AVX-512 kernels run. fp32 stays the default: see
+    /// benchmarks/RESULTS.md, "bf16 GEMM" and "int8 GEMM".
     public static let precision: Precision = {
         let asked = getenv("ANOMALYD_PRECISION").flatMap { Precision(rawValue: String(cString: $0)) } ?? .fp32
-        return asked == .bf16 && isa == .avx512 && precisions.contains(.bf16) ? .bf16 : .fp32
+        return isa == .avx512 && precisions.contains(asked) ? asked : .fp32
     }()
 
     /// Row tile of the AVX-512 GEMM and of its attention's query blocks (twice AVX2's): threads split rows in
@@ -54,7 +62,8 @@ public enum FastPath {
     }
 
     /// out[rows, outF] = act(inp[rows, inF]·Wᵀ + bias) (+ residual), act GELU (exact) when `gelu`, else identity.
-    /// `residual` may be `out`. In the weight's precision: bf16 weights run the AVX-512 bf16 kernel whatever `isa`.
+    /// `residual` may be `out`. In the weight's precision: bf16 and int8 weights run their AVX-512 kernel whatever
+    /// `isa`.
     public static func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: PackedWeight,
                               _ bias: UnsafePointer<Float>?, gelu: Bool = false, residual: UnsafePointer<Float>? = nil,
                               rows: Int, isa: ISA) {
@@ -65,6 +74,9 @@ public enum FastPath {
                       gelu ? 1 : 0)
         case .bf16:
             ck_linear_bf16(out, inp, weight.data.assumingMemoryBound(to: UInt16.self), bias, residual, m, k, n,
+                           gelu ? 1 : 0)
+        case .int8:
+            ck_linear_int8(out, inp, weight.data.assumingMemoryBound(to: Int8.self), bias, residual, m, k, n,
                            gelu ? 1 : 0)
         }
     }
@@ -96,7 +108,8 @@ public enum FastPath {
 }
 
 /// A Linear weight [outF, inF] packed once into `FastPath.linear`'s panels: fp32 ones (the same for every
-/// instruction set), or bf16 ones (rounded here, once; `precision` .bf16 needs a CPU in `FastPath.precisions`).
+/// instruction set), bf16 ones (rounded here, once) or int8 ones (quantized here, once, with their scales); bf16
+/// and int8 need a CPU whose `FastPath.precisions` holds them.
 /// Read-only once made.
 // @unchecked Sendable: the buffer is written only in init.
 public final class PackedWeight: @unchecked Sendable {
@@ -120,6 +133,11 @@ public final class PackedWeight: @unchecked Sendable {
             let count = ck_packed_bf16_count(n, k)
             data = .allocate(byteCount: count * MemoryLayout<UInt16>.size, alignment: 64)
             ck_pack_bf16(data.bindMemory(to: UInt16.self, capacity: count), weight, n, k)
+        case .int8:
+            precondition(FastPath.precisions.contains(.int8), "int8 weights on a CPU without AVX512_VNNI")
+            let count = ck_packed_int8_bytes(n, k)
+            data = .allocate(byteCount: count, alignment: 64)
+            ck_pack_int8(data.bindMemory(to: Int8.self, capacity: count), weight, n, k)
         }
     }
 

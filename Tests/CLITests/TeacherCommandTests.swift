@@ -113,17 +113,19 @@ final class TeacherCommandTests: XCTestCase {
         }
     }
 
-    /// The GEMM's precision: fp32 unless ANOMALYD_PRECISION=bf16 asks on a CPU with AVX512_BF16 running the AVX-512
-    /// kernels; never more than the CPU (or the kernels ANOMALYD_KERNELS picks) has.
+    /// The GEMM's precision: fp32 unless ANOMALYD_PRECISION=bf16 (int8) asks on a CPU with AVX512_BF16 (AVX512_VNNI)
+    /// running the AVX-512 kernels; never more than the CPU (or the kernels ANOMALYD_KERNELS picks) has.
     func testInspectReportsPrecision() throws {
         let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
         let flagsLine = try XCTUnwrap(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
         let flags = Set(flagsLine.split(separator: " ").map(String.init))
         let fast = flags.isSuperset(of: ["avx2", "fma"])
         let bf16 = flags.isSuperset(of: ["avx512f", "fma", "avx512_bf16"])
+        let int8 = flags.isSuperset(of: ["avx512f", "fma", "avx512_vnni"])
         let fp32 = fast ? "fp32" : "fp32 (OpenBLAS)"
         var env = ProcessInfo.processInfo.environment
         for (kernels, precision, expected) in [(nil, nil, fp32), (nil, "fp32", fp32), (nil, "bf16", bf16 ? "bf16" : fp32),
+                                               (nil, "int8", int8 ? "int8" : fp32), ("avx2", "int8", fp32),
                                                ("avx2", "bf16", fp32), ("blas", "bf16", "fp32 (OpenBLAS)")] {
             env["ANOMALYD_KERNELS"] = kernels
             env["ANOMALYD_PRECISION"] = precision

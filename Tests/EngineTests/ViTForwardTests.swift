@@ -86,8 +86,8 @@ final class ViTForwardTests: XCTestCase {
     }
 
     /// FastPath's threads (as many as BLAS may use) split each image's rows, or the images: the same results as one
-    /// thread, to the bit (every row's sums run in the same order whichever tile holds it), in every instruction set
-    /// and in bf16.
+    /// thread, to the bit (every row's sums run in the same order whichever tile holds it, and int8 quantizes each
+    /// row alone), in every instruction set and in bf16 and int8.
     func testFastPathThreadsDoNotChangeResults() throws {
         try XCTSkipIf(FastPath.supported.isEmpty, "neither AVX-512 nor AVX2 with FMA on this CPU")
         // 37 tokens: enough rows for two threads' row tiles.
@@ -97,7 +97,7 @@ final class ViTForwardTests: XCTestCase {
         let saved = BLAS.threads
         defer { BLAS.setThreads(saved) }
         let paths = FastPath.supported.map { ($0, FastPath.Precision.fp32) }
-            + (FastPath.precisions.contains(.bf16) ? [(.avx512, .bf16)] : [])
+            + FastPath.precisions.filter { $0 != .fp32 }.map { (FastPath.ISA.avx512, $0) }
         for (isa, precision) in paths { for batch in [1, 3] {
             let vit = ViT(parameters: params).packingWeights(isa: isa, precision: precision)
             let rgb = rng.bytes(batch * c.imageSize * c.imageSize * 3)
@@ -113,10 +113,12 @@ final class ViTForwardTests: XCTestCase {
         } }
     }
 
-    /// The real teacher (ViT-Ti/16) with its GEMMs in bf16 against the same forward in fp32, in every precision the
-    /// CPU runs besides fp32: each image's CLS token and its patch tokens, as the detector reads them, within 3 %
-    /// relative (‖bf16 − fp32‖ / ‖fp32‖; 12 blocks of bf16 operands leave 0.6 % on CLS, 1.0-1.3 % on the patches),
-    /// and the CLS tokens parallel (cosine 0.99998). The images are smooth gradients with a little noise, nearer camera frames than noise is.
+    /// The real teacher (ViT-Ti/16) with its GEMMs in bf16 or int8 against the same forward in fp32, in every
+    /// precision the CPU runs besides fp32: each image's CLS token and its patch tokens, as the detector reads them,
+    /// within 3 % relative for bf16 (‖bf16 − fp32‖ / ‖fp32‖; 12 blocks of bf16 operands leave 0.6 % on CLS,
+    /// 1.0-1.3 % on the patches) and the CLS tokens parallel (cosine 0.99998); within 5 % and 8 % for int8 (measured
+    /// 3.3-3.4 % on CLS, 5.3-6.4 % on the patches; per-row scales spend levels on LayerNorm's outlier channels),
+    /// cosine 0.999 (measured 0.9994). The solar cells' AUROC does not move with it (benchmarks/RESULTS.md). The images are smooth gradients with a little noise, nearer camera frames than noise is.
     func testReducedPrecisionTeacherTracksFP32() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let path = root.appendingPathComponent("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors").path
@@ -143,6 +145,7 @@ final class ViTForwardTests: XCTestCase {
         let fp32 = run(.fp32), td = c.tokens * c.width
         for precision in reduced {
             let out = run(precision)
+            let bound = precision == .int8 ? (cls: 0.05, patches: 0.08, cosine: 0.999) : (cls: 0.03, patches: 0.03, cosine: 0.9999)
             for b in 0..<batch {
                 let cls = relative(out.cls(b), fp32.cls(b))
                 let patches = relative(out.finalTokens[(b * td + c.width)..<((b + 1) * td)],
@@ -151,9 +154,9 @@ final class ViTForwardTests: XCTestCase {
                     zip(u, v).map { Double($0) * Double($1) }.reduce(0, +)
                 }
                 let cosine = dot(out.cls(b), fp32.cls(b)) / (dot(out.cls(b), out.cls(b)) * dot(fp32.cls(b), fp32.cls(b))).squareRoot()
-                XCTAssertLessThan(cls, 0.03, "\(precision) CLS \(b)")
-                XCTAssertLessThan(patches, 0.03, "\(precision) patch tokens \(b)")
-                XCTAssertGreaterThan(cosine, 0.9999, "\(precision) CLS direction \(b)")
+                XCTAssertLessThan(cls, bound.cls, "\(precision) CLS \(b)")
+                XCTAssertLessThan(patches, bound.patches, "\(precision) patch tokens \(b)")
+                XCTAssertGreaterThan(cosine, bound.cosine, "\(precision) CLS direction \(b)")
             }
         }
     }

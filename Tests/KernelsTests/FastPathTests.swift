@@ -5,8 +5,9 @@ import Reference
 
 /// The inference kernels in every instruction set this CPU runs (AVX-512 and AVX2 on an AVX-512 machine) against
 /// the plain double-precision reference, on shapes that leave partial row tiles (12 and 6 rows), partial 32-column
-/// panels and partial 16-column halves, and the GEMM in bf16 where the CPU has AVX512_BF16. Skipped only on CPUs
-/// with neither, where nothing calls them.
+/// panels and partial 16-column halves, and the GEMM in bf16 where the CPU has AVX512_BF16 and in int8 where it has
+/// AVX512_VNNI. Skipped only on CPUs with neither, where nothing calls them (Int8FastPathTests, below, runs
+/// everywhere).
 final class FastPathTests: XCTestCase {
     override func setUpWithError() throws {
         try XCTSkipIf(FastPath.supported.isEmpty, "neither AVX-512 nor AVX2 with FMA on this CPU")
@@ -22,11 +23,13 @@ final class FastPathTests: XCTestCase {
         }
     }
 
-    /// bf16 follows the flag (cpuid leaf 7 subleaf 1) that /proc/cpuinfo calls avx512_bf16, so a CPU that has it
-    /// cannot skip the bf16 tests below; and the process runs fp32 unless ANOMALYD_PRECISION asks.
+    /// bf16 follows the flag (cpuid leaf 7 subleaf 1) that /proc/cpuinfo calls avx512_bf16, int8 the one it calls
+    /// avx512_vnni, so a CPU that has them cannot skip the tests below; and the process runs fp32 unless
+    /// ANOMALYD_PRECISION asks.
     func testPrecisionsFollowCPUFlags() throws {
         let flags = try XCTUnwrap(BLAS.cpuFlags())
         XCTAssertEqual(FastPath.precisions.contains(.bf16), flags.isSuperset(of: ["avx512f", "fma", "avx512_bf16"]))
+        XCTAssertEqual(FastPath.precisions.contains(.int8), flags.isSuperset(of: ["avx512f", "fma", "avx512_vnni"]))
         XCTAssertTrue(FastPath.precisions.contains(.fp32))
         if ProcessInfo.processInfo.environment["ANOMALYD_PRECISION"] == nil {
             XCTAssertEqual(FastPath.precision, .fp32)
@@ -42,10 +45,11 @@ final class FastPathTests: XCTestCase {
         XCTAssertEqual(Naive.bf16(-0.1), -Float(bitPattern: 0x3DCD_0000))
     }
 
-    /// The GEMM in fp32 in every instruction set the CPU runs, and in bf16 (AVX-512 kernels only) where it has
-    /// AVX512_BF16, against the reference on operands rounded as that precision rounds them (bf16: both to nearest
-    /// even, sums exact): as tight for bf16 as for fp32, so the bf16 kernel may round nothing else. Odd k (a
-    /// zero-padded last pair), k = 1, partial row tiles and panels, every epilogue.
+    /// The GEMM in fp32 in every instruction set the CPU runs, and in bf16 and int8 (AVX-512 kernels only) where it
+    /// has AVX512_BF16 and AVX512_VNNI, against the reference on operands rounded as that precision rounds them
+    /// (bf16: both to nearest even, sums exact; int8: Naive.linearInt8's quantization, integer sums, its
+    /// dequantization): as tight for both as for fp32, so neither kernel may round anything else. Odd k (a
+    /// zero-padded last pair or quad), k = 1, partial row tiles and panels, every epilogue.
     func testPackedLinearMatchesNaiveWithEveryEpilogue() {
         for isa in FastPath.supported { checkLinear(isa, .fp32) }
         for precision in FastPath.precisions where precision != .fp32 { checkLinear(.avx512, precision) }
@@ -54,21 +58,24 @@ final class FastPathTests: XCTestCase {
     func checkLinear(_ isa: FastPath.ISA, _ precision: FastPath.Precision) {
         var rng = RNG(31)
         let round = { (x: Float) in precision == .bf16 ? Naive.bf16(x) : x }
+        func reference(_ x: [Float], _ w: [Float], _ b: [Float]?, rows: Int, inF: Int, outF: Int) -> [Double] {
+            precision == .int8 ? Naive.linearInt8(x, w, b, rows: rows, inF: inF, outF: outF)
+                : Naive.linear(x.map(round), w.map(round), b, rows: rows, inF: inF, outF: outF)
+        }
         for (rows, inF, outF) in [(13, 37, 29), (25, 193, 577), (1, 768, 1000), (30, 65, 96), (12, 1, 33), (7, 41, 40)] {
             let x = rng.floats(rows * inF), w = rng.floats(outF * inF), b = rng.floats(outF)
             let res = rng.floats(rows * outF)
             let packed = PackedWeight(w, inFeatures: inF, outFeatures: outF, precision: precision)
             XCTAssertEqual(packed.precision, precision)
-            let (xr, wr) = (x.map(round), w.map(round))
-            let plain = Naive.linear(xr, wr, b, rows: rows, inF: inF, outF: outF)
+            let plain = reference(x, w, b, rows: rows, inF: inF, outF: outF)
             let tolerance = 1e-5 * Double(inF).squareRoot()
             let shape = "\(isa) \(precision) \(rows)×\(inF)×\(outF)"
             for bias in [b, nil] {
                 var y = [Float](repeating: .nan, count: rows * outF)
                 FastPath.linear(&y, x, packed, bias, rows: rows, isa: isa)
-                XCTAssertLessThan(maxAbsDiff(y, Naive.linear(xr, wr, bias, rows: rows, inF: inF, outF: outF)), tolerance,
+                XCTAssertLessThan(maxAbsDiff(y, reference(x, w, bias, rows: rows, inF: inF, outF: outF)), tolerance,
                                   "\(shape) bias \(bias != nil)")
-                if precision == .bf16, inF > 1, let bias {
+                if precision != .fp32, inF > 1, let bias {
                     // The rounding is real: unrounded operands land far outside the tolerance.
                     XCTAssertGreaterThan(maxAbsDiff(y, Naive.linear(x, w, bias, rows: rows, inF: inF, outF: outF)),
                                          10 * tolerance, "\(shape) rounds")
@@ -131,5 +138,57 @@ final class FastPathTests: XCTestCase {
             XCTAssertEqual(Double(mean[0]), x[0..<c].map(Double.init).reduce(0, +) / Double(c), accuracy: 1e-3,
                            "\(isa) \(c)")
         }
+    }
+}
+
+/// The int8 GEMM's reference (Naive.linearInt8), on every machine, VNNI or not: its quantization on values worked
+/// by hand, and its error against fp32 on data shaped like a ViT's, which FastPathTests' exact match then carries
+/// over to the kernel.
+final class Int8FastPathTests: XCTestCase {
+    /// Rows to u8 (zero point, clamping at 255, an all-positive row, zeros) and weights to s8, by hand.
+    func testInt8QuantizationReference() {
+        let row = Naive.quantizeRow([-1, 0, 0.6, 2])   // scale 3/255, zero point 85
+        XCTAssertEqual(row.q, [0, 85, 136, 255])
+        XCTAssertEqual(row.zero, 85)
+        XCTAssertEqual(row.scale, 3 / 255)
+        let positive = Naive.quantizeRow([0.2, 1])       // range [0, 1]: zero point 0, all 255 levels used
+        XCTAssertEqual(positive.q, [51, 255])
+        XCTAssertEqual(positive.zero, 0)
+        let zeros = Naive.quantizeRow([0, 0])
+        XCTAssertEqual(zeros.q, [0, 0])
+        XCTAssertEqual(zeros.scale, 1)
+        let w = Naive.quantizeWeights([1, -0.3, 0.1, 0, 0, 0], outF: 2, inF: 3)
+        XCTAssertEqual(w.q, [127, -38, 13, 0, 0, 0])
+        XCTAssertEqual(w.scale, [1 / 127, 1])
+    }
+
+    /// The emulation against exact (double) products on a ViT-Ti block's GEMMs: qkv/fc1-like (k = 192) over
+    /// LayerNorm-like rows (about unit variance, weights about 0.03), and fc2-like (k = 768) over GELU outputs.
+    /// Relative error ‖int8 − exact‖ / ‖exact‖ under 1.5 % (measured 0.82 % and 0.95 %). With a few outlier
+    /// channels, as LayerNorm outputs have, per-row scales spend their levels on the outliers: the error grows
+    /// (measured 1.7 %), which is why the real teacher is checked too (ViTForwardTests).
+    func testInt8EmulationTracksFP32() {
+        var rng = RNG(34)
+        func normal(_ n: Int, _ sd: Float) -> [Float] {   // sum of four uniforms: near normal, bounded
+            (0..<n).map { _ in (rng.float() + rng.float() + rng.float() + rng.float()) * sd * 0.866 }
+        }
+        func relative(_ x: [Float], _ w: [Float], rows: Int, inF: Int, outF: Int) -> Double {
+            let exact = Naive.linear(x, w, nil, rows: rows, inF: inF, outF: outF)
+            let int8 = Naive.linearInt8(x, w, nil, rows: rows, inF: inF, outF: outF)
+            let diff = zip(int8, exact).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+            return (diff / exact.map { $0 * $0 }.reduce(0, +)).squareRoot()
+        }
+        let rows = 24, d = 192, m = 768
+        let ln = normal(rows * d, 1), wUp = normal(m * d, 0.03), wDown = normal(d * m, 0.03)
+        let hidden = Naive.linear(ln, wUp, nil, rows: rows, inF: d, outF: m).map { Float(Naive.gelu($0)) }
+        let fc1 = relative(ln, wUp, rows: rows, inF: d, outF: m)
+        let fc2 = relative(hidden, wDown, rows: rows, inF: m, outF: d)
+        XCTAssertLessThan(fc1, 0.015, "fc1-like")
+        XCTAssertLessThan(fc2, 0.015, "fc2-like")
+        // Outliers: channels 0 and 1 twenty times the others.
+        let outliers = ln.enumerated().map { $0.offset % d < 2 ? $0.element * 20 : $0.element }
+        let skewed = relative(outliers, wUp, rows: rows, inF: d, outF: m)
+        XCTAssertGreaterThan(skewed, 1.5 * fc1, "outlier channels cost levels")
+        XCTAssertLessThan(skewed, 0.04, "outlier channels")
     }
 }

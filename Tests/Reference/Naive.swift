@@ -49,6 +49,44 @@ public enum Naive {
         return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
     }
 
+    /// The int8 GEMM's weights (ckernels.h): each output's row symmetric to s8, scale max|w| / 127 (1 for a row of
+    /// zeros), w / scale rounded to nearest even. The same Float operations as ck_pack_int8, so the same integers.
+    public static func quantizeWeights(_ w: [Float], outF: Int, inF: Int) -> (q: [Int32], scale: [Float]) {
+        var q = [Int32](repeating: 0, count: outF * inF), scale = [Float](repeating: 1, count: outF)
+        for o in 0..<outF {
+            let m = w[(o * inF)..<((o + 1) * inF)].map(abs).max()!
+            if m > 0 { scale[o] = m / 127 }
+            for i in 0..<inF { q[o * inF + i] = Int32(max(-127, min(127, (w[o * inF + i] / scale[o]).rounded(.toNearestOrEven)))) }
+        }
+        return (q, scale)
+    }
+
+    /// The int8 GEMM's inputs, one row: asymmetric to u8 over [min(x, 0), max(x, 0)], scale range / 255 (1 for a
+    /// row of zeros), zero point −min / scale rounded, q = x·(1 / scale) rounded + zero, clamped to 0...255
+    /// (rounding to nearest even throughout). The same Float operations as the kernel's quantize_row.
+    public static func quantizeRow(_ x: ArraySlice<Float>) -> (q: [Int32], scale: Float, zero: Int32) {
+        let lo = min(x.min()!, 0), hi = max(x.max()!, 0)
+        let scale: Float = hi - lo > 0 ? (hi - lo) / 255 : 1, inv = 1 / scale
+        let zero = Int32((-lo * inv).rounded(.toNearestOrEven))
+        return (x.map { max(0, min(255, Int32(($0 * inv).rounded(.toNearestOrEven)) + zero)) }, scale, zero)
+    }
+
+    /// x·Wᵀ + b as the int8 GEMM computes it: both quantized as above, integer sums Σ (qx − zero)·qw (exact), then
+    /// Float(sum)·(row scale · weight scale) in Float, as the kernel dequantizes; the bias in double.
+    public static func linearInt8(_ x: [Float], _ w: [Float], _ b: [Float]?, rows: Int, inF: Int, outF: Int) -> [Double] {
+        let (qw, sw) = quantizeWeights(w, outF: outF, inF: inF)
+        var y = [Double](repeating: 0, count: rows * outF)
+        for r in 0..<rows {
+            let (qx, sx, zx) = quantizeRow(x[(r * inF)..<((r + 1) * inF)])
+            for o in 0..<outF {
+                var sum = 0
+                for i in 0..<inF { sum += Int(qx[i] - zx) * Int(qw[o * inF + i]) }
+                y[r * outF + o] = Double(Float(sum) * (sx * sw[o])) + (b.map { Double($0[o]) } ?? 0)
+            }
+        }
+        return y
+    }
+
     public static func gelu(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
 
     public static func softmax(_ x: [Double]) -> [Double] {

@@ -2,7 +2,7 @@
 // independent streams as the ways to use two cores. One JSON line per configuration.
 // Usage: engine-bench --teacher PATH [--seconds S] [--batch N]... [--mode M]... [--threads N]... [--precision P]...
 // (default: every batch, mode and BLAS thread count; the filters pick one configuration, e.g. for a profiler;
-// each --precision, fp32 or bf16, runs every configuration in turn, in the same process; default the process's)
+// each --precision, fp32, bf16 or int8, runs every configuration in turn, in the same process; default the process's)
 import Checkpoint
 import Dispatch
 import Engine

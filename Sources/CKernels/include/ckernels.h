@@ -37,6 +37,22 @@ void ck_pack_bf16(uint16_t *dst, const float *w, int n, int k);
 void ck_linear_bf16(float *out, const float *inp, const uint16_t *packed, const float *bias, const float *residual,
                     int m, int k, int n, int gelu);
 
+/* The int8 GEMM, for CPUs with AVX512_VNNI: weights quantized once when packed, symmetric per output to s8
+ * (scale max|w|/127, rounded to nearest even); each row of inputs quantized as it runs, asymmetric per row to u8
+ * (scale (max − min)/255 over a range holding 0, zero point round(−min/scale)); exact int32 sums, dequantized in
+ * fp32 before ck_linear's epilogue. Tests/Reference's Naive.linearInt8 repeats it step by step. */
+/* Whether this CPU (and OS) runs it: AVX-512 (ck_best_isa) and AVX512_VNNI (cpuid leaf 7, ECX bit 11). */
+int ck_has_vnni(void);
+/* Bytes needed to pack an [n, k] weight: per 32 outputs, k rounded up to 4 bytes each, then 32 scales and sums. */
+size_t ck_packed_int8_bytes(int n, int k);
+/* Packs w [n, k] row-major into panels of 32 outputs, each [k/4][32][4] s8 (four consecutive k of one output side
+ * by side, as vpdpbusd reads them), zero-padded past n and past k, followed by the panel's 32 scales (float) and
+ * 32 sums of its quantized weights (int32, for the inputs' zero points). */
+void ck_pack_int8(int8_t *dst, const float *w, int n, int k);
+/* ck_linear over weights from ck_pack_int8. */
+void ck_linear_int8(float *out, const float *inp, const int8_t *packed, const float *bias, const float *residual,
+                    int m, int k, int n, int gelu);
+
 /* Scratch floats ck_attention needs for `tokens` tokens of head width `hd`. */
 size_t ck_attention_scratch(int tokens, int hd);
 /* out[B, T, D] = concat_h softmax(q_h·k_hᵀ/√hd)·v_h over qkv [B, T, 3D] (each row [q | k | v]), for the query
