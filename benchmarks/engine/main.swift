@@ -2,7 +2,8 @@
 // independent streams as the ways to use two cores. One JSON line per configuration.
 // Usage: engine-bench --teacher PATH [--seconds S] [--batch N]... [--mode M]... [--threads N]... [--precision P]...
 // (default: every batch, mode and BLAS thread count; the filters pick one configuration, e.g. for a profiler;
-// each --precision, fp32, bf16 or int8, runs every configuration in turn, in the same process; default the process's)
+// each --precision, fp32, bf16 or int8, runs every configuration in turn, in the same process; `all`: every
+// precision this CPU runs with these kernels; default the process's)
 import Checkpoint
 import Dispatch
 import Engine
@@ -32,7 +33,12 @@ let (teacherPath, seconds, batches, modes, blasThreads, precisions) = {
         case "--mode": modes.insert(args.next()!)
         case "--threads": threads.append(Int(args.next()!)!)
         case "--precision":
-            let p = FastPath.Precision(rawValue: args.next()!)!
+            let name = args.next()!
+            if name == "all" {
+                precisions += FastPath.isa == .avx512 ? FastPath.precisions : [.fp32]
+                continue
+            }
+            let p = FastPath.Precision(rawValue: name)!
             precondition(FastPath.isa != nil && (p == .fp32 || FastPath.isa == .avx512 && FastPath.precisions.contains(p)),
                          "\(p) does not run on this CPU with these kernels")
             precisions.append(p)
