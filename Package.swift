@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference", "Storage", "Statistics"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "MQTT"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Decisions", "Engine", "Checkpoint",
                                                       "Storage",
                                                       .product(name: "Logging", package: "swift-log")]),
