@@ -148,9 +148,10 @@ final class MQTTDaemonTests: XCTestCase {
 
         // Home Assistant discovery: a binary sensor on the event topic, retained, available with the daemon.
         let discovery = mqttMessages(mqttOut).last { $0.topic == "homeassistant/binary_sensor/anomalyd_belt/config" }
-        let config = discovery.flatMap { try? JSONSerialization.jsonObject(with: Data($0.payload.utf8)) as? [String: Any] }
-        XCTAssertEqual(config?["state_topic"] as? String, "anomalyd/belt/event")
-        XCTAssertEqual(config?["availability_topic"] as? String, "anomalyd/available")
+        let sensor = discovery.flatMap { try? JSONSerialization.jsonObject(with: Data($0.payload.utf8)) as? [String: Any] }
+        XCTAssertEqual(discovery?.retained, true)
+        XCTAssertEqual(sensor?["state_topic"] as? String, "anomalyd/belt/event")
+        XCTAssertEqual(sensor?["availability_topic"] as? String, "anomalyd/available")
         // Statuses are retained, with the same schema as on ZeroMQ.
         let status = mqttMessages(mqttOut).last { $0.topic == "anomalyd/belt/status" }
         XCTAssertTrue(status?.payload.contains("\"schema\":\"anomalyd.status/1\"") == true)
