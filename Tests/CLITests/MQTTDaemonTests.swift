@@ -53,7 +53,7 @@ final class MQTTDaemonTests: XCTestCase {
         defer { if broker.isRunning { broker.terminate(); broker.waitUntilExit() } }
         let config = dir.appendingPathComponent("mqtt.yaml").path
         try """
-        publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1}
+        publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", heartbeat_s: 1, status_s: 2}
         mqtt:
           host: 127.0.0.1
           port: \(mqttPort)
@@ -105,24 +105,25 @@ final class MQTTDaemonTests: XCTestCase {
         }
 
         XCTAssertTrue(waitUntil(15) { availability().last == "online" }, "availability: \(availability())\n\(daemon.output)")
-        XCTAssertTrue(waitUntil(75) { !mqttEvents().isEmpty }, "no event on MQTT\n\(daemon.output)")
-
-        // The broker dies (no will from it: it is gone) and comes back 3 s later.
+        // The broker dies (no will from it: it is gone) as soon as an episode's `new` has reached MQTT, and comes
+        // back once the episode's next event has gone out on ZeroMQ: that one waits in the queue meanwhile.
+        XCTAssertTrue(waitUntil(75) { mqttEvents().contains { $0.payload.contains("\"type\":\"new\"") } }, "no event on MQTT\n\(daemon.output)")
         kill(broker.processIdentifier, SIGKILL)
         broker.waitUntilExit()
         let killedAt = Date()
         let zmqAtKill = zmqEvents().count
+        XCTAssertTrue(waitUntil(30) { zmqEvents().count > zmqAtKill }, "detection stopped with the broker")
         let statusesAtKill = CLI.messages(zmqOut).filter { ($0["topic"] as? String) == "anomaly/belt/status" }.count
-        Thread.sleep(forTimeInterval: 3)
         broker = try self.broker(dir, port: mqttPort)
         let restartedAt = Date()
         func connects() -> Int { daemon.output.components(separatedBy: "MQTT connected").count - 1 }
         XCTAssertTrue(waitUntil(35) { connects() >= 2 }, "the daemon did not reconnect\n\(daemon.output)")
         let reconnectSeconds = Date().timeIntervalSince(restartedAt)
+        let duringOutage = zmqEvents().count - zmqAtKill
         XCTAssertLessThan(reconnectSeconds, 32, "the back-off is capped at 30 s")
 
         // Detection went on: the pipeline kept publishing on ZeroMQ, and after the restart events reach MQTT again.
-        XCTAssertTrue(waitUntil(45) { zmqEvents().count > zmqAtKill + 1 }, "no event on ZeroMQ after the broker restart")
+        XCTAssertTrue(waitUntil(45) { zmqEvents().count > zmqAtKill + duringOutage }, "no event on ZeroMQ after the broker restart")
         let lastZMQSeq = zmqEvents().last.flatMap { ($0["message"] as? [String: Any])?["seq"] as? Int } ?? 0
         XCTAssertTrue(waitUntil(15) {
             mqttEvents().contains { ((try? JSONSerialization.jsonObject(with: Data($0.payload.utf8))) as? [String: Any])?["seq"] as? Int == lastZMQSeq }
@@ -144,16 +145,72 @@ final class MQTTDaemonTests: XCTestCase {
         XCTAssertTrue(lost.isEmpty, "\(lost.count) of \(zmqByText.count) events never reached MQTT")
         XCTAssertFalse(mqttEvents().contains { $0.retained }, "events are not retained")
         print("mqtt: broker down \(String(format: "%.1f", restartedAt.timeIntervalSince(killedAt))) s, reconnected "
-              + "\(String(format: "%.1f", reconnectSeconds)) s after its restart; \(zmqByText.count) events, \(lost.count) lost on MQTT")
+              + "\(String(format: "%.1f", reconnectSeconds)) s after its restart; \(zmqByText.count) events (\(duringOutage) while it was down), "
+              + "\(lost.count) lost on MQTT")
 
-        // Home Assistant discovery: a binary sensor on the event topic, retained, available with the daemon.
-        let discovery = mqttMessages(mqttOut).last { $0.topic == "homeassistant/binary_sensor/anomalyd_belt/config" }
-        let sensor = discovery.flatMap { try? JSONSerialization.jsonObject(with: Data($0.payload.utf8)) as? [String: Any] }
-        XCTAssertEqual(discovery?.retained, true)
+        // What a subscriber arriving now gets, retained: availability `offline`, the Home Assistant discovery config
+        // (a binary sensor on the event topic) and the last status, with the same schema as on ZeroMQ.
+        let late = Process(), out = Pipe()
+        late.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        late.arguments = ["-h", "127.0.0.1", "-p", "\(mqttPort)", "-t", "anomalyd/available", "-t", "anomalyd/belt/status",
+                          "-t", "homeassistant/binary_sensor/anomalyd_belt/config", "-C", "3", "-W", "5", "-F", "%j"]
+        late.standardOutput = out
+        try late.run()
+        late.waitUntilExit()
+        let retained = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let byTopic = Dictionary(retained.map { ($0["topic"] as? String ?? "", $0) }) { a, _ in a }
+        XCTAssertTrue(retained.allSatisfy { ($0["retain"] as? Int) == 1 }, "\(retained)")
+        XCTAssertEqual(byTopic["anomalyd/available"]?["payload"] as? String, "offline")
+        let sensor = (byTopic["homeassistant/binary_sensor/anomalyd_belt/config"]?["payload"] as? String)
+            .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         XCTAssertEqual(sensor?["state_topic"] as? String, "anomalyd/belt/event")
         XCTAssertEqual(sensor?["availability_topic"] as? String, "anomalyd/available")
-        // Statuses are retained, with the same schema as on ZeroMQ.
-        let status = mqttMessages(mqttOut).last { $0.topic == "anomalyd/belt/status" }
-        XCTAssertTrue(status?.payload.contains("\"schema\":\"anomalyd.status/1\"") == true)
+        XCTAssertTrue((byTopic["anomalyd/belt/status"]?["payload"] as? String)?.contains("\"schema\":\"anomalyd.status/1\"") == true)
+    }
+
+    /// A daemon killed outright leaves it to the broker: its last will marks it `offline`. Run with `--pipeline`,
+    /// its availability topic is the pipeline's own.
+    func testTheWillMarksAKilledDaemonOffline() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-mqtt-will-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = try ServiceHarness.video(in: dir)
+        let mqttPort = freeLocalPort()
+        let broker = try broker(dir, port: mqttPort)
+        defer { broker.terminate(); broker.waitUntilExit() }
+        let config = dir.appendingPathComponent("will.yaml").path
+        try """
+        publisher: {endpoint: "tcp://127.0.0.1:\(freeLocalPort())"}
+        mqtt: {host: 127.0.0.1, port: \(mqttPort), discovery_prefix: false}
+        pipelines:
+          cam:
+            source: \(video)
+            loop: true
+            realtime: true
+            teacher: \(CLI.teacher)
+            state_dir: \(dir.path)/state
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("mqtt.jsonl").path
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        let sub = Process()
+        sub.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        sub.arguments = ["-h", "127.0.0.1", "-p", "\(mqttPort)", "-t", "anomalyd/#", "-t", "homeassistant/#", "-F", "%j"]
+        sub.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try sub.run()
+        defer { sub.terminate(); sub.waitUntilExit() }
+        let daemon = try CLI.Child(CLI.binary, ["run", "--config", config, "--pipeline", "cam"])
+        defer { daemon.stop() }
+        func availability() -> [String] { mqttMessages(out).filter { $0.topic == "anomalyd/cam/available" }.map(\.payload) }
+        func wait(for payload: String) -> Bool {
+            let deadline = Date().addingTimeInterval(15)
+            while availability().last != payload && Date() < deadline { usleep(100_000) }
+            return availability().last == payload
+        }
+        XCTAssertTrue(wait(for: "online"), "\(mqttMessages(out))")
+        daemon.stop(SIGKILL)
+        XCTAssertTrue(wait(for: "offline"), "the broker did not publish the will: \(availability())")
+        XCTAssertFalse(mqttMessages(out).contains { $0.topic.hasPrefix("homeassistant/") }, "discovery_prefix: false publishes none")
+        XCTAssertFalse(mqttMessages(out).contains { $0.topic == "anomalyd/available" }, "one pipeline per process: its own topic")
     }
 }
