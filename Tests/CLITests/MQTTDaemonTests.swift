@@ -170,19 +170,20 @@ final class MQTTDaemonTests: XCTestCase {
     }
 
     /// A daemon killed outright leaves it to the broker: its last will marks it `offline`. Run with `--pipeline`,
-    /// its availability topic is the pipeline's own.
+    /// its availability topic is the pipeline's own. `/metrics` says it is connected.
     func testTheWillMarksAKilledDaemonOffline() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-mqtt-will-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let video = try ServiceHarness.video(in: dir)
-        let mqttPort = freeLocalPort()
+        let mqttPort = freeLocalPort(), metricsPort = freeLocalPort()
         let broker = try broker(dir, port: mqttPort)
         defer { broker.terminate(); broker.waitUntilExit() }
         let config = dir.appendingPathComponent("will.yaml").path
         try """
         publisher: {endpoint: "tcp://127.0.0.1:\(freeLocalPort())"}
         mqtt: {host: 127.0.0.1, port: \(mqttPort), discovery_prefix: false}
+        metrics: {listen: "127.0.0.1:\(metricsPort)"}
         pipelines:
           cam:
             source: \(video)
@@ -208,6 +209,10 @@ final class MQTTDaemonTests: XCTestCase {
             return availability().last == payload
         }
         XCTAssertTrue(wait(for: "online"), "\(mqttMessages(out))")
+        let metrics = ServiceHarness.get(port: metricsPort, "/metrics")?.body ?? ""
+        XCTAssertEqual(ServiceHarness.sample(metrics, "anomalyd_mqtt_connected"), 1, metrics)
+        XCTAssertEqual(ServiceHarness.sample(metrics, "anomalyd_mqtt_connects_total"), 1)
+        XCTAssertEqual(ServiceHarness.sample(metrics, "anomalyd_mqtt_dropped_total", ["reason": "queue_full"]), 0)
         daemon.stop(SIGKILL)
         XCTAssertTrue(wait(for: "offline"), "the broker did not publish the will: \(availability())")
         XCTAssertFalse(mqttMessages(out).contains { $0.topic.hasPrefix("homeassistant/") }, "discovery_prefix: false publishes none")
