@@ -45,9 +45,12 @@ public final class MQTTPublisher: MessageMirror {
         /// One thread at a time sends from the queue, so messages keep their order.
         var draining = false
         var pipelines: [String] = []
-        var started = false
         var closed = false
     }
+
+    private enum Lifecycle { case idle, connecting, running, closed }
+    /// Apart from `state`: a connect attempt may block (name resolution) while holding it, and sends must not wait.
+    private let lifecycle = Mutex(Lifecycle.idle)
 
     private static let libraryReady: Bool = mosquitto_lib_init() == MOSQ_ERR_SUCCESS.rawValue
 
@@ -91,33 +94,55 @@ public final class MQTTPublisher: MessageMirror {
 
     deinit {
         // close() has normally stopped the thread; if not, nothing may call back into a freed object.
-        if !state.withLock({ $0.closed }) { mosquitto_loop_stop(client, true) }
+        if lifecycle.withLock({ $0 == .running }) { mosquitto_loop_stop(client, true) }
         mosquitto_destroy(client)
     }
 
     /// Starts connecting in the background. A broker that is down or unknown now is retried, never waited for.
     public func start() {
-        guard state.withLock({ s in
-            defer { s.started = true }
-            return !s.started && !s.closed
+        guard lifecycle.withLock({ l in
+            guard l == .idle else { return false }
+            l = .connecting
+            return true
         }) else { return }
         connectedGauge.record(0)
-        let rc = mosquitto_connect_async(client, settings.host, Int32(settings.effectivePort), Int32(settings.keepaliveSeconds))
-        if rc != MOSQ_ERR_SUCCESS.rawValue {
-            logger.warning("MQTT broker not reachable yet; retrying with back-off", metadata: [
-                "broker": "\(settings.host):\(settings.effectivePort)", "error": "\(Self.describe(rc))"])
+        // A thread of its own: resolving the broker's name may block.
+        Thread { self.connectFirst() }.start()
+    }
+
+    /// libmosquitto's thread reconnects a connection once made, but when the first attempt fails at once (refused,
+    /// unknown host) it gives up: until one succeeds, attempts are made here, with the same back-off.
+    private func connectFirst() {
+        var delay = 1
+        while true {
+            let rc = lifecycle.withLock { l -> Int32? in
+                guard l == .connecting else { return nil }
+                let rc = mosquitto_connect_async(client, settings.host, Int32(settings.effectivePort), Int32(settings.keepaliveSeconds))
+                guard rc == MOSQ_ERR_SUCCESS.rawValue else { return rc }
+                mosquitto_loop_start(client)
+                l = .running
+                return nil
+            }
+            guard let rc else { return }
+            logger.warning("MQTT broker not reachable; retrying with back-off", metadata: [
+                "broker": "\(settings.host):\(settings.effectivePort)", "error": "\(Self.describe(rc))", "retry_in_s": "\(delay)"])
+            // In steps, so that close() does not wait for the back-off.
+            for _ in 0..<(delay * 10) where lifecycle.withLock({ $0 == .connecting }) { usleep(100_000) }
+            delay = min(delay * 2, 30)
         }
-        mosquitto_loop_start(client)
     }
 
     /// Publishes a retained `offline` when connected, disconnects and stops the client's thread.
     public func close() {
-        let connected = state.withLock { s -> Bool? in
-            guard s.started, !s.closed else { return nil }
+        let running = lifecycle.withLock { l in
+            defer { l = .closed }
+            return l == .running
+        }
+        let connected = state.withLock { s in
             s.closed = true
             return s.connected
         }
-        guard let connected else { return }
+        guard running else { return }
         if connected {
             _ = MQTTTopics.offline.withUnsafeBytes {
                 mosquitto_publish(client, nil, topics.availability, Int32($0.count), $0.baseAddress, Int32(settings.qos), true)

@@ -86,3 +86,53 @@ final class OutboundQueueTests: XCTestCase {
         XCTAssertEqual(client.dropped(.queueFull), 150)
     }
 }
+
+/// The real client and a real broker that is not there yet when the client starts: the client keeps trying, and
+/// what was sent meanwhile goes out once the broker is up.
+final class LateBrokerTests: XCTestCase {
+    func testMessagesQueuedBeforeTheBrokerStartsArriveAfterwards() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-late-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freeLocalPort()
+        var settings = MQTTSettings(host: "127.0.0.1")
+        settings.port = port
+        let client = try MQTTPublisher(settings: settings, pipeline: nil, logger: Logger(label: "test"))
+        client.start()
+        defer { client.close() }
+        // Statuses are retained, so a subscriber that comes after the client connected still gets them.
+        for name in ["a", "b", "c"] {
+            client.register(pipeline: name)
+            client.forward(Data("{\"pipeline\":\"\(name)\"}".utf8), kind: .status, pipeline: name)
+        }
+        XCTAssertEqual(client.held, 3)
+
+        let conf = dir.appendingPathComponent("mosquitto.conf").path
+        try "listener \(port) 127.0.0.1\nallow_anonymous true\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        let broker = Process()
+        broker.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+        broker.arguments = ["-c", conf]
+        broker.standardError = FileHandle.nullDevice
+        try broker.run()
+        defer { broker.terminate(); broker.waitUntilExit() }
+        let deadline = Date().addingTimeInterval(10)
+        while !client.isConnected && Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(client.isConnected, "no connect within 10 s of the broker starting")
+        while client.held > 0 && Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(client.held, 0, "everything acknowledged")
+
+        let sub = Process(), out = Pipe()
+        sub.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        sub.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", "anomalyd/#", "-t", "homeassistant/#", "-C", "7", "-W", "5", "-v"]
+        sub.standardOutput = out
+        try sub.run()
+        sub.waitUntilExit()
+        let lines = Set(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init))
+        XCTAssertTrue(lines.contains("anomalyd/available online"), "\(lines)")
+        for name in ["a", "b", "c"] {
+            XCTAssertTrue(lines.contains("anomalyd/\(name)/status {\"pipeline\":\"\(name)\"}"), "\(lines)")
+            XCTAssertTrue(lines.contains { $0.hasPrefix("homeassistant/binary_sensor/anomalyd_\(name)/config {") }, "\(lines)")
+        }
+        XCTAssertEqual(client.dropped(.queueFull), 0)
+    }
+}
