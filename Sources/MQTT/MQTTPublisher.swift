@@ -21,8 +21,8 @@ public enum MQTTError: Error, Equatable, CustomStringConvertible {
 /// connect publishes a retained `online` and the Home Assistant discovery configs, a clean stop a retained
 /// `offline`. Statuses are retained (a late subscriber sees the last one); events are not.
 ///
-/// libmosquitto's own thread connects, reconnects with exponential back-off (1 s doubling to 30 s, as the cameras)
-/// and runs the callbacks. Sends never wait for the broker: they go through `OutboundQueue`, whose bound counts
+/// One thread of the client's own runs libmosquitto's loop, which connects, reconnects with exponential back-off
+/// (1 s doubling to 30 s, as the cameras) and runs the callbacks. Sends never wait for the broker: they go through `OutboundQueue`, whose bound counts
 /// messages waiting for a connection and those sent but not yet confirmed; past it they are dropped and counted in
 /// `anomalyd_mqtt_dropped_total`. While the broker is down messages wait, in order, and go out on reconnect.
 public final class MQTTPublisher: MessageMirror {
@@ -48,9 +48,10 @@ public final class MQTTPublisher: MessageMirror {
         var closed = false
     }
 
-    private enum Lifecycle { case idle, connecting, running, closed }
+    private enum Lifecycle { case idle, running, closed }
     /// Apart from `state`: a connect attempt may block (name resolution) while holding it, and sends must not wait.
     private let lifecycle = Mutex(Lifecycle.idle)
+    private let loopEnded = DispatchSemaphore(value: 0)
 
     private static let libraryReady: Bool = mosquitto_lib_init() == MOSQ_ERR_SUCCESS.rawValue
 
@@ -81,6 +82,8 @@ public final class MQTTPublisher: MessageMirror {
                 try check(mosquitto_tls_set(client, tls.caFile, nil, tls.certFile, tls.keyFile, nil), "tls")
             }
             try check(mosquitto_reconnect_delay_set(client, 1, 30, true), "reconnect")
+            // The loop runs on a thread of ours, and sends come from others.
+            try check(mosquitto_threaded_set(client, true), "threads")
         } catch {
             mosquitto_destroy(client)
             throw error
@@ -93,8 +96,7 @@ public final class MQTTPublisher: MessageMirror {
     }
 
     deinit {
-        // close() has normally stopped the thread; if not, nothing may call back into a freed object.
-        if lifecycle.withLock({ $0 == .running }) { mosquitto_loop_stop(client, true) }
+        // The client's thread holds this object until it ends, so nothing can call back into it now.
         mosquitto_destroy(client)
     }
 
@@ -102,37 +104,44 @@ public final class MQTTPublisher: MessageMirror {
     public func start() {
         guard lifecycle.withLock({ l in
             guard l == .idle else { return false }
-            l = .connecting
+            l = .running
             return true
         }) else { return }
         connectedGauge.record(0)
-        // A thread of its own: resolving the broker's name may block.
-        Thread { self.connectFirst() }.start()
+        Thread { self.runLoop() }.start()
     }
 
-    /// libmosquitto's thread reconnects a connection once made, but when the first attempt fails at once (refused,
-    /// unknown host) it gives up: until one succeeds, attempts are made here, with the same back-off.
-    private func connectFirst() {
+    /// The client's thread. `mosquitto_loop_forever` reconnects by itself after a connection is lost, but gives up
+    /// on what it takes for fatal (a failed TLS handshake, e.g. with a broker restarting) and a first attempt that
+    /// fails at once (refused, unknown host) never starts it: so it is started again here, with the same back-off.
+    private func runLoop() {
+        defer { loopEnded.signal() }
         var delay = 1
         while true {
+            let connects = state.withLock { $0.generation }
             let rc = lifecycle.withLock { l -> Int32? in
-                guard l == .connecting else { return nil }
-                let rc = mosquitto_connect_async(client, settings.host, Int32(settings.effectivePort), Int32(settings.keepaliveSeconds))
-                guard rc == MOSQ_ERR_SUCCESS.rawValue else { return rc }
-                mosquitto_loop_start(client)
-                l = .running
-                return nil
+                guard l == .running else { return nil }
+                return mosquitto_connect_async(client, settings.host, Int32(settings.effectivePort), Int32(settings.keepaliveSeconds))
             }
             guard let rc else { return }
-            logger.warning("MQTT broker not reachable; retrying with back-off", metadata: [
-                "broker": "\(settings.host):\(settings.effectivePort)", "error": "\(Self.describe(rc))", "retry_in_s": "\(delay)"])
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                let end = mosquitto_loop_forever(client, 1000, 1)
+                guard lifecycle.withLock({ $0 == .running }) else { return }
+                if state.withLock({ $0.generation }) != connects { delay = 1 }
+                logger.warning("MQTT client stopped; starting it again", metadata: [
+                    "broker": "\(settings.host):\(settings.effectivePort)", "error": "\(Self.describe(end))", "retry_in_s": "\(delay)"])
+            } else {
+                logger.warning("MQTT broker not reachable; retrying with back-off", metadata: [
+                    "broker": "\(settings.host):\(settings.effectivePort)", "error": "\(Self.describe(rc))", "retry_in_s": "\(delay)"])
+            }
             // In steps, so that close() does not wait for the back-off.
-            for _ in 0..<(delay * 10) where lifecycle.withLock({ $0 == .connecting }) { usleep(100_000) }
+            for _ in 0..<(delay * 10) where lifecycle.withLock({ $0 == .running }) { usleep(100_000) }
             delay = min(delay * 2, 30)
         }
     }
 
-    /// Publishes a retained `offline` when connected, disconnects and stops the client's thread.
+    /// Publishes a retained `offline` when connected and disconnects; waits at most 2 s for the client's thread to
+    /// write what it holds and end.
     public func close() {
         let running = lifecycle.withLock { l in
             defer { l = .closed }
@@ -148,10 +157,10 @@ public final class MQTTPublisher: MessageMirror {
                 mosquitto_publish(client, nil, topics.availability, Int32($0.count), $0.baseAddress, Int32(settings.qos), true)
             }
         }
+        // Connected, the loop writes what is queued, then the DISCONNECT, and returns; otherwise it returns at the
+        // end of its back-off, and the thread keeps this object until then.
         mosquitto_disconnect(client)
-        // Connected, the thread writes what is queued, then the DISCONNECT, and ends. Otherwise it may be in its
-        // reconnect back-off (up to 30 s), so it is cancelled.
-        mosquitto_loop_stop(client, !connected)
+        _ = loopEnded.wait(timeout: .now() + 2)
         connectedGauge.record(0)
     }
 
@@ -271,16 +280,15 @@ public final class MQTTPublisher: MessageMirror {
     }
 
     private func didDisconnect(_ rc: Int32) {
-        let closing = mutate { s -> Bool in
-            s.connected = false
+        let (closing, wasConnected) = mutate { s -> (Bool, Bool) in
+            defer { s.connected = false }
             s.queue.disconnected(qos: settings.qos)
-            return s.closed
+            return (s.closed, s.connected)
         }
         connectedGauge.record(0)
-        if !closing {
-            logger.warning("MQTT connection lost; reconnecting with back-off", metadata: [
-                "broker": "\(settings.host):\(settings.effectivePort)", "error": "\(Self.describe(rc))"])
-        }
+        guard !closing else { return }
+        logger.warning(wasConnected ? "MQTT connection lost; reconnecting with back-off" : "MQTT broker not reachable; retrying with back-off",
+                       metadata: ["broker": "\(settings.host):\(settings.effectivePort)", "error": "\(Self.describe(rc))"])
     }
 
     private func didPublish() { state.withLock { $0.queue.confirmed() } }

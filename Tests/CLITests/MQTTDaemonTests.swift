@@ -8,7 +8,8 @@ import XCTest
 /// (they wait in the bounded queue); availability is `online` while the daemon runs and `offline` once it stops.
 final class MQTTDaemonTests: XCTestCase {
     /// A broker on `port`, persisting every second into `dir`, so that the subscriber's session (and what is queued
-    /// for it) survives a kill -9 as it would on a real site.
+    /// for it) survives a kill -9 as it would on a real site. As this user: started by root, mosquitto would switch to
+    /// user `mosquitto`, who cannot write `dir`.
     private func broker(_ dir: URL, port: Int) throws -> Process {
         let conf = dir.appendingPathComponent("mosquitto.conf").path
         try """
@@ -17,6 +18,7 @@ final class MQTTDaemonTests: XCTestCase {
         persistence true
         persistence_location \(dir.path)/
         autosave_interval 1
+        user \(NSUserName())
         """.write(toFile: conf, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")

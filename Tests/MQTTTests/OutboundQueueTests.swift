@@ -108,7 +108,7 @@ final class LateBrokerTests: XCTestCase {
         XCTAssertEqual(client.held, 3)
 
         let conf = dir.appendingPathComponent("mosquitto.conf").path
-        try "listener \(port) 127.0.0.1\nallow_anonymous true\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        try "listener \(port) 127.0.0.1\nallow_anonymous true\nuser \(NSUserName())\n".write(toFile: conf, atomically: true, encoding: .utf8)
         let broker = Process()
         broker.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
         broker.arguments = ["-c", conf]
