@@ -21,10 +21,11 @@ public enum MQTTError: Error, Equatable, CustomStringConvertible {
 /// connect publishes a retained `online` and the Home Assistant discovery configs, a clean stop a retained
 /// `offline`. Statuses are retained (a late subscriber sees the last one); events are not.
 ///
-/// One thread of the client's own runs libmosquitto's loop, which connects, reconnects with exponential back-off
-/// (1 s doubling to 30 s, as the cameras) and runs the callbacks. Sends never wait for the broker: they go through `OutboundQueue`, whose bound counts
-/// messages waiting for a connection and those sent but not yet confirmed; past it they are dropped and counted in
-/// `anomalyd_mqtt_dropped_total`. While the broker is down messages wait, in order, and go out on reconnect.
+/// A thread of the client's own runs libmosquitto's loop, which connects, reconnects with exponential back-off
+/// (1 s doubling to 30 s, as the cameras) and runs the callbacks. Sends never wait for the broker: they go through
+/// `OutboundQueue`, whose bound counts messages waiting for a connection and those sent but not yet confirmed; past
+/// it they are dropped and counted in `anomalyd_mqtt_dropped_total`. While the broker is down messages wait, in
+/// order, and go out on reconnect.
 public final class MQTTPublisher: MessageMirror {
     public let settings: MQTTSettings
     public let topics: MQTTTopics
@@ -81,9 +82,10 @@ public final class MQTTPublisher: MessageMirror {
             if let tls = settings.tls {
                 try check(mosquitto_tls_set(client, tls.caFile, nil, tls.certFile, tls.keyFile, nil), "tls")
             }
-            try check(mosquitto_reconnect_delay_set(client, 1, 30, true), "reconnect")
+            // Constant arguments libmosquitto accepts (it refuses only out-of-range ones).
+            mosquitto_reconnect_delay_set(client, 1, 30, true)
             // The loop runs on a thread of ours, and sends come from others.
-            try check(mosquitto_threaded_set(client, true), "threads")
+            mosquitto_threaded_set(client, true)
         } catch {
             mosquitto_destroy(client)
             throw error
@@ -249,7 +251,7 @@ public final class MQTTPublisher: MessageMirror {
         }
     }
 
-    // Callbacks, on libmosquitto's thread.
+    // Callbacks, on the client's thread.
 
     private static func from(_ me: UnsafeMutableRawPointer?) -> MQTTPublisher {
         Unmanaged<MQTTPublisher>.fromOpaque(me!).takeUnretainedValue()
@@ -257,7 +259,7 @@ public final class MQTTPublisher: MessageMirror {
 
     private func didConnect(_ rc: Int32) {
         guard rc == 0 else {
-            // The broker refused (e.g. bad credentials); libmosquitto tries again after its back-off.
+            // The broker refused (e.g. bad credentials); the loop tries again after its back-off.
             logger.error("MQTT broker refused the connection", metadata: [
                 "broker": "\(settings.host):\(settings.effectivePort)", "reason": "\(String(cString: mosquitto_connack_string(rc)))"])
             return

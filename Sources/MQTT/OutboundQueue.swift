@@ -56,7 +56,7 @@ public struct OutboundQueue: Sendable {
         guard head < waiting.count else { return nil }
         let message = waiting[head]
         head += 1
-        // Compact once the consumed front is most of the array, so the array never grows past twice the bound.
+        // Compact once the consumed front is most of the array: taking stays O(1) amortised and the memory bounded.
         if head > waiting.count / 2 {
             waiting.removeFirst(head)
             head = 0
