@@ -220,4 +220,49 @@ final class MQTTDaemonTests: XCTestCase {
         XCTAssertFalse(mqttMessages(out).contains { $0.topic.hasPrefix("homeassistant/") }, "discovery_prefix: false publishes none")
         XCTAssertFalse(mqttMessages(out).contains { $0.topic == "anomalyd/available" }, "one pipeline per process: its own topic")
     }
+
+    /// No broker at all: the daemon runs and publishes on ZeroMQ as ever, and what MQTT cannot hold past `queue` is
+    /// counted as dropped in /metrics.
+    func testADeadBrokerCostsCountedDropsNotTheDaemon() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-mqtt-dead-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = try ServiceHarness.video(in: dir)
+        let zmqPort = freeLocalPort(), metricsPort = freeLocalPort()
+        let config = dir.appendingPathComponent("dead.yaml").path
+        try """
+        publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", status_s: 0.2}
+        mqtt: {host: 127.0.0.1, port: \(freeLocalPort()), queue: 3}
+        metrics: {listen: "127.0.0.1:\(metricsPort)"}
+        pipelines:
+          cam:
+            source: \(video)
+            loop: true
+            realtime: true
+            teacher: \(CLI.teacher)
+            state_dir: \(dir.path)/state
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let zmqOut = dir.appendingPathComponent("zmq.jsonl").path
+        let zmq = try CLI.Child("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path,
+                                                  "tcp://127.0.0.1:\(zmqPort)", zmqOut])
+        XCTAssertTrue(zmq.waitFor("READY"))
+        let daemon = try ServiceHarness.Daemon(config: config, environment: [:], log: dir.appendingPathComponent("daemon.log").path)
+        defer {
+            daemon.stop()
+            zmq.stop()
+        }
+        func statuses() -> Int { CLI.messages(zmqOut).filter { ($0["topic"] as? String) == "anomaly/cam/status" }.count }
+        func dropped() -> Double {
+            ServiceHarness.sample(ServiceHarness.get(port: metricsPort, "/metrics")?.body ?? "", "anomalyd_mqtt_dropped_total",
+                                  ["reason": "queue_full"]) ?? 0
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while (statuses() < 20 || dropped() < 10) && Date() < deadline { usleep(200_000) }
+        XCTAssertGreaterThanOrEqual(statuses(), 20, "ZeroMQ statuses every 0.2 s\n\(daemon.output)")
+        XCTAssertGreaterThanOrEqual(dropped(), 10, "statuses past the 3 held are dropped and counted")
+        XCTAssertTrue(daemon.process.isRunning)
+        XCTAssertTrue(daemon.output.contains("MQTT broker not reachable"), daemon.output)
+        daemon.stop()
+        XCTAssertEqual(daemon.process.terminationStatus, 0, "stops at once without a broker\n\(daemon.output)")
+    }
 }
