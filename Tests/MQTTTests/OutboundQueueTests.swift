@@ -136,3 +136,56 @@ final class LateBrokerTests: XCTestCase {
         XCTAssertEqual(client.dropped(.queueFull), 0)
     }
 }
+
+/// QoS 1 messages the broker never acknowledged (it froze, then died) are sent again after the reconnect, and the
+/// bound they held is freed once the new broker acknowledges them.
+final class UnacknowledgedMessagesTests: XCTestCase {
+    func testUnacknowledgedMessagesAreResentAfterAReconnect() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-resend-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freeLocalPort()
+        let conf = dir.appendingPathComponent("mosquitto.conf").path
+        try "listener \(port) 127.0.0.1\nallow_anonymous true\nuser \(NSUserName())\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        func broker() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+            p.arguments = ["-c", conf]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let up = Date().addingTimeInterval(10)
+            while !localPortAccepts(port) && Date() < up { usleep(50_000) }
+            return p
+        }
+        var first = try broker()
+        var settings = MQTTSettings(host: "127.0.0.1")
+        settings.port = port
+        settings.keepaliveSeconds = 5
+        let client = try MQTTPublisher(settings: settings, pipeline: nil, logger: Logger(label: "test"))
+        client.start()
+        defer { client.close() }
+        let deadline = Date().addingTimeInterval(10)
+        while (!client.isConnected || client.held > 0) && Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(client.isConnected)
+
+        kill(first.processIdentifier, SIGSTOP)
+        for i in 1...5 { client.forward(Data("{\"seq\":\(i)}".utf8), kind: .event, pipeline: "cam") }
+        usleep(300_000)
+        XCTAssertEqual(client.held, 5, "sent, never acknowledged")
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+
+        let sub = Process(), out = Pipe()
+        first = try broker()
+        defer { first.terminate(); first.waitUntilExit() }
+        sub.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        sub.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", "anomalyd/cam/event", "-C", "5", "-W", "20"]
+        sub.standardOutput = out
+        try sub.run()
+        sub.waitUntilExit()
+        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines, (1...5).map { "{\"seq\":\($0)}" }, "resent in order")
+        XCTAssertEqual(client.held, 0, "acknowledged: the bound is free again")
+        XCTAssertEqual(client.dropped(.queueFull) + client.dropped(.disconnected), 0)
+    }
+}
