@@ -30,6 +30,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
@@ -63,9 +64,12 @@ let package = Package(
         .target(name: "Decisions", dependencies: ["Timestamps", "Statistics"]),
         // Events, status and heartbeats over ZeroMQ.
         .target(name: "Publisher", dependencies: ["CZMQ", "Decisions", "Timestamps"]),
+        // Events and status to an MQTT broker too (libmosquitto), with availability and Home Assistant discovery.
+        .target(name: "MQTT", dependencies: ["CMosquitto", "Publisher", .product(name: "Logging", package: "swift-log"),
+                                            .product(name: "CoreMetrics", package: "swift-metrics")]),
         // pipelines/*.yaml decoded straight into each stage's settings type, validated by those types, errors located
         // by file, line and field.
-        .target(name: "Config", dependencies: ["Detector", "Decisions", "Ingest", "Publisher",
+        .target(name: "Config", dependencies: ["Detector", "Decisions", "Ingest", "Publisher", "MQTT",
                                                .product(name: "Yams", package: "Yams")]),
 
         // Fan-in: an XSUB/XPUB forwarder for several daemons' publishers, optionally a CURVE server with a ZAP allow-list.
@@ -73,7 +77,7 @@ let package = Package(
                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
 
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
-        .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Queues", "Decisions", "Publisher", "Config",
+        .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Queues", "Decisions", "Publisher", "MQTT", "Config",
                                                 "Storage", "Timestamps",
                                                 .product(name: "Logging", package: "swift-log"),
                                                 .product(name: "Metrics", package: "swift-metrics"),
@@ -121,13 +125,15 @@ let package = Package(
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference", "Storage", "Statistics"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "MQTT"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Decisions", "Engine", "Checkpoint",
                                                       "Storage",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Publisher", "TestSupport",
+                                                  .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher",
                                                         .product(name: "Hummingbird", package: "hummingbird"),

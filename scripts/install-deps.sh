@@ -8,6 +8,8 @@ PACKAGES=(
   libopenblas-dev                                   # GEMM (cblas) and LAPACK
   ffmpeg libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev  # ingest; ffmpeg CLI makes test videos
   libzmq3-dev                                       # event publisher
+  libmosquitto-dev                                  # MQTT publisher (optional at run time, linked always)
+  mosquitto mosquitto-clients                       # real MQTT broker and mosquitto_sub subscriber for tests
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav  # real RTSP server for tests
   python3-zmq python3-numpy python3-scipy           # real ZeroMQ subscriber and reference checks in tests (scipy: tail fits)

@@ -1,3 +1,4 @@
+import MQTT
 import Publisher
 
 /// The whole validated configuration.
@@ -8,6 +9,8 @@ public struct DaemonConfig: Sendable {
     /// One ZeroMQ XPUB socket shared by every pipeline of the process.
     public var publisher: PublisherSettings
     public var metrics: MetricsSettings
+    /// Events and status to an MQTT broker too; nil (no `mqtt` section) publishes on ZeroMQ only.
+    public var mqtt: MQTTSettings?
 }
 
 /// Prometheus /metrics, /healthz and /readyz over HTTP; off unless `listen` is given.
@@ -43,13 +46,20 @@ extension MetricsSettings: ConfigSection {
 struct TopLevel: Decodable {
     var publisher = PublisherSettings()
     var metrics = MetricsSettings()
+    var mqtt: MQTTSettings?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case defaults, publisher, metrics, pipelines }
+    enum CodingKeys: String, CodingKey, CaseIterable { case defaults, publisher, metrics, mqtt, pipelines }
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         publisher = try c.section(PublisherSettings.self, forKey: .publisher) ?? publisher
         metrics = try c.section(MetricsSettings.self, forKey: .metrics) ?? metrics
+        mqtt = try c.section(MQTTSettings.self, forKey: .mqtt)
+        if mqtt != nil {
+            // Again as a section of its own: an unknown key under `tls` is an error too.
+            mqtt!.tls = try c.nestedContainer(keyedBy: MQTTSettings.CodingKeys.self, forKey: .mqtt)
+                .section(MQTTTLSSettings.self, forKey: .tls)
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MQTT
 
 extension ConfigLoader {
     /// Secrets never sit in the file: an URL's user-info may only be `${VAR}` references (or come from
@@ -68,5 +69,41 @@ extension ConfigLoader {
             return String(cString: strerror(Int32(posix.code)))
         }
         return ns.code == NSFileReadNoSuchFileError ? "no such file" : ns.localizedDescription
+    }
+}
+
+extension ConfigLoader {
+    /// The MQTT section's files: each must be readable now (libmosquitto reads the TLS files only when it
+    /// connects, in the background), and the password is read from `password_file` like a source's
+    /// `credentials_file`, so it never sits in the configuration.
+    static func resolveMQTT(_ settings: MQTTSettings, _ place: Place) throws -> MQTTSettings {
+        var s = settings
+        let files: [(field: String, path: String?, expected: String)] = [
+            ("password_file", s.passwordFile, "a file holding the broker password"),
+            ("tls.ca_file", s.tls?.caFile, "the PEM certificate of the CA that signed the broker's"),
+            ("tls.cert_file", s.tls?.certFile, "this client's PEM certificate"),
+            ("tls.key_file", s.tls?.keyFile, "the PEM key of cert_file"),
+        ]
+        for (field, path, expected) in files {
+            guard let path else { continue }
+            if let problem = pathProblem(path) { throw place.error(at: ["mqtt"] + field.split(separator: ".").map(String.init), problem) }
+            guard !FileManager.default.isReadableFile(atPath: path) else { continue }
+            let why = FileManager.default.fileExists(atPath: path) ? "is not readable by this user" : "does not exist"
+            throw place.error(at: ["mqtt"] + field.split(separator: ".").map(String.init), "\(path) \(why); expected \(expected)")
+        }
+        if let f = s.passwordFile {
+            let content: String
+            do {
+                content = try String(contentsOfFile: f, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw place.error(at: ["mqtt", "password_file"], "cannot read \(f) (\(reason(error)))")
+            }
+            guard !content.isEmpty else { throw place.error(at: ["mqtt", "password_file"], "\(f) is empty; expected the broker password") }
+            guard !content.contains("\0") else {
+                throw place.error(at: ["mqtt", "password_file"], "\(f) holds a NUL character, which would end the password early")
+            }
+            s.password = content
+        }
+        return s
     }
 }

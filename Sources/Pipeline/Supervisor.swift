@@ -2,6 +2,7 @@ import Config
 import Engine
 import Foundation
 import Logging
+import MQTT
 import Publisher
 import Synchronization
 
@@ -11,6 +12,8 @@ import Synchronization
 /// running.
 public final class Supervisor: Sendable {
     public let publisher: EventPublisher
+    /// The MQTT client the publisher mirrors events and status to, when the configuration has an `mqtt` section.
+    public let mqtt: MQTTPublisher?
     let only: String?
     let workers: Int
     let logger: Logger
@@ -48,7 +51,12 @@ public final class Supervisor: Sendable {
         self.loadTeacher = loadTeacher
         state = Mutex(State(current: c, teachers: try Self.loadTeachers(for: c, have: [:], loadTeacher)))
         do {
-            publisher = try EventPublisher(settings: c.publisher)
+            mqtt = try c.mqtt.map { try MQTTPublisher(settings: $0, pipeline: only, logger: logger) }
+        } catch let MQTTError.invalidSetting(field, reason) {
+            throw ConfigError(file: c.file, field: "mqtt.\(field)", message: reason)
+        }
+        do {
+            publisher = try EventPublisher(settings: c.publisher, mirror: mqtt)
         } catch let e as CurveKeyError {
             throw ConfigError(file: c.file, field: "publisher.curve_secret_key_file", message: "\(e)")
         }
@@ -75,6 +83,7 @@ public final class Supervisor: Sendable {
     }
 
     public func run() async {
+        mqtt?.start()
         await publisher.startTimers()
         // A SIGHUP may have come first and started some already.
         state.withLock { s in for p in s.current.pipelines where s.slots[p.name] == nil { start(p, after: nil, in: &s) } }
@@ -88,6 +97,8 @@ public final class Supervisor: Sendable {
             }
         }
         await publisher.close()
+        // After the publisher: the pipelines' last events and `stopping` statuses are queued for the broker first.
+        mqtt?.close()
     }
 
     /// What a reload changed, for the log and STATUS=.
@@ -96,7 +107,8 @@ public final class Supervisor: Sendable {
         public var removed: [String] = []
         public var restarted: [String] = []
         public var unchanged: [String] = []
-        /// Settings that take effect only at a restart of the process (the publisher's socket, the metrics port).
+        /// Settings that take effect only at a restart of the process (the publisher's socket, the metrics port,
+        /// the MQTT client).
         public var ignored: [String] = []
 
         public var description: String {
@@ -109,7 +121,7 @@ public final class Supervisor: Sendable {
 
     /// Applies a new configuration: pipelines whose settings changed restart, new ones start, removed ones stop,
     /// the others keep running untouched. The publisher stays bound to its endpoint (subscribers keep their
-    /// connection); a changed `publisher` or `metrics` section is reported in `ignored`. Throws (and changes
+    /// connection); a changed `publisher`, `metrics` or `mqtt` section is reported in `ignored`. Throws (and changes
     /// nothing) when the configuration does not select the pipeline this process runs or a teacher cannot load.
     public func reload(_ config: DaemonConfig) throws -> ReloadSummary {
         let new = try Self.select(only, from: config)
@@ -120,6 +132,7 @@ public final class Supervisor: Sendable {
             var summary = ReloadSummary()
             if new.publisher != s.current.publisher { summary.ignored.append("publisher") }
             if new.metrics != s.current.metrics { summary.ignored.append("metrics") }
+            if new.mqtt != s.current.mqtt { summary.ignored.append("mqtt") }
             let wanted = Dictionary(uniqueKeysWithValues: new.pipelines.map { ($0.name, $0) })
             for (name, slot) in s.slots.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
                 slot.task.cancel()
@@ -141,6 +154,7 @@ public final class Supervisor: Sendable {
             var kept = new
             kept.publisher = s.current.publisher
             kept.metrics = s.current.metrics
+            kept.mqtt = s.current.mqtt
             s.current = kept
             return summary
         }

@@ -57,6 +57,8 @@ public actor EventPublisher {
     public nonisolated let host: String
     /// The public key subscribers need, when the socket is a CURVE server.
     public nonisolated let curvePublicKey: CurveKey?
+    /// Gets every event, status and model message too (MQTT), whatever ZeroMQ did with it.
+    private let mirror: (any MessageMirror)?
 
     // nonisolated(unsafe): deinit closes them too, when nothing else can be using them (Swift 6 sees deinit as
     // nonisolated); everything else uses them on the actor.
@@ -86,8 +88,10 @@ public actor EventPublisher {
     }
 
     /// Binds the socket. Errors name the endpoint and say why (e.g. "Address already in use").
-    public init(settings: PublisherSettings, host: String = ProcessInfo.processInfo.hostName) throws {
+    public init(settings: PublisherSettings, host: String = ProcessInfo.processInfo.hostName,
+                mirror: (any MessageMirror)? = nil) throws {
         try settings.validate()
+        self.mirror = mirror
         // Read before any socket exists, so a bad key file leaves nothing to clean up.
         let curve = try settings.curveSecretKeyFile.map { try CurveKeyPair(secretKeyFile: $0) }
         self.settings = settings
@@ -157,7 +161,10 @@ public actor EventPublisher {
     /// Adds a pipeline; its seq starts at 1. Registering it again changes nothing.
     public func register(pipeline: String) throws {
         guard Topic.isValidPipelineName(pipeline) else { throw PublisherError.invalidPipelineName(pipeline) }
-        if pipelines[pipeline] == nil { pipelines[pipeline] = PipelineRecord(registered: Date()) }
+        if pipelines[pipeline] == nil {
+            pipelines[pipeline] = PipelineRecord(registered: Date())
+            mirror?.register(pipeline: pipeline)
+        }
     }
 
     /// Publishes an episode message, with the frame as JPEG evidence if given.
@@ -288,6 +295,7 @@ public actor EventPublisher {
 
     private func send(_ pipeline: String, _ kind: TopicKind, _ json: Data, _ jpeg: Data?) throws -> Delivery {
         guard let socket else { throw PublisherError.closed(endpoint: endpoint) }
+        if kind != .heartbeat { mirror?.forward(json, kind: kind, pipeline: pipeline) }
         drainSubscriptions()
         let parts = [Data(Topic.name(pipeline: pipeline, kind: kind).utf8), json] + (jpeg.map { [$0] } ?? [])
         // Subscribers would drop the connection on it (ZMQ_MAXMSGSIZE) and lose everything queued behind it too.

@@ -52,7 +52,11 @@ struct RunCommand: AsyncParsableCommand {
         let names = supervisor.config.pipelines.map(\.name).joined(separator: ", ")
         // A subscriber of a CURVE publisher needs its public key: say which one.
         let curve = supervisor.publisher.curvePublicKey.map { " (CURVE server, public key \($0))" } ?? ""
-        logger.notice("anomalyd running", metadata: ["publisher": "\(daemonConfig.publisher.endpoint)\(curve)", "pipelines": "\(names)"])
+        var running: Logger.Metadata = ["publisher": "\(daemonConfig.publisher.endpoint)\(curve)", "pipelines": "\(names)"]
+        if let mqtt = supervisor.mqtt {
+            running["mqtt"] = "\(mqtt.settings.host):\(mqtt.settings.effectivePort) as \(mqtt.clientID), availability on \(mqtt.topics.availability)"
+        }
+        logger.notice("anomalyd running", metadata: running)
         // Ready once the configuration is valid, the teachers are loaded, the publisher is bound and, when
         // configured, the metrics port too (not after a first frame: a camera may be down).
         let status = "publishing on \(daemonConfig.publisher.endpoint)\(curve); pipelines: \(names)"

@@ -4,6 +4,7 @@ import XCTest
 import Decisions
 import Detector
 import Ingest
+import MQTT
 import Publisher
 
 /// pipelines/example.yaml documents every key the file may hold, and is itself valid.
@@ -15,7 +16,7 @@ final class ExampleConfigTests: XCTestCase {
         let text = try String(contentsOfFile: example, encoding: .utf8)
         let keys = TopLevel.keyNames + PublisherSettings.keyNames + MetricsSettings.keyNames + PipelineConfig.keyNames
             + BatchSettings.keyNames + LearningSettings.keyNames + DetectorSettings.keyNames + DecisionSettings.keyNames
-            + RefitSettings.keyNames
+            + RefitSettings.keyNames + MQTTSettings.keyNames + MQTTTLSSettings.keyNames
         for key in keys {
             XCTAssertNotNil(text.range(of: #"(?m)^[ #]*\#(key):"#, options: .regularExpression), "\(key) is not in example.yaml")
         }

@@ -3,6 +3,7 @@ import XCTest
 @testable import Config
 import Decisions
 import Detector
+import MQTT
 import Publisher
 
 /// Every numeric field against negative, zero, huge, NaN and infinite values: each is either a `ConfigError`
@@ -12,7 +13,7 @@ final class NumericFieldFuzzTests: XCTestCase {
     enum Kind: Sendable { case integer, unsigned, number }
 
     struct Field: Sendable {
-        /// Where it sits: "publisher", "pipeline" (the pipeline's own keys), or a pipeline section.
+        /// Where it sits: "publisher", "mqtt", "pipeline" (the pipeline's own keys), or a pipeline section.
         let section: String
         let key: String
         let kind: Kind
@@ -28,6 +29,10 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "publisher", key: "heartbeat_s", kind: .number) { $0.publisher.heartbeatIntervalSeconds },
             Field(section: "publisher", key: "status_s", kind: .number) { $0.publisher.statusIntervalSeconds },
             Field(section: "publisher", key: "send_high_water_mark", kind: .integer) { Double($0.publisher.sendHighWaterMark) },
+            Field(section: "mqtt", key: "port", kind: .integer) { Double($0.mqtt?.effectivePort ?? 0) },
+            Field(section: "mqtt", key: "qos", kind: .integer) { Double($0.mqtt?.qos ?? 0) },
+            Field(section: "mqtt", key: "queue", kind: .integer) { Double($0.mqtt?.queue ?? 0) },
+            Field(section: "mqtt", key: "keepalive_s", kind: .integer) { Double($0.mqtt?.keepaliveSeconds ?? 0) },
             Field(section: "pipeline", key: "sample_fps", kind: .number) { p($0).sourceOptions.sampleFPS ?? 0 },
             Field(section: "pipeline", key: "stall_timeout_s", kind: .number) { p($0).sourceOptions.stallTimeout ?? 0 },
             Field(section: "pipeline", key: "roi", kind: .integer, wrap: "[%, 0, 64, 64]") { Double(p($0).sourceOptions.roi?.x ?? 0) },
@@ -75,6 +80,8 @@ final class NumericFieldFuzzTests: XCTestCase {
     /// The keys that hold no number; every other key must be in `fields`, so a new numeric setting is fuzzed too.
     static let otherKeys: Set<String> = [
         "publisher.endpoint", "publisher.curve_secret_key_file", "metrics.listen",
+        "mqtt.host", "mqtt.client_id", "mqtt.topic_prefix", "mqtt.username", "mqtt.password_file", "mqtt.tls",
+        "mqtt.discovery_prefix", "tls.ca_file", "tls.cert_file", "tls.key_file",
         "pipeline.source", "pipeline.credentials_file", "pipeline.teacher", "pipeline.state_dir", "pipeline.evidence_jpeg",
         "pipeline.resize", "pipeline.realtime", "pipeline.loop", "pipeline.rtsp_transport",
         "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit",
@@ -85,7 +92,8 @@ final class NumericFieldFuzzTests: XCTestCase {
 
     func testEveryKeyIsFuzzedOrHoldsNoNumber() {
         let sections: [(String, [String])] = [
-            ("publisher", PublisherSettings.keyNames), ("metrics", MetricsSettings.keyNames), ("pipeline", PipelineConfig.keyNames),
+            ("publisher", PublisherSettings.keyNames), ("metrics", MetricsSettings.keyNames), ("mqtt", MQTTSettings.keyNames),
+            ("tls", MQTTTLSSettings.keyNames), ("pipeline", PipelineConfig.keyNames),
             ("batch", BatchSettings.keyNames), ("learning", LearningSettings.keyNames), ("detector", DetectorSettings.keyNames),
             ("decision", DecisionSettings.keyNames), ("refit", RefitSettings.keyNames),
         ]
@@ -104,6 +112,8 @@ final class NumericFieldFuzzTests: XCTestCase {
         switch f.section {
         case "publisher":
             return ("publisher:\n  \(f.key): \(value)\npipelines:\n  a:\n    source: x.mp4\n", "publisher.\(f.key)")
+        case "mqtt":
+            return ("mqtt:\n  host: h\n  \(f.key): \(value)\npipelines:\n  a:\n    source: x.mp4\n", "mqtt.\(f.key)")
         case "pipeline":
             return ("pipelines:\n  a:\n    source: x.mp4\n    \(f.key): \(value)\n", "pipelines.a.\(f.key)")
         default:
@@ -125,7 +135,7 @@ final class NumericFieldFuzzTests: XCTestCase {
                     XCTAssertFalse([".nan", ".inf", "-.inf", "1e300"].contains(value), "\(field): \(value) accepted")
                 } catch let e as ConfigError {
                     XCTAssertEqual(e.field, field, "\(value): \(e)")
-                    XCTAssertEqual(e.line, f.section == "publisher" ? 2 : f.section == "pipeline" ? 4 : 5, "\(value): \(e)")
+                    XCTAssertEqual(e.line, ["publisher": 2, "mqtt": 3, "pipeline": 4][f.section] ?? 5, "\(value): \(e)")
                     XCTAssertTrue(e.message.hasPrefix("expected"), "\(value): \(e)")
                 } catch {
                     XCTFail("\(field): \(value): not a ConfigError: \(error)")

@@ -3,8 +3,8 @@
 
     zmq_collect.py ENDPOINT OUT.jsonl [PREFIX [SERVER.pub CLIENT.key]]
 
-Writes one line per message: {"topic": ..., "parts": N, "message": <the JSON payload>}, flushed at once, and runs
-until SIGTERM. Prints READY once subscribed. With key files (Z85 text, as `anomalyd keygen` writes them) it is a
+Writes one line per message: {"topic": ..., "parts": N, "message": <the JSON payload>, "raw": <its text as sent>},
+flushed at once, and runs until SIGTERM. Prints READY once subscribed. With key files (Z85 text, as `anomalyd keygen` writes them) it is a
 CURVE client of the server with that public key.
 """
 import json
@@ -29,5 +29,6 @@ print("READY", flush=True)
 with open(out, "w") as f:
     while True:
         parts = sub.recv_multipart()
-        f.write(json.dumps({"topic": parts[0].decode(), "parts": len(parts), "message": json.loads(parts[1])}) + "\n")
+        f.write(json.dumps({"topic": parts[0].decode(), "parts": len(parts), "message": json.loads(parts[1]),
+                            "raw": parts[1].decode()}) + "\n")
         f.flush()
