@@ -111,7 +111,8 @@ let package = Package(
         .executableTarget(name: "train-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
                           path: "benchmarks/train", exclude: ["train_torch.py", "compare.sh", "RESULTS.md"]),
         .executableTarget(name: "quality-bench", dependencies: ["Detector", "Engine", "Checkpoint", "Kernels"],
-                          path: "benchmarks/quality", exclude: ["run.sh", "offline.py", "small_sample.py", "RESULTS.md", "runs"]),
+                          path: "benchmarks/quality", exclude: ["run.sh", "elpv.sh", "offline.py", "multiblock_offline.py",
+                                                                "small_sample.py", "patchcore_peer.py", "RESULTS.md", "runs"]),
 
         // Plain double-precision reference implementations the numeric tests compare against.
         .target(name: "Reference", path: "Tests/Reference"),
