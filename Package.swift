@@ -56,8 +56,9 @@ let package = Package(
         .target(name: "Statistics"),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
         .target(name: "Queues"),
-        // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
-        .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues"]),
+        // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue;
+        // the video stream's packets kept and remuxed into each episode's MP4 clip.
+        .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues", "Storage"]),
 
         // Scores to debounced anomaly episodes.
         .target(name: "Decisions", dependencies: ["Timestamps", "Statistics"]),
@@ -128,7 +129,7 @@ let package = Package(
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport", "CFFmpeg"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Decisions
 import Detector
+import Ingest
 import Publisher
 
 /// A settings type that is one mapping of the file. The keys it may hold and the ranges of their values belong to
@@ -72,6 +73,11 @@ extension DecisionSettings: ConfigSection {
 
 extension PublisherSettings: ConfigSection {
     static var keyNames: [String] { configKeys.map(\.stringValue) }
+    var invalidKey: (key: String, problem: String)? { firstInvalid.map { ($0.key.stringValue, $0.problem) } }
+}
+
+extension ClipSettings: ConfigSection {
+    static var keyNames: [String] { CodingKeys.allCases.map(\.stringValue) }
     var invalidKey: (key: String, problem: String)? { firstInvalid.map { ($0.key.stringValue, $0.problem) } }
 }
 

@@ -25,14 +25,17 @@ public struct PipelineConfig: Decodable, Sendable, Equatable {
     public var detector = DetectorSettings()
     public var decision = DecisionSettings()
     public var refit = RefitSettings()
+    public var clips = ClipSettings()
 
     /// Where the normal-frame buffer and the anomaly evidence live.
     public var normalBufferPath: String { stateDir + "/normal" }
     public var evidencePath: String { stateDir + "/evidence" }
+    /// Where episode clips are written; events name them relative to `stateDir` (`ClipRecorder.name`).
+    public var clipsPath: String { stateDir + "/clips" }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case source, credentialsFile = "credentials_file", teacher, stateDir = "state_dir", evidenceJpeg = "evidence_jpeg"
-        case batch, learning, detector, decision, refit
+        case batch, learning, detector, decision, refit, clips
     }
 
     /// The entry as written, its name from `decoder.userInfo[.pipelineName]`; `ConfigLoader` resolves the source's
@@ -60,6 +63,7 @@ public struct PipelineConfig: Decodable, Sendable, Equatable {
         detector = try c.section(DetectorSettings.self, forKey: .detector) ?? detector
         decision = try c.section(DecisionSettings.self, forKey: .decision) ?? decision
         refit = try c.section(RefitSettings.self, forKey: .refit) ?? refit
+        clips = try c.section(ClipSettings.self, forKey: .clips) ?? clips
     }
 }
 

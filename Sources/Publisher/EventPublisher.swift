@@ -160,12 +160,13 @@ public actor EventPublisher {
         if pipelines[pipeline] == nil { pipelines[pipeline] = PipelineRecord(registered: Date()) }
     }
 
-    /// Publishes an episode message, with the frame as JPEG evidence if given.
+    /// Publishes an episode message, with the frame as JPEG evidence if given, naming the episode's clip if given.
     @discardableResult
     public func publish(_ decision: EpisodeDecision, pipeline: String, model: ModelInfo, latency: Latency,
-                        evidence jpeg: Data? = nil) throws -> Delivery {
+                        evidence jpeg: Data? = nil, clip: String? = nil) throws -> Delivery {
         var event = AnomalyEvent(decision, seq: try nextSeq(pipeline), pipeline: pipeline, host: host,
                                  model: model, latency: latency)
+        event.clip = clip
         event.latencyMs.endToEnd = Date().timeIntervalSince(decision.time) * 1000
         return try send(pipeline, .event, try encoder.encode(event), jpeg)
     }
