@@ -41,8 +41,8 @@ public struct ClipSettings: Decodable, Sendable, Equatable {
         if !(preRollSeconds >= 0 && preRollSeconds <= 60) { return (.preRollSeconds, "expected [0, 60] seconds, got \(preRollSeconds)") }
         if !(postRollSeconds >= 0 && postRollSeconds <= 60) { return (.postRollSeconds, "expected [0, 60] seconds, got \(postRollSeconds)") }
         if !(maxClipSeconds >= 1 && maxClipSeconds <= 3600) { return (.maxClipSeconds, "expected [1, 3600] seconds, got \(maxClipSeconds)") }
-        if !(maxBytes >= 1 << 20 && maxBytes <= 1 << 44) {
-            return (.maxBytes, "expected \(1 << 20) (1 MiB) to \(1 << 44) (16 TiB) bytes, got \(maxBytes)")
+        if !(maxBytes >= 1 << 20 && maxBytes <= 1 << 40) {
+            return (.maxBytes, "expected \(1 << 20) (1 MiB) to \(1 << 40) (1 TiB) bytes, got \(maxBytes)")
         }
         if !(maxDays > 0 && maxDays <= 3650) { return (.maxDays, "expected (0, 3650] days, got \(maxDays)") }
         return nil

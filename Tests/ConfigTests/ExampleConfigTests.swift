@@ -15,7 +15,7 @@ final class ExampleConfigTests: XCTestCase {
         let text = try String(contentsOfFile: example, encoding: .utf8)
         let keys = TopLevel.keyNames + PublisherSettings.keyNames + MetricsSettings.keyNames + PipelineConfig.keyNames
             + BatchSettings.keyNames + LearningSettings.keyNames + DetectorSettings.keyNames + DecisionSettings.keyNames
-            + RefitSettings.keyNames
+            + RefitSettings.keyNames + ClipSettings.keyNames
         for key in keys {
             XCTAssertNotNil(text.range(of: #"(?m)^[ #]*\#(key):"#, options: .regularExpression), "\(key) is not in example.yaml")
         }
@@ -34,6 +34,7 @@ final class ExampleConfigTests: XCTestCase {
         XCTAssertEqual(line3.detector, DetectorSettings())
         XCTAssertEqual(line3.decision, DecisionSettings())
         XCTAssertEqual(line3.refit, RefitSettings())
+        XCTAssertEqual(line3.clips, ClipSettings())
         XCTAssertEqual(line3.batch, BatchSettings())
         XCTAssertEqual(line3.learning, LearningSettings())
         XCTAssertEqual(c.publisher, PublisherSettings())

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Config
 import Decisions
+import Ingest
 import Detector
 import Publisher
 
@@ -69,6 +70,11 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "refit", key: "false_alarm_margin", kind: .number) { p($0).refit.falseAlarmMargin },
             Field(section: "refit", key: "evidence_min_score", kind: .number) { p($0).refit.evidenceMinScore },
             Field(section: "refit", key: "evidence_max_frames", kind: .integer) { Double(p($0).refit.evidenceMaxFrames) },
+            Field(section: "clips", key: "pre_roll_s", kind: .number) { p($0).clips.preRollSeconds },
+            Field(section: "clips", key: "post_roll_s", kind: .number) { p($0).clips.postRollSeconds },
+            Field(section: "clips", key: "max_clip_s", kind: .number) { p($0).clips.maxClipSeconds },
+            Field(section: "clips", key: "max_bytes", kind: .integer) { Double(p($0).clips.maxBytes) },
+            Field(section: "clips", key: "max_days", kind: .number) { p($0).clips.maxDays },
         ]
     }()
 
@@ -77,10 +83,10 @@ final class NumericFieldFuzzTests: XCTestCase {
         "publisher.endpoint", "publisher.curve_secret_key_file", "metrics.listen",
         "pipeline.source", "pipeline.credentials_file", "pipeline.teacher", "pipeline.state_dir", "pipeline.evidence_jpeg",
         "pipeline.resize", "pipeline.realtime", "pipeline.loop", "pipeline.rtsp_transport",
-        "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit",
+        "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit", "pipeline.clips",
         "detector.gaussian_feature", "detector.gaussian_covariance", "detector.student_score", "detector.normalize_brightness",
         "detector.fusion",
-        "refit.enabled",
+        "refit.enabled", "clips.enabled",
     ]
 
     func testEveryKeyIsFuzzedOrHoldsNoNumber() {
@@ -88,6 +94,7 @@ final class NumericFieldFuzzTests: XCTestCase {
             ("publisher", PublisherSettings.keyNames), ("metrics", MetricsSettings.keyNames), ("pipeline", PipelineConfig.keyNames),
             ("batch", BatchSettings.keyNames), ("learning", LearningSettings.keyNames), ("detector", DetectorSettings.keyNames),
             ("decision", DecisionSettings.keyNames), ("refit", RefitSettings.keyNames),
+            ("clips", ClipSettings.keyNames),
         ]
         let fuzzed = Set(Self.fields.map { "\($0.section).\($0.key)" })
         for (section, keys) in sections {
