@@ -42,7 +42,7 @@ let package = Package(
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
         // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync);
-        // exclusive directory locks.
+        // exclusive directory locks; directories of stored evidence kept within bytes and age.
         .target(name: "Storage"),
         // RFC 3339 timestamps, formatted and parsed by hand.
         .target(name: "Timestamps"),
@@ -124,12 +124,12 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Decisions", "Engine", "Checkpoint",
-                                                      "Storage",
+                                                      "Storage", "Ingest",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport", "Storage"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "Logging", package: "swift-log"),

@@ -76,8 +76,8 @@ public final class ClipRecorder: Sendable {
         }
     }
 
-    private var retention: ClipRetention {
-        ClipRetention(maxBytes: settings.maxBytes, maxAge: settings.maxDays * 86_400)
+    private var retention: Retention {
+        Retention(maxBytes: settings.maxBytes, maxAge: settings.maxDays * 86_400, suffix: ".mp4")
     }
 
     // MARK: The decode thread

@@ -66,6 +66,8 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
     public var ignore: [[SIMD2<Double>]] = []
     /// Patch cells per side of the model input (224 / 16 for ViT-Ti/16): the layout's cells.
     public var patchGrid = 14
+    /// Frames carry their decoded picture at full resolution (`Frame.sourcePicture`), for full-resolution evidence.
+    public var keepSourcePictures = false
 
     public static let rtspTransports = ["tcp", "udp"]
     /// Bounds every roi and polygon coordinate: wider than any camera picture, and it keeps x + w far from overflow.

@@ -264,7 +264,8 @@ final class Worker {
                     continue
                 }
                 let frame = Frame(pixels: pixels, size: options.size, sourceWidth: width, sourceHeight: height,
-                                  index: index, pts: pts, captureTime: Date(), layout: layout)
+                                  index: index, pts: pts, captureTime: Date(), layout: layout,
+                                  sourcePicture: options.keepSourcePictures ? SourcePicture(referencing: picture) : nil)
                 // Live: a full queue drops its oldest frame (and counts it). Files: waits here until there is room.
                 guard frames.blockingPush(frame) else { return .stopped }
                 stats.update { $0.framesEmitted += 1 }

@@ -99,7 +99,9 @@ public final class CameraPipeline: Sendable {
         sourceOptions.queueCapacity = max(8, 2 * config.batch.maxFrames)
         sourceOptions.size = vit.config.imageSize   // frames of any other size would trap the teacher
         sourceOptions.patchGrid = vit.config.imageSize / vit.config.patchSize   // the map's cells are the teacher's patches
+        sourceOptions.keepSourcePictures = config.snapshots.enabled
         let clips = config.clips.enabled ? try clipRecorder() : nil
+        let snapshots = config.snapshots.enabled ? try snapshotStore() : nil
         // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
         let source = try FrameSource(config.source, options: sourceOptions, clips: clips)
         let frames = source.frames
@@ -118,7 +120,8 @@ public final class CameraPipeline: Sendable {
         let compute = ComputeExecutor(name: "infer")
         defer { compute.shutdown() }
         do {
-            try await runStages(source: source, frames: frames, scored: scored, refitter: refitter, clips: clips, compute: compute)
+            try await runStages(source: source, frames: frames, scored: scored, refitter: refitter, clips: clips,
+                                snapshots: snapshots, compute: compute)
         } catch {
             await clips?.finish()
             throw error
@@ -142,7 +145,8 @@ public final class CameraPipeline: Sendable {
 
     /// The stages and the housekeeping, children of one task group.
     private func runStages(source: FrameSource, frames: BoundedQueue<Frame>, scored: BoundedQueue<ScoredItem>,
-                           refitter: Refitter?, clips: ClipRecorder?, compute: ComputeExecutor) async throws {
+                           refitter: Refitter?, clips: ClipRecorder?, snapshots: EvidenceSnapshot?,
+                           compute: ComputeExecutor) async throws {
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask {
                 // Returns when the decoder's thread has ended (it finishes `frames`); throws when a file fails to open.
@@ -155,7 +159,7 @@ public final class CameraPipeline: Sendable {
                 return .infer
             }
             group.addTask {
-                try await self.decide(from: scored, refitter: refitter, clips: clips)
+                try await self.decide(from: scored, refitter: refitter, clips: clips, snapshots: snapshots)
                 return .decide
             }
             group.addTask {
@@ -194,6 +198,14 @@ public final class CameraPipeline: Sendable {
             if let after = outcome.secondsAfterEnd { metadata["after_end_s"] = "\(String(format: "%.2f", after))" }
             logger.notice("clip written", metadata: metadata)
         }
+    }
+
+    /// Where the snapshots go; unfinished writes of an earlier run are removed (the pipeline holds the state_dir).
+    private func snapshotStore() throws -> EvidenceSnapshot {
+        try FileManager.default.createDirectory(atPath: config.snapshotsPath, withIntermediateDirectories: true)
+        AtomicFile.removeLeftovers(in: config.snapshotsPath)
+        return EvidenceSnapshot(directory: config.snapshotsPath, retention: Retention(
+            maxBytes: config.snapshots.maxBytes, maxAge: config.snapshots.maxDays * 86_400, suffix: ".jpg"))
     }
 
     // MARK: Stages
@@ -257,7 +269,8 @@ public final class CameraPipeline: Sendable {
         }
     }
 
-    private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?, clips: ClipRecorder?) async throws {
+    private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?, clips: ClipRecorder?,
+                        snapshots: EvidenceSnapshot?) async throws {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
         let budget = config.budget
         var calibration: LiveCalibration?
@@ -303,7 +316,8 @@ public final class CameraPipeline: Sendable {
                     let start = decision.frame.ptsSeconds - max(0, decision.time.timeIntervalSince(decision.startTime))
                     clip = clips.open(episode: decision.id, at: start) ? ClipRecorder.name(episode: decision.id) : nil
                 }
-                await publish(decision, item, jpeg, clip: clip)
+                let heat = Heat(map: map, geometry: geometry, grid: s.grid)
+                await publish(decision, item, jpeg, clip: clip, snapshot: snapshots.map { ($0, heat) })
                 if decision.type != .end { await refitter?.offerEvidence(f, normalized: normalized) }
                 if decision.type == .end {
                     clips?.close(episode: decision.id, at: decision.frame.ptsSeconds)
@@ -313,7 +327,7 @@ public final class CameraPipeline: Sendable {
         }
         // The stream is over (or the daemon is stopping): an open episode ends now.
         if let decision = stage.stop(at: Date()), let last {
-            await publish(decision, last, jpeg, clip: clip)
+            await publish(decision, last, jpeg, clip: clip, snapshot: nil)
             clips?.close(episode: decision.id, at: decision.frame.ptsSeconds)
         }
     }
@@ -336,7 +350,15 @@ public final class CameraPipeline: Sendable {
         return (layout.stitch(maps: (0..<layout.tileCount).map { Array(map[($0 * cells)..<(($0 + 1) * cells)]) }).values, geometry)
     }
 
-    private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?, clip: String?) async {
+    /// A frame's map over its source picture, as the decide stage lays it (`sourceMap`).
+    struct Heat: Sendable {
+        let map: [Float]
+        let geometry: MapGeometry?
+        let grid: Int
+    }
+
+    private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?, clip: String?,
+                         snapshot: (store: EvidenceSnapshot, heat: Heat)?) async {
         let started = Date()
         defer { counters.event(decision.type.rawValue, publishSeconds: Date().timeIntervalSince(started)) }
         // A tiled frame's evidence is the model input of the tile holding the peak cell.
@@ -346,10 +368,22 @@ public final class CameraPipeline: Sendable {
         }
         let evidence = decision.type == .end ? nil : try? jpeg?.encode(rgb: Array(item.frame.tilePixels(tile)))
         let latency = Latency(decode: 0, infer: item.inferMilliseconds)
+        var snapshotName: String?
+        if decision.type != .end, let (store, heat) = snapshot, let picture = item.frame.sourcePicture {
+            // Drawn and stored off the cooperative pool, before the message that names it goes out.
+            do {
+                snapshotName = try await offload(qos: .utility) {
+                    try store.write(picture, map: heat.map, geometry: heat.geometry, grid: heat.grid,
+                                    box: decision.region?.bbox, episode: decision.id, frame: decision.frame.index)
+                }
+            } catch {
+                logger.error("cannot write snapshot", metadata: ["id": "\(decision.id)", "error": "\(error)"])
+            }
+        }
         do {
             // A refused send is counted by the publisher (publish_dropped_total); the pipeline goes on.
             try await publisher.publish(decision, pipeline: config.name, model: item.model, latency: latency, evidence: evidence,
-                                        clip: clip)
+                                        clip: clip, snapshot: snapshotName)
             logger.notice("anomaly \(decision.type.rawValue)", metadata: [
                 "id": "\(decision.id)", "score": "\(String(format: "%.3f", decision.score))",
                 "pts": "\(String(format: "%.2f", decision.frame.ptsSeconds))"])

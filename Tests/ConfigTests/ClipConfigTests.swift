@@ -3,8 +3,8 @@ import XCTest
 @testable import Config
 import Ingest
 
-/// The `clips:` section: on by default, merged field by field over `defaults`, unknown keys and bad values rejected
-/// by name and line.
+/// The `clips:` and `snapshots:` sections: on by default, merged field by field over `defaults`, unknown keys and bad
+/// values rejected by name and line.
 final class ClipConfigTests: XCTestCase {
     func testClipsAreOnByDefaultAndMergeOverDefaults() throws {
         let c = try parse("""
@@ -66,6 +66,22 @@ final class ClipConfigTests: XCTestCase {
                 source: /videos/a.mp4
                 clips: {\(value)}
             """, line: 4, field: "pipelines.line3.clips.\(field)", contains: message)
+        }
+    }
+
+    func testSnapshotsAreOnByDefaultAndTheirLimitsNameTheirField() throws {
+        let c = try parse("pipelines:\n  a:\n    source: x.mp4\n    snapshots: {max_days: 2}\n")
+        XCTAssertEqual(c.pipelines[0].snapshots.maxDays, 2)
+        XCTAssertTrue(c.pipelines[0].snapshots.enabled)
+        XCTAssertEqual(c.pipelines[0].snapshotsPath, "/var/lib/anomalyd/a/snapshots")
+        for (value, field, message) in [("max_bytes: 1000", "max_bytes", "1 MiB"), ("max_days: -1", "max_days", "(0, 3650] days"),
+                                        ("quality: 3", "quality", "unknown key")] {
+            assertRejected("""
+            pipelines:
+              line3:
+                source: /videos/a.mp4
+                snapshots: {\(value)}
+            """, line: 4, field: "pipelines.line3.snapshots.\(field)", contains: message)
         }
     }
 }

@@ -75,6 +75,8 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "clips", key: "max_clip_s", kind: .number) { p($0).clips.maxClipSeconds },
             Field(section: "clips", key: "max_bytes", kind: .integer) { Double(p($0).clips.maxBytes) },
             Field(section: "clips", key: "max_days", kind: .number) { p($0).clips.maxDays },
+            Field(section: "snapshots", key: "max_bytes", kind: .integer) { Double(p($0).snapshots.maxBytes) },
+            Field(section: "snapshots", key: "max_days", kind: .number) { p($0).snapshots.maxDays },
         ]
     }()
 
@@ -84,9 +86,10 @@ final class NumericFieldFuzzTests: XCTestCase {
         "pipeline.source", "pipeline.credentials_file", "pipeline.teacher", "pipeline.state_dir", "pipeline.evidence_jpeg",
         "pipeline.resize", "pipeline.realtime", "pipeline.loop", "pipeline.rtsp_transport",
         "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit", "pipeline.clips",
+        "pipeline.snapshots",
         "detector.gaussian_feature", "detector.gaussian_covariance", "detector.student_score", "detector.normalize_brightness",
         "detector.fusion",
-        "refit.enabled", "clips.enabled",
+        "refit.enabled", "clips.enabled", "snapshots.enabled",
     ]
 
     func testEveryKeyIsFuzzedOrHoldsNoNumber() {
@@ -94,7 +97,7 @@ final class NumericFieldFuzzTests: XCTestCase {
             ("publisher", PublisherSettings.keyNames), ("metrics", MetricsSettings.keyNames), ("pipeline", PipelineConfig.keyNames),
             ("batch", BatchSettings.keyNames), ("learning", LearningSettings.keyNames), ("detector", DetectorSettings.keyNames),
             ("decision", DecisionSettings.keyNames), ("refit", RefitSettings.keyNames),
-            ("clips", ClipSettings.keyNames),
+            ("clips", ClipSettings.keyNames), ("snapshots", SnapshotSettings.keyNames),
         ]
         let fuzzed = Set(Self.fields.map { "\($0.section).\($0.key)" })
         for (section, keys) in sections {

@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Synchronization
 import XCTest
 @testable import Ingest
@@ -66,8 +67,8 @@ final class ClipTests: XCTestCase {
             XCTAssertTrue(fm.createFile(atPath: path, contents: Data(count: 1000)))
             try fm.setAttributes([.modificationDate: now.addingTimeInterval(-age)], ofItemAtPath: path)
         }
-        XCTAssertEqual(ClipRetention(maxBytes: 2500, maxAge: 86_400).enforce(in: dir.path, now: now), ["a.mp4", "b.mp4"])
-        XCTAssertEqual(ClipRetention(maxBytes: 1 << 30, maxAge: 500).enforce(in: dir.path, now: now), ["c.mp4"])
+        XCTAssertEqual(Retention(maxBytes: 2500, maxAge: 86_400, suffix: ".mp4").enforce(in: dir.path, now: now), ["a.mp4", "b.mp4"])
+        XCTAssertEqual(Retention(maxBytes: 1 << 30, maxAge: 500, suffix: ".mp4").enforce(in: dir.path, now: now), ["c.mp4"])
         XCTAssertEqual(Set(try fm.contentsOfDirectory(atPath: dir.path)), ["d.mp4", ".e.mp4.tmp-1", "notes.txt"])
     }
 
