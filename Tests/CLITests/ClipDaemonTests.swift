@@ -6,7 +6,8 @@ import XCTest
 /// a keyframe every 2 s): after learning from the stream it detects a novel object, names the clip on every
 /// message of the episode, and writes an MP4 that ffprobe reads, running from the episode's start less the pre-roll
 /// (back to a keyframe) to its end plus the post-roll. Writing it brings the clips directory over `max_bytes`: the
-/// oldest clip there is deleted, the newer one stays.
+/// oldest clip there is deleted, the newer one stays. Each `new` and `update` names a full-resolution snapshot that
+/// is on disk when the message arrives.
 final class ClipDaemonTests: XCTestCase {
     func testEpisodeOverRTSPYieldsAClipFromPreRollToPostRollAndRetentionDeletesTheOldest() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-clips-\(UUID().uuidString)")
@@ -78,6 +79,14 @@ final class ClipDaemonTests: XCTestCase {
         let name = "clips/\(id).mp4"
         XCTAssertEqual(episode.map { $0["clip"] as? String }, Array(repeating: name, count: episode.count),
                        "every message of the episode names its clip")
+        for e in episode where e["type"] as? String != "end" {
+            let snapshot = try XCTUnwrap(e["snapshot"] as? String, "\(e["type"]!) names no snapshot")
+            let frame = (e["frame"] as! [String: Any])["index"] as! Int
+            XCTAssertEqual(snapshot, "snapshots/\(id)-\(frame).jpg")
+            XCTAssertEqual(try CLI.probe(dir.path + "/state/" + snapshot, entries: "stream=width,height"), ["640", "360"],
+                           "the source's resolution")
+        }
+        XCTAssertNil(end["snapshot"], "the end has no evidence")
         let writtenAt = try XCTUnwrap(written, "the clip was not written within the stream")
         let afterEnd = writtenAt.timeIntervalSince(ended!.at)
         XCTAssertLessThan(afterEnd, 3 + 3, "written about the post-roll after the end event, not later")
@@ -88,12 +97,12 @@ final class ClipDaemonTests: XCTestCase {
         // `new`) to the end plus the post-roll.
         let asked = pts(end) + 3 - (pts(new) - 3)
         let clip = dir.appendingPathComponent("state/\(name)").path
-        let probe = try CLI.probe(clip)
-        XCTAssertEqual(probe.codec, "h264")
-        XCTAssertGreaterThanOrEqual(probe.duration, asked - 0.3, "the clip covers pre-roll to post-roll")
-        XCTAssertLessThanOrEqual(probe.duration, asked + 2.4 + 0.3, "at most a GOP and the opening frames more")
+        XCTAssertEqual(try CLI.probe(clip, entries: "stream=codec_name"), ["h264"])
+        let duration = try XCTUnwrap(Double(try CLI.probe(clip, entries: "format=duration").first ?? ""))
+        XCTAssertGreaterThanOrEqual(duration, asked - 0.3, "the clip covers pre-roll to post-roll")
+        XCTAssertLessThanOrEqual(duration, asked + 2.4 + 0.3, "at most a GOP and the opening frames more")
         let bytes = try FileManager.default.attributesOfItem(atPath: clip)[.size] as! Int
-        print("clip \(name): \(bytes) bytes, \(probe.duration) s (asked \(asked) s), written \(afterEnd) s after the end event")
+        print("clip \(name): \(bytes) bytes, \(duration) s (asked \(asked) s), written \(afterEnd) s after the end event")
 
         // Retention: the oldest went, the newer one and the new clip stay, and they fit.
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: clips.path))
@@ -103,20 +112,18 @@ final class ClipDaemonTests: XCTestCase {
 }
 
 extension CLI {
-    /// What ffprobe reads of a media file: its duration and its first video stream's codec.
-    static func probe(_ path: String) throws -> (duration: Double, codec: String) {
+    /// The values of ffprobe's `entries` (e.g. "stream=width,height") for the first video stream, in ffprobe's order.
+    static func probe(_ path: String, entries: String) throws -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
-        process.arguments = ["-v", "error", "-select_streams", "v:0", "-show_entries", "format=duration:stream=codec_name",
-                             "-of", "json", path]
+        process.arguments = ["-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of", "csv=p=0", path]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, "ffprobe cannot read \(path)")
-        let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
-        let format = json["format"] as! [String: Any], stream = (json["streams"] as! [[String: Any]])[0]
-        return (Double(format["duration"] as! String)!, stream["codec_name"] as! String)
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(separator: ",").map(String.init)
     }
 }
