@@ -14,8 +14,8 @@ public struct ClipSettings: Decodable, Sendable, Equatable {
     /// Clips older than this are deleted.
     public var maxDays = 7.0
 
-    /// What one pipeline's packet ring and the clips being recorded may hold in memory: a camera at 8 Mbit/s
-    /// fills it in a minute, well past any roll.
+    /// What one pipeline's packet ring may hold in memory, and each clip being recorded (they share the packets
+    /// they both hold): a camera at 8 Mbit/s fills it in a minute, well past any roll.
     public static let memoryBytes = 64 << 20
 
     public init() {}

@@ -18,22 +18,6 @@ public final class EncodedPacket: @unchecked Sendable {
         isKeyframe = copy.pointee.flags & AV_PKT_FLAG_KEY != 0
     }
 
-    /// A packet of `size` zero bytes, stamped in milliseconds (time base 1/1000): tests make rings without a stream.
-    init?(size: Int, seconds: Double, keyframe: Bool) {
-        guard let p = av_packet_alloc() else { return nil }
-        guard av_new_packet(p, Int32(size)) == 0 else {
-            var p: UnsafeMutablePointer<AVPacket>? = p
-            av_packet_free(&p)
-            return nil
-        }
-        p.pointee.pts = Int64((seconds * 1000).rounded())
-        p.pointee.dts = p.pointee.pts
-        if keyframe { p.pointee.flags |= AV_PKT_FLAG_KEY }
-        packet = p
-        self.seconds = seconds
-        isKeyframe = keyframe
-    }
-
     deinit {
         var p: UnsafeMutablePointer<AVPacket>? = packet
         av_packet_free(&p)

@@ -1,3 +1,4 @@
+import CFFmpeg
 import Foundation
 import Storage
 import Synchronization
@@ -143,5 +144,18 @@ struct Probe {
         duration = Double((json["format"] as! [String: Any])["duration"] as! String)!
         codec = stream["codec_name"] as! String
         frames = Int(stream["nb_read_frames"] as! String)!
+    }
+}
+
+extension EncodedPacket {
+    /// A packet of `size` zero bytes stamped in milliseconds: rings made without a stream.
+    convenience init?(size: Int, seconds: Double, keyframe: Bool) {
+        var p = av_packet_alloc()
+        defer { av_packet_free(&p) }
+        guard let p, av_new_packet(p, Int32(size)) == 0 else { return nil }
+        p.pointee.pts = Int64((seconds * 1000).rounded())
+        p.pointee.dts = p.pointee.pts
+        if keyframe { p.pointee.flags |= AV_PKT_FLAG_KEY }
+        self.init(referencing: p, seconds: seconds)
     }
 }
