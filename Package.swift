@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport", "Storage", "CFFmpeg"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport", "CFFmpeg"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "Logging", package: "swift-log"),

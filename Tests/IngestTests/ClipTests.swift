@@ -1,11 +1,10 @@
 import CFFmpeg
 import Foundation
-import Storage
 import Synchronization
 import XCTest
 @testable import Ingest
 
-/// The packet ring, the clips directory's limits, and the recorder cutting a real H.264 file.
+/// The packet ring, and the recorder cutting a real H.264 file.
 final class ClipTests: XCTestCase {
     /// 10 packets a second, a keyframe every `gop`, each `bytes` long, from `from` seconds for `seconds`.
     private func packets(from: Double = 0, seconds: Double, gop: Int = 10, bytes: Int = 100) -> [EncodedPacket] {
@@ -56,21 +55,6 @@ final class ClipTests: XCTestCase {
         ring.append(EncodedPacket(size: 100, seconds: 1.6, keyframe: true)!, keepingFrom: -.infinity)
         ring.append(EncodedPacket(size: 100, seconds: 1.7, keyframe: false)!, keepingFrom: -.infinity)
         XCTAssertEqual(ring.packets.map(\.seconds), [1.6, 1.7])
-    }
-
-    func testRetentionDeletesTheOldestPastTheBytesAndAnythingPastTheAge() throws {
-        let dir = try Media.temporaryDirectory("clip-retention")
-        let now = Date()
-        let fm = FileManager.default
-        // a is the oldest; each clip 1000 bytes; the hidden leftover and the other file are not clips.
-        for (name, age) in [("a.mp4", 3000.0), ("b.mp4", 2000), ("c.mp4", 1000), ("d.mp4", 10), (".e.mp4.tmp-1", 5000), ("notes.txt", 9000)] {
-            let path = dir.appendingPathComponent(name).path
-            XCTAssertTrue(fm.createFile(atPath: path, contents: Data(count: 1000)))
-            try fm.setAttributes([.modificationDate: now.addingTimeInterval(-age)], ofItemAtPath: path)
-        }
-        XCTAssertEqual(Retention(maxBytes: 2500, maxAge: 86_400, suffix: ".mp4").enforce(in: dir.path, now: now), ["a.mp4", "b.mp4"])
-        XCTAssertEqual(Retention(maxBytes: 1 << 30, maxAge: 500, suffix: ".mp4").enforce(in: dir.path, now: now), ["c.mp4"])
-        XCTAssertEqual(Set(try fm.contentsOfDirectory(atPath: dir.path)), ["d.mp4", ".e.mp4.tmp-1", "notes.txt"])
     }
 
     /// A 10 s H.264 file (B-frames, a keyframe every second) decoded at full speed with an episode from 4.5 s to
