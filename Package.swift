@@ -43,7 +43,7 @@ let package = Package(
         // Numeric core: flat Float32 buffers and forward/backward kernel pairs.
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
         // Files, directories and links replaced whole or not at all (temporary sibling, fsync, rename, directory fsync);
-        // exclusive directory locks.
+        // exclusive directory locks; directories of stored evidence kept within bytes and age.
         .target(name: "Storage"),
         // RFC 3339 timestamps, formatted and parsed by hand.
         .target(name: "Timestamps"),
@@ -57,8 +57,9 @@ let package = Package(
         .target(name: "Statistics"),
         // The bounded queue that joins two stages (one per edge: its overflow policy, its drop counter) and the batcher.
         .target(name: "Queues"),
-        // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue.
-        .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues"]),
+        // FFmpeg decoding of still images, video files and RTSP streams into 224x224 RGB frames, pushed into a queue;
+        // the video stream's packets kept and remuxed into each episode's MP4 clip.
+        .target(name: "Ingest", dependencies: ["CFFmpeg", "Queues", "Storage"]),
 
         // Scores to debounced anomaly episodes.
         .target(name: "Decisions", dependencies: ["Timestamps", "Statistics"]),
@@ -128,14 +129,14 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "MQTT"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Decisions", "Engine", "Checkpoint",
-                                                      "Storage",
+                                                      "Storage", "Ingest",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Publisher", "TestSupport",
                                                   .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport", "CFFmpeg"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "Logging", package: "swift-log"),

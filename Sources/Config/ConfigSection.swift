@@ -1,5 +1,6 @@
 import Decisions
 import Detector
+import Ingest
 import MQTT
 import Publisher
 
@@ -82,6 +83,11 @@ extension MQTTSettings: ConfigSection {
 }
 
 extension MQTTTLSSettings: ConfigSection {
+    static var keyNames: [String] { CodingKeys.allCases.map(\.stringValue) }
+    var invalidKey: (key: String, problem: String)? { firstInvalid.map { ($0.key.stringValue, $0.problem) } }
+}
+
+extension ClipSettings: ConfigSection {
     static var keyNames: [String] { CodingKeys.allCases.map(\.stringValue) }
     var invalidKey: (key: String, problem: String)? { firstInvalid.map { ($0.key.stringValue, $0.problem) } }
 }

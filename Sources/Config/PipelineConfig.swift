@@ -25,14 +25,20 @@ public struct PipelineConfig: Decodable, Sendable, Equatable {
     public var detector = DetectorSettings()
     public var decision = DecisionSettings()
     public var refit = RefitSettings()
+    public var clips = ClipSettings()
+    public var snapshots = SnapshotSettings()
 
     /// Where the normal-frame buffer and the anomaly evidence live.
     public var normalBufferPath: String { stateDir + "/normal" }
     public var evidencePath: String { stateDir + "/evidence" }
+    /// Where episode clips are written; events name them relative to `stateDir` (`ClipRecorder.name`).
+    public var clipsPath: String { stateDir + "/clips" }
+    /// Where full-resolution evidence JPEGs are written; events name them relative to `stateDir`.
+    public var snapshotsPath: String { stateDir + "/snapshots" }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case source, credentialsFile = "credentials_file", teacher, stateDir = "state_dir", evidenceJpeg = "evidence_jpeg"
-        case batch, learning, detector, decision, refit
+        case batch, learning, detector, decision, refit, clips, snapshots
     }
 
     /// The entry as written, its name from `decoder.userInfo[.pipelineName]`; `ConfigLoader` resolves the source's
@@ -60,6 +66,8 @@ public struct PipelineConfig: Decodable, Sendable, Equatable {
         detector = try c.section(DetectorSettings.self, forKey: .detector) ?? detector
         decision = try c.section(DecisionSettings.self, forKey: .decision) ?? decision
         refit = try c.section(RefitSettings.self, forKey: .refit) ?? refit
+        clips = try c.section(ClipSettings.self, forKey: .clips) ?? clips
+        snapshots = try c.section(SnapshotSettings.self, forKey: .snapshots) ?? snapshots
     }
 }
 

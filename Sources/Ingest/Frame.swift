@@ -26,12 +26,15 @@ public struct Frame: Sendable {
     /// Where each image's pixels come from in the source picture (roi, tiles, patch cells). Sources always set
     /// it; nil only for frames made by hand, which are one image of the whole picture.
     public let layout: TileLayout?
+    /// The decoded picture at full resolution, when the source keeps it (`SourceOptions.keepSourcePictures`).
+    public let sourcePicture: SourcePicture?
 
     /// Images in `pixels`: the layout's tiles, 1 without a layout.
     public var tileCount: Int { layout?.tileCount ?? 1 }
 
     public init(pixels: [UInt8], size: Int, sourceWidth: Int, sourceHeight: Int,
-                index: Int = 0, pts: Double = 0, captureTime: Date = Date(), layout: TileLayout? = nil) {
+                index: Int = 0, pts: Double = 0, captureTime: Date = Date(), layout: TileLayout? = nil,
+                sourcePicture: SourcePicture? = nil) {
         precondition(layout.map { $0.inputSize == size } ?? true, "the layout's tiles are scaled to the frame's size")
         precondition(pixels.count == (layout?.tileCount ?? 1) * size * size * 3, "Frame needs tiles*size*size*3 RGB bytes")
         self.layout = layout
@@ -42,6 +45,7 @@ public struct Frame: Sendable {
         self.index = index
         self.pts = pts
         self.captureTime = captureTime
+        self.sourcePicture = sourcePicture
     }
 
     /// The RGB24 bytes of tile `t`.

@@ -66,6 +66,8 @@ public struct SourceOptions: Decodable, Sendable, Equatable {
     public var ignore: [[SIMD2<Double>]] = []
     /// Patch cells per side of the model input (224 / 16 for ViT-Ti/16): the layout's cells.
     public var patchGrid = 14
+    /// Frames carry their decoded picture at full resolution (`Frame.sourcePicture`), for full-resolution evidence.
+    public var keepSourcePictures = false
 
     public static let rtspTransports = ["tcp", "udp"]
     /// Bounds every roi and polygon coordinate: wider than any camera picture, and it keeps x + w far from overflow.
@@ -228,12 +230,15 @@ public final class FrameSource: AsyncSequence, Sendable {
     private let statsBox = StatsBox()
     private let ending = Ending()
     private let started = Mutex(false)
+    private let clips: ClipRecorder?
 
-    public init(_ source: String, options: SourceOptions = SourceOptions()) throws {
+    /// - Parameter clips: given every packet of the video stream, for episode clips.
+    public init(_ source: String, options: SourceOptions = SourceOptions(), clips: ClipRecorder? = nil) throws {
         try options.validate()
         name = redactCredentials(source)
         kind = SourceKind(source: source)
         self.options = options
+        self.clips = clips
         frames = BoundedQueue(name: "frames", capacity: options.queueCapacity, policy: kind.overflowPolicy)
         url = source.hasPrefix("v4l2:") ? String(source.dropFirst(5)) : source
     }
@@ -249,9 +254,10 @@ public final class FrameSource: AsyncSequence, Sendable {
             return !started
         }
         guard first else { return }
-        let (url, name, kind, options, frames, stats, ending) = (url, name, kind, options, frames, statsBox, ending)
+        let (url, name, kind, options, frames, stats, ending, clips) = (url, name, kind, options, frames, statsBox, ending, clips)
         let thread = Thread {
-            Worker(url: url, name: name, kind: kind, options: options, frames: frames, stats: stats, ending: ending).run()
+            Worker(url: url, name: name, kind: kind, options: options, frames: frames, stats: stats, ending: ending,
+                   clips: clips).run()
         }
         thread.name = "ingest"
         thread.start()

@@ -27,6 +27,8 @@ final class MediaInput {
     /// Packets the decoder rejected plus frames it flagged corrupt; each one is skipped.
     private(set) var decodeErrors = 0
     private var draining = false
+    /// Called with every packet of the video stream as it is read, before the decoder sees it (the clip recorder).
+    var packetTap: ((UnsafeMutablePointer<AVPacket>) -> Void)?
 
     /// - Parameters:
     ///   - url: what libavformat opens; `source` is its redacted name for messages.
@@ -103,6 +105,15 @@ final class MediaInput {
         av_frame_free(&frame)
     }
 
+    /// The video stream's codec parameters, for a muxer that copies its packets; nil for a still image (image2 and
+    /// the `*_pipe` picture demuxers), which has no clip.
+    func clipParameters() -> StreamParameters? {
+        guard let format, streamIndex >= 0, let demuxer = format.pointee.iformat else { return nil }
+        let name = String(cString: demuxer.pointee.name)
+        if name.contains("image2") || name.hasSuffix("_pipe") { return nil }
+        return StreamParameters(copying: format.pointee.streams[Int(streamIndex)]!.pointee.codecpar, timeBase: timeBase)
+    }
+
     /// Presentation time of the last decoded frame in seconds, if it has one.
     func seconds(of frame: UnsafeMutablePointer<AVFrame>) -> Double? {
         let ts = frame.pointee.best_effort_timestamp
@@ -150,6 +161,7 @@ final class MediaInput {
             defer { av_packet_unref(packet) }
             if packet.pointee.stream_index != streamIndex { continue }
             if packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 { decodeErrors += 1 }
+            packetTap?(packet)
             let s = avcodec_send_packet(codec, packet)
             if s < 0 && s != anomalyd_averror(EAGAIN) { decodeErrors += 1 }
         }

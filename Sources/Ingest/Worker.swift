@@ -56,6 +56,7 @@ final class Worker {
     private let options: SourceOptions
     private let interrupter: Interrupter
     private let scaler: Scaler
+    private let clips: ClipRecorder?
     private var decoded = 0
     private var earlierDecodeErrors = 0
     private var failedAttempts = 0
@@ -71,7 +72,8 @@ final class Worker {
     }
 
     init(url: String, name: String, kind: SourceKind, options: SourceOptions, frames: BoundedQueue<Frame>,
-         stats: StatsBox, ending: Ending) {
+         stats: StatsBox, ending: Ending, clips: ClipRecorder?) {
+        self.clips = clips
         self.stats = stats
         self.ending = ending
         self.url = url
@@ -131,6 +133,15 @@ final class Worker {
                 continue
             }
             first = false
+            if let clips {
+                clips.beginSession(input.clipParameters())
+                // Packets go on the frames' clock: stream seconds plus the offset of a looping file.
+                let (timeBase, offset, nopts) = (av_q2d(input.timeBase), ptsOffset, anomalyd_nopts_value())
+                input.packetTap = { packet in
+                    let ts = packet.pointee.pts != nopts ? packet.pointee.pts : packet.pointee.dts
+                    clips.received(packet, seconds: ts != nopts ? Double(ts) * timeBase + offset : nil)
+                }
+            }
             let outcome = decode(input)
             earlierDecodeErrors += input.decodeErrors
             switch outcome {
@@ -253,7 +264,8 @@ final class Worker {
                     continue
                 }
                 let frame = Frame(pixels: pixels, size: options.size, sourceWidth: width, sourceHeight: height,
-                                  index: index, pts: pts, captureTime: Date(), layout: layout)
+                                  index: index, pts: pts, captureTime: Date(), layout: layout,
+                                  sourcePicture: options.keepSourcePictures ? SourcePicture(referencing: picture) : nil)
                 // Live: a full queue drops its oldest frame (and counts it). Files: waits here until there is room.
                 guard frames.blockingPush(frame) else { return .stopped }
                 stats.update { $0.framesEmitted += 1 }

@@ -99,8 +99,11 @@ public final class CameraPipeline: Sendable {
         sourceOptions.queueCapacity = max(8, 2 * config.batch.maxFrames)
         sourceOptions.size = vit.config.imageSize   // frames of any other size would trap the teacher
         sourceOptions.patchGrid = vit.config.imageSize / vit.config.patchSize   // the map's cells are the teacher's patches
+        sourceOptions.keepSourcePictures = config.snapshots.enabled
+        let clips = config.clips.enabled ? try clipRecorder() : nil
+        let snapshots = config.snapshots.enabled ? try snapshotStore() : nil
         // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
-        let source = try FrameSource(config.source, options: sourceOptions)
+        let source = try FrameSource(config.source, options: sourceOptions, clips: clips)
         let frames = source.frames
         let scored = BoundedQueue<ScoredItem>(name: "scored", capacity: 64, policy: .block)
         phase.withLock {
@@ -116,6 +119,34 @@ public final class CameraPipeline: Sendable {
         // The infer stage's own thread: its scorer (scratch) stays there, and so does the model's compute.
         let compute = ComputeExecutor(name: "infer")
         defer { compute.shutdown() }
+        do {
+            try await runStages(source: source, frames: frames, scored: scored, refitter: refitter, clips: clips,
+                                snapshots: snapshots, compute: compute)
+        } catch {
+            await clips?.finish()
+            throw error
+        }
+        // Clips still recording are cut at the source's end (or the stop), and written before the pipeline returns.
+        await clips?.finish()
+        let stopped = Task.isCancelled
+        set(.stopping, stopped ? "stopped" : "source ended")
+        await reportStatus()
+        let c = counters.snapshot
+        let ages = c.frameAgeSeconds.sorted()
+        func percentile(_ p: Double) -> String {
+            ages.isEmpty ? "-" : String(format: "%.1f", 1000 * ages[min(ages.count - 1, Int(p * Double(ages.count)))])
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        logger.notice("pipeline finished: \(stopped ? "stopped" : "source ended")", metadata: [
+            "frames_in": "\(c.framesIn)", "frames_scored": "\(c.framesScored)", "seconds": "\(String(format: "%.1f", elapsed))",
+            "scored_per_s": "\(String(format: "%.2f", Double(c.framesScored) / max(elapsed, 1e-9)))",
+            "frame_age_ms_p50": "\(percentile(0.5))", "frame_age_ms_p99": "\(percentile(0.99))"])
+    }
+
+    /// The stages and the housekeeping, children of one task group.
+    private func runStages(source: FrameSource, frames: BoundedQueue<Frame>, scored: BoundedQueue<ScoredItem>,
+                           refitter: Refitter?, clips: ClipRecorder?, snapshots: EvidenceSnapshot?,
+                           compute: ComputeExecutor) async throws {
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask {
                 // Returns when the decoder's thread has ended (it finishes `frames`); throws when a file fails to open.
@@ -128,7 +159,7 @@ public final class CameraPipeline: Sendable {
                 return .infer
             }
             group.addTask {
-                try await self.decide(from: scored, refitter: refitter)
+                try await self.decide(from: scored, refitter: refitter, clips: clips, snapshots: snapshots)
                 return .decide
             }
             group.addTask {
@@ -151,19 +182,30 @@ public final class CameraPipeline: Sendable {
                 if child == .decide { group.cancelAll() }
             }
         }
-        let stopped = Task.isCancelled
-        set(.stopping, stopped ? "stopped" : "source ended")
-        await reportStatus()
-        let c = counters.snapshot
-        let ages = c.frameAgeSeconds.sorted()
-        func percentile(_ p: Double) -> String {
-            ages.isEmpty ? "-" : String(format: "%.1f", 1000 * ages[min(ages.count - 1, Int(p * Double(ages.count)))])
+    }
+
+    /// The recorder of this pipeline's episode clips; what becomes of each clip is logged and counted.
+    private func clipRecorder() throws -> ClipRecorder {
+        let (counters, logger) = (counters, logger)
+        return try ClipRecorder(directory: config.clipsPath, settings: config.clips) { outcome in
+            counters.clip(written: outcome.error == nil)
+            guard let bytes = outcome.bytes else {
+                logger.error("cannot write clip", metadata: ["id": "\(outcome.episode)", "error": "\(outcome.error ?? "")"])
+                return
+            }
+            var metadata: Logger.Metadata = ["id": "\(outcome.episode)", "clip": "\(outcome.name)", "bytes": "\(bytes)",
+                                             "seconds": "\(String(format: "%.1f", outcome.seconds))"]
+            if let after = outcome.secondsAfterEnd { metadata["after_end_s"] = "\(String(format: "%.2f", after))" }
+            logger.notice("clip written", metadata: metadata)
         }
-        let elapsed = Date().timeIntervalSince(started)
-        logger.notice("pipeline finished: \(stopped ? "stopped" : "source ended")", metadata: [
-            "frames_in": "\(c.framesIn)", "frames_scored": "\(c.framesScored)", "seconds": "\(String(format: "%.1f", elapsed))",
-            "scored_per_s": "\(String(format: "%.2f", Double(c.framesScored) / max(elapsed, 1e-9)))",
-            "frame_age_ms_p50": "\(percentile(0.5))", "frame_age_ms_p99": "\(percentile(0.99))"])
+    }
+
+    /// Where the snapshots go; unfinished writes of an earlier run are removed (the pipeline holds the state_dir).
+    private func snapshotStore() throws -> EvidenceSnapshot {
+        try FileManager.default.createDirectory(atPath: config.snapshotsPath, withIntermediateDirectories: true)
+        AtomicFile.removeLeftovers(in: config.snapshotsPath)
+        return EvidenceSnapshot(directory: config.snapshotsPath, retention: Retention(
+            maxBytes: config.snapshots.maxBytes, maxAge: config.snapshots.maxDays * 86_400, suffix: ".jpg"))
     }
 
     // MARK: Stages
@@ -227,7 +269,8 @@ public final class CameraPipeline: Sendable {
         }
     }
 
-    private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?) async throws {
+    private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?, clips: ClipRecorder?,
+                        snapshots: EvidenceSnapshot?) async throws {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
         let budget = config.budget
         var calibration: LiveCalibration?
@@ -237,6 +280,8 @@ public final class CameraPipeline: Sendable {
         let jpeg = config.evidenceJpeg ? (try? JPEGEncoder(width: vit.config.imageSize, height: vit.config.imageSize)) : nil
         var last: ScoredItem?
         var decided = 0
+        /// The open episode's clip, named on each of its messages.
+        var clip: String?
         while let item = await scored.pop() {
             let f = item.frame, s = item.score
             let started = Date()
@@ -263,14 +308,28 @@ public final class CameraPipeline: Sendable {
                                          blipsPerHour: Double(stage.blips) * 3600 * budget.framesPerSecond / Double(decided),
                                          largestCellLift: calibration!.largestLift, lightChanges: light?.count ?? 0))
             last = item
+            clips?.decided(upTo: f.pts)
             await refitter?.offer(f, normalized: normalized)
             if let decision {
-                await publish(decision, item, jpeg)
+                if decision.type == .new, let clips {
+                    // The episode started at the first of the frames that opened it, this long before this one.
+                    let start = decision.frame.ptsSeconds - max(0, decision.time.timeIntervalSince(decision.startTime))
+                    clip = clips.open(episode: decision.id, at: start) ? ClipRecorder.name(episode: decision.id) : nil
+                }
+                let heat = Heat(map: map, geometry: geometry, grid: s.grid)
+                await publish(decision, item, jpeg, clip: clip, snapshot: snapshots.map { ($0, heat) })
                 if decision.type != .end { await refitter?.offerEvidence(f, normalized: normalized) }
+                if decision.type == .end {
+                    clips?.close(episode: decision.id, at: decision.frame.ptsSeconds)
+                    clip = nil
+                }
             }
         }
         // The stream is over (or the daemon is stopping): an open episode ends now.
-        if let decision = stage.stop(at: Date()), let last { await publish(decision, last, jpeg) }
+        if let decision = stage.stop(at: Date()), let last {
+            await publish(decision, last, jpeg, clip: clip, snapshot: nil)
+            clips?.close(episode: decision.id, at: decision.frame.ptsSeconds)
+        }
     }
 
     /// The frame's map laid over its source picture: ignored cells zeroed and the tiles' maps stitched over the roi
@@ -291,7 +350,15 @@ public final class CameraPipeline: Sendable {
         return (layout.stitch(maps: (0..<layout.tileCount).map { Array(map[($0 * cells)..<(($0 + 1) * cells)]) }).values, geometry)
     }
 
-    private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?) async {
+    /// A frame's map over its source picture, as the decide stage lays it (`sourceMap`).
+    struct Heat: Sendable {
+        let map: [Float]
+        let geometry: MapGeometry?
+        let grid: Int
+    }
+
+    private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?, clip: String?,
+                         snapshot: (store: EvidenceSnapshot, heat: Heat)?) async {
         let started = Date()
         defer { counters.event(decision.type.rawValue, publishSeconds: Date().timeIntervalSince(started)) }
         // A tiled frame's evidence is the model input of the tile holding the peak cell.
@@ -301,9 +368,22 @@ public final class CameraPipeline: Sendable {
         }
         let evidence = decision.type == .end ? nil : try? jpeg?.encode(rgb: Array(item.frame.tilePixels(tile)))
         let latency = Latency(decode: 0, infer: item.inferMilliseconds)
+        var snapshotName: String?
+        if decision.type != .end, let (store, heat) = snapshot, let picture = item.frame.sourcePicture {
+            // Drawn and stored off the cooperative pool, before the message that names it goes out.
+            do {
+                snapshotName = try await offload(qos: .utility) {
+                    try store.write(picture, map: heat.map, geometry: heat.geometry, grid: heat.grid,
+                                    box: decision.region?.bbox, episode: decision.id, frame: decision.frame.index)
+                }
+            } catch {
+                logger.error("cannot write snapshot", metadata: ["id": "\(decision.id)", "error": "\(error)"])
+            }
+        }
         do {
             // A refused send is counted by the publisher (publish_dropped_total); the pipeline goes on.
-            try await publisher.publish(decision, pipeline: config.name, model: item.model, latency: latency, evidence: evidence)
+            try await publisher.publish(decision, pipeline: config.name, model: item.model, latency: latency, evidence: evidence,
+                                        clip: clip, snapshot: snapshotName)
             logger.notice("anomaly \(decision.type.rawValue)", metadata: [
                 "id": "\(decision.id)", "score": "\(String(format: "%.3f", decision.score))",
                 "pts": "\(String(format: "%.2f", decision.frame.ptsSeconds))"])

@@ -17,6 +17,9 @@ public final class PipelineCounters: Sendable {
         public var frameAgeSeconds: [Double] = []
         /// The false-alarm budget as the decide stage keeps it; nil until it decides.
         public var budget: BudgetStatus?
+        /// Episode clips written to the state directory, and those that could not be.
+        public var clipsWritten = 0
+        public var clipsFailed = 0
 
         /// Frames that went all the way through (into the learning set, or to a decision), and the steps of a fit:
         /// what the watchdog checks, since a stuck stage anywhere stops it while the stages before it may still
@@ -67,6 +70,11 @@ public final class PipelineCounters: Sendable {
 
     public func budget(_ b: BudgetStatus) {
         totals.withLock { $0.budget = b }
+    }
+
+    public func clip(written: Bool) {
+        totals.withLock { written ? ($0.clipsWritten += 1) : ($0.clipsFailed += 1) }
+        metrics.clip(written: written)
     }
 
     public func event(_ type: String, publishSeconds: Double) {

@@ -10,6 +10,7 @@ struct PipelineMetrics: Sendable {
     static let frameAge = "anomalyd_frame_age_seconds"
     static let anomalyScore = "anomalyd_anomaly_score"
     static let eventsTotal = "anomalyd_events_total"
+    static let clipsTotal = "anomalyd_clips_total"
 
     let pipeline: String
     let ingested, learned, scored, decided: Counter
@@ -34,6 +35,10 @@ struct PipelineMetrics: Sendable {
         publishDuration = duration("publish")
         frameAge = CoreMetrics.Timer(label: Self.frameAge, dimensions: [("pipeline", pipeline)])
         score = Recorder(label: Self.anomalyScore, dimensions: [("pipeline", pipeline)], aggregate: true)
+    }
+
+    func clip(written: Bool) {
+        Counter(label: Self.clipsTotal, dimensions: [("pipeline", pipeline), ("result", written ? "written" : "failed")]).increment()
     }
 
     func event(_ type: String) {

@@ -167,12 +167,15 @@ public actor EventPublisher {
         }
     }
 
-    /// Publishes an episode message, with the frame as JPEG evidence if given.
+    /// Publishes an episode message, with the frame as JPEG evidence if given, naming the episode's clip and the
+    /// frame's full-resolution snapshot if given.
     @discardableResult
     public func publish(_ decision: EpisodeDecision, pipeline: String, model: ModelInfo, latency: Latency,
-                        evidence jpeg: Data? = nil) throws -> Delivery {
+                        evidence jpeg: Data? = nil, clip: String? = nil, snapshot: String? = nil) throws -> Delivery {
         var event = AnomalyEvent(decision, seq: try nextSeq(pipeline), pipeline: pipeline, host: host,
                                  model: model, latency: latency)
+        event.clip = clip
+        event.snapshot = snapshot
         event.latencyMs.endToEnd = Date().timeIntervalSince(decision.time) * 1000
         return try send(pipeline, .event, try encoder.encode(event), jpeg)
     }

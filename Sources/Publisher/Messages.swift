@@ -59,11 +59,18 @@ public struct AnomalyEvent: Codable, Sendable, Equatable {
     public var model: ModelInfo
     public var latencyMs: Latency
     public var reason: EndReason?
+    /// The episode's MP4 clip, relative to the pipeline's state_dir (`clips/<id>.mp4`), on every message of an
+    /// episode whose clip is being recorded; the file appears `post_roll_s` after the `end`. Absent without clips.
+    public var clip: String?
+    /// `new` and `update`: the frame at the source's full resolution with the map as heat and the box drawn, a JPEG
+    /// relative to the state_dir (`snapshots/<id>-<frame index>.jpg`), written before the message is sent. Absent
+    /// without snapshots.
+    public var snapshot: String?
 
     enum CodingKeys: String, CodingKey {
         case schema, type, id, seq, pipeline, host, time, startTime = "start_time", endTime = "end_time", frame, score,
              peakScore = "peak_score", rawScore = "raw_score", threshold, sensitivity, region, model,
-             latencyMs = "latency_ms", reason
+             latencyMs = "latency_ms", reason, clip, snapshot
     }
 
     public init(_ d: EpisodeDecision, seq: UInt64, pipeline: String, host: String, model: ModelInfo, latency: Latency) {
@@ -109,6 +116,8 @@ public struct AnomalyEvent: Codable, Sendable, Equatable {
         try c.encode(model, forKey: .model)
         try c.encode(latencyMs, forKey: .latencyMs)
         try c.encodeIfPresent(reason, forKey: .reason)
+        try c.encodeIfPresent(clip, forKey: .clip)
+        try c.encodeIfPresent(snapshot, forKey: .snapshot)
     }
 }
 

@@ -16,7 +16,8 @@ final class ExampleConfigTests: XCTestCase {
         let text = try String(contentsOfFile: example, encoding: .utf8)
         let keys = TopLevel.keyNames + PublisherSettings.keyNames + MetricsSettings.keyNames + PipelineConfig.keyNames
             + BatchSettings.keyNames + LearningSettings.keyNames + DetectorSettings.keyNames + DecisionSettings.keyNames
-            + RefitSettings.keyNames + MQTTSettings.keyNames + MQTTTLSSettings.keyNames
+            + RefitSettings.keyNames + MQTTSettings.keyNames + MQTTTLSSettings.keyNames + ClipSettings.keyNames
+            + SnapshotSettings.keyNames
         for key in keys {
             XCTAssertNotNil(text.range(of: #"(?m)^[ #]*\#(key):"#, options: .regularExpression), "\(key) is not in example.yaml")
         }
@@ -35,6 +36,8 @@ final class ExampleConfigTests: XCTestCase {
         XCTAssertEqual(line3.detector, DetectorSettings())
         XCTAssertEqual(line3.decision, DecisionSettings())
         XCTAssertEqual(line3.refit, RefitSettings())
+        XCTAssertEqual(line3.clips, ClipSettings())
+        XCTAssertEqual(line3.snapshots, SnapshotSettings())
         XCTAssertEqual(line3.batch, BatchSettings())
         XCTAssertEqual(line3.learning, LearningSettings())
         XCTAssertEqual(c.publisher, PublisherSettings())

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Config
 import Decisions
+import Ingest
 import Detector
 import MQTT
 import Publisher
@@ -74,6 +75,13 @@ final class NumericFieldFuzzTests: XCTestCase {
             Field(section: "refit", key: "false_alarm_margin", kind: .number) { p($0).refit.falseAlarmMargin },
             Field(section: "refit", key: "evidence_min_score", kind: .number) { p($0).refit.evidenceMinScore },
             Field(section: "refit", key: "evidence_max_frames", kind: .integer) { Double(p($0).refit.evidenceMaxFrames) },
+            Field(section: "clips", key: "pre_roll_s", kind: .number) { p($0).clips.preRollSeconds },
+            Field(section: "clips", key: "post_roll_s", kind: .number) { p($0).clips.postRollSeconds },
+            Field(section: "clips", key: "max_clip_s", kind: .number) { p($0).clips.maxClipSeconds },
+            Field(section: "clips", key: "max_bytes", kind: .integer) { Double(p($0).clips.maxBytes) },
+            Field(section: "clips", key: "max_days", kind: .number) { p($0).clips.maxDays },
+            Field(section: "snapshots", key: "max_bytes", kind: .integer) { Double(p($0).snapshots.maxBytes) },
+            Field(section: "snapshots", key: "max_days", kind: .number) { p($0).snapshots.maxDays },
         ]
     }()
 
@@ -84,10 +92,11 @@ final class NumericFieldFuzzTests: XCTestCase {
         "mqtt.discovery_prefix", "tls.ca_file", "tls.cert_file", "tls.key_file",
         "pipeline.source", "pipeline.credentials_file", "pipeline.teacher", "pipeline.state_dir", "pipeline.evidence_jpeg",
         "pipeline.resize", "pipeline.realtime", "pipeline.loop", "pipeline.rtsp_transport",
-        "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit",
+        "pipeline.batch", "pipeline.learning", "pipeline.detector", "pipeline.decision", "pipeline.refit", "pipeline.clips",
+        "pipeline.snapshots",
         "detector.gaussian_feature", "detector.gaussian_covariance", "detector.student_score", "detector.normalize_brightness",
         "detector.fusion",
-        "refit.enabled",
+        "refit.enabled", "clips.enabled", "snapshots.enabled",
     ]
 
     func testEveryKeyIsFuzzedOrHoldsNoNumber() {
@@ -96,6 +105,7 @@ final class NumericFieldFuzzTests: XCTestCase {
             ("tls", MQTTTLSSettings.keyNames), ("pipeline", PipelineConfig.keyNames),
             ("batch", BatchSettings.keyNames), ("learning", LearningSettings.keyNames), ("detector", DetectorSettings.keyNames),
             ("decision", DecisionSettings.keyNames), ("refit", RefitSettings.keyNames),
+            ("clips", ClipSettings.keyNames), ("snapshots", SnapshotSettings.keyNames),
         ]
         let fuzzed = Set(Self.fields.map { "\($0.section).\($0.key)" })
         for (section, keys) in sections {
