@@ -5,14 +5,15 @@
 # them misses either bound; the capacity is the last count that met both. Also prints scored frames/s per core from
 # a run with the recording read as fast as possible.
 # Usage: benchmarks/pipeline/capacity.sh [VIDEO_SECONDS] [MAX_CAMERAS]   (default 60 s, up to 12; TRAIN_ARGS adds
-#        options to `anomalyd train`, e.g. '--student-depth 12' for the papers' student; ANOMALYD_BIN=PATH)
+#        options to `anomalyd train`, e.g. '--student-depth 12' for the papers' student; ANOMALYD_BIN=PATH; OUT=DIR,
+#        e.g. one per ANOMALYD_PRECISION, so that each learns its own bundle)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_OF_VIDEO=${1:-60}
 MAX_CAMERAS=${2:-12}
 FPS=5
 P99_MS=300
-OUT=out/bench-capacity
+OUT=${OUT:-out/bench-capacity}
 BIN=${ANOMALYD_BIN:-.build/release/anomalyd}
 TEACHER=models/vit_tiny_patch16_224.augreg_in21k_ft_in1k.safetensors
 MODEL=$OUT/model${TRAIN_ARGS:+-$(echo "$TRAIN_ARGS" | tr -c 'a-z0-9\n' _)}
