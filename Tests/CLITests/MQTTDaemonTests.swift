@@ -40,6 +40,23 @@ final class MQTTDaemonTests: XCTestCase {
         }
     }
 
+    /// Writes `<name>.yaml` in `dir`: the daemon-level `sections` and one pipeline `cam` on `video`, looped and paced,
+    /// learning with the defaults in `dir/state`.
+    private func camConfig(_ dir: URL, _ name: String, video: String, sections: String) throws -> String {
+        let config = dir.appendingPathComponent("\(name).yaml").path
+        try """
+        \(sections)
+        pipelines:
+          cam:
+            source: \(video)
+            loop: true
+            realtime: true
+            teacher: \(CLI.teacher)
+            state_dir: \(dir.path)/state
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
     func testEventsReachMQTTWithTheZeroMQJSONAndABrokerRestartCostsOnlyAReconnect() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomalyd-mqtt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -181,19 +198,11 @@ final class MQTTDaemonTests: XCTestCase {
         let mqttPort = freeLocalPort(), metricsPort = freeLocalPort()
         let broker = try broker(dir, port: mqttPort)
         defer { broker.terminate(); broker.waitUntilExit() }
-        let config = dir.appendingPathComponent("will.yaml").path
-        try """
+        let config = try camConfig(dir, "will", video: video, sections: """
         publisher: {endpoint: "tcp://127.0.0.1:\(freeLocalPort())"}
         mqtt: {host: 127.0.0.1, port: \(mqttPort), discovery_prefix: false}
         metrics: {listen: "127.0.0.1:\(metricsPort)"}
-        pipelines:
-          cam:
-            source: \(video)
-            loop: true
-            realtime: true
-            teacher: \(CLI.teacher)
-            state_dir: \(dir.path)/state
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let out = dir.appendingPathComponent("mqtt.jsonl").path
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         let sub = Process()
@@ -229,19 +238,11 @@ final class MQTTDaemonTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let video = try ServiceHarness.video(in: dir)
         let zmqPort = freeLocalPort(), metricsPort = freeLocalPort()
-        let config = dir.appendingPathComponent("dead.yaml").path
-        try """
+        let config = try camConfig(dir, "dead", video: video, sections: """
         publisher: {endpoint: "tcp://127.0.0.1:\(zmqPort)", status_s: 0.2}
         mqtt: {host: 127.0.0.1, port: \(freeLocalPort()), queue: 3}
         metrics: {listen: "127.0.0.1:\(metricsPort)"}
-        pipelines:
-          cam:
-            source: \(video)
-            loop: true
-            realtime: true
-            teacher: \(CLI.teacher)
-            state_dir: \(dir.path)/state
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let zmqOut = dir.appendingPathComponent("zmq.jsonl").path
         let zmq = try CLI.Child("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/zmq_collect.py").path,
                                                   "tcp://127.0.0.1:\(zmqPort)", zmqOut])
