@@ -73,6 +73,17 @@ let package = Package(
         .target(name: "Config", dependencies: ["Detector", "Decisions", "Ingest", "Publisher", "MQTT",
                                                .product(name: "Yams", package: "Yams")]),
 
+        // Operators' verdicts on episodes: the episode log the review page lists, stored feedback, and the
+        // suppression of frames that look like dismissed ones.
+        .target(name: "Feedback", dependencies: ["Decisions", "Storage", "Timestamps"]),
+        // The review page and its JSON API (`ui.listen`): episodes with their evidence, a live view, feedback.
+        .target(name: "Review", dependencies: [
+            "Feedback",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // Fan-in: an XSUB/XPUB forwarder for several daemons' publishers, optionally a CURVE server with a ZAP allow-list.
         .target(name: "Proxy", dependencies: ["CZMQ", "Publisher", .product(name: "Logging", package: "swift-log"),
                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
