@@ -78,7 +78,7 @@ let package = Package(
         .target(name: "Feedback", dependencies: ["Decisions", "Storage", "Timestamps"]),
         // The review page and its JSON API (`ui.listen`): episodes with their evidence, a live view, feedback.
         .target(name: "Review", dependencies: [
-            "Feedback",
+            "Feedback", "Pipeline", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,6 +90,7 @@ let package = Package(
 
         // One camera's stages joined by bounded queues: source -> batches -> scores -> decisions -> events.
         .target(name: "Pipeline", dependencies: ["Engine", "Detector", "Ingest", "Queues", "Decisions", "Publisher", "MQTT", "Config",
+                                                "Feedback",
                                                 "Storage", "Timestamps",
                                                 .product(name: "Logging", package: "swift-log"),
                                                 .product(name: "Metrics", package: "swift-metrics"),
@@ -144,6 +145,7 @@ let package = Package(
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
+        .testTarget(name: "FeedbackTests", dependencies: ["Feedback"]),
         .testTarget(name: "PublisherTests", dependencies: ["Publisher", "Decisions", "CZMQ", "Ingest", "anomalyd"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Publisher", "TestSupport",
                                                   .product(name: "Logging", package: "swift-log")]),

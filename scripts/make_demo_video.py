@@ -4,7 +4,7 @@ objects (orange discs, green triangles) riding the belt at known times. Writes t
 the ground truth (when each novel object is fully in view) as JSON.
 
   make_demo_video.py OUT.mp4 [--truth OUT.json] [--seconds 120] [--width 1280 --height 720] [--fps 25]
-                     [--novel 70,90,105] [--drift-colour R,G,B [--drift-start S --drift-end S]]
+                     [--novel 70,90,105 [--novel-kinds disc,disc,triangle]] [--drift-colour R,G,B [--drift-start S --drift-end S]]
 
 --drift-colour changes the normal boxes' colour gradually (linearly in video time from --drift-start to
 --drift-end, default the whole video) to R,G,B: a scene change the model was not trained on, for refit tests.
@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--novel", default="70,90,105", help="comma-separated times (s) a novel object enters the view")
+    ap.add_argument("--novel-kinds", help="kinds of the --novel objects in turn (disc, triangle; default alternating)")
     ap.add_argument("--speed", type=float, default=0.25, help="belt speed in frame widths per second")
     ap.add_argument("--spacing", type=float, default=0.34, help="distance between boxes in frame widths")
     ap.add_argument("--crf", type=int, default=23)
@@ -105,7 +106,11 @@ def main():
     else:
         novel_times = [float(t) for t in a.novel.split(",") if t.strip()]
         # A novel object replaces the box that would be at the belt's left edge when it enters.
-        novels = [{"enter": t, "kind": NOVEL[i % len(NOVEL)][1], "colour": NOVEL[i % len(NOVEL)][0], "scale": 1.0}
+        kinds = [k.strip() for k in a.novel_kinds.split(",")] if a.novel_kinds else [k for _, k in NOVEL]
+        by_kind = {k: c for c, k in NOVEL}
+        if any(k not in by_kind for k in kinds):
+            sys.exit(f"--novel-kinds: expected a comma-separated list of {', '.join(by_kind)}, got {a.novel_kinds!r}")
+        novels = [{"enter": t, "kind": kinds[i % len(kinds)], "colour": by_kind[kinds[i % len(kinds)]], "scale": 1.0}
                   for i, t in enumerate(novel_times)]
 
     def travelled(t):

@@ -20,6 +20,8 @@ public struct FrameScore: Sendable {
     /// levels re-score the frame from; empty without a patch memory.
     public let patchCells: [Float]
     public let patchWeights: [Float]
+    /// The patch memory's most novel cells of the frame, with their features; empty without a patch memory.
+    public var novel = NovelPatches()
 
     public var mkd: Double? { raw[.mkd] }
     public var gaussian: Double? { raw[.gaussian] }
@@ -135,7 +137,8 @@ public final class FrameScorer {
         let peak = map.indices.max { map[$0] < map[$1] } ?? 0
         return FrameScore(raw: raw, verdict: try bundle.calibration.evaluate(raw), map: map, grid: tiles.first!.grid,
                           tiles: tiles.count, peak: peak, patchCells: tiles.flatMap(\.patchCells),
-                          patchWeights: tiles.flatMap(\.patchWeights))
+                          patchWeights: tiles.flatMap(\.patchWeights),
+                          novel: NovelPatches(tiles: tiles.map(\.novel), cellsPerTile: tiles.first!.grid * tiles.first!.grid))
     }
 
     private func scoreImages(_ rgb: UnsafeBufferPointer<UInt8>) throws -> [FrameScore] {
@@ -184,7 +187,8 @@ public final class FrameScorer {
             }
             let peak = map.indices.max { map[$0] < map[$1] } ?? 0
             return FrameScore(raw: raw, verdict: verdict, map: map, grid: grid, tiles: 1, peak: peak,
-                              patchCells: patch?.cells ?? [], patchWeights: patch?.weights ?? [])
+                              patchCells: patch?.cells ?? [], patchWeights: patch?.weights ?? [],
+                              novel: patch?.novel ?? NovelPatches())
         }
     }
 }

@@ -281,6 +281,8 @@ public struct PatchMemory: Sendable, Equatable {
         public var cells: [Float]
         public var weights: [Float]
         public var score: Double
+        /// The features of the frame's most novel cells, which operator feedback compares (`NovelPatches`).
+        public var novel = NovelPatches()
     }
 
     /// One frame's cells, factors and frame score, for `patches` features.
@@ -296,8 +298,14 @@ public struct PatchMemory: Sendable, Equatable {
         let weights = distances.indices.map {
             Float(reweighting(q + $0 * dimension, nearest: rows[$0], distance: Double(distances[$0])))
         }
-        return Scored(cells: cells, weights: weights, score: Self.frameScore(cells: cells, weights: weights))
+        return Scored(cells: cells, weights: weights, score: Self.frameScore(cells: cells, weights: weights),
+                      novel: NovelPatches(q, cells: cells, dimension: dimension))
     }
+
+    /// How far from its nearest memory patch a normal patch at `cell` (of a tile's grid) reaches: the distance
+    /// whose cell score is `baseline`, a_i + baseline / w_i. Feedback takes it as the radius within which a patch
+    /// counts as one an operator dismissed.
+    public func reach(cell: Int) -> Float { cellOffsets[cell] + baseline / cellScales[cell] }
 
     /// The frame score: at the largest cell c* after taking each cell's `lifts` (none: 0) away, eq. 7's factor there
     /// times that cell. Defined here only, for the memory's own scores and the pipeline's levelled ones.
@@ -384,4 +392,41 @@ public struct PatchMemory: Sendable, Equatable {
 
     /// The map an episode's box is drawn from: each cell's distance beyond the baseline, 0 within it.
     public func map(_ cells: [Float]) -> [Float] { cells.map { max(0, $0 - baseline) } }
+}
+
+/// A frame's most novel patches: the `count` cells with the largest cell scores, highest first, with their
+/// features. What an operator's "not an anomaly" remembers of an episode's frames, and what later frames are
+/// compared with (`Feedback.Suppression`).
+public struct NovelPatches: Sendable, Equatable {
+    /// Cells kept per frame: an object a few patches wide, not the whole picture.
+    public static let count = 4
+    /// Cell indices over the frame's tiles (tile × G² + row × G + column).
+    public var cells: [Int] = []
+    public var scores: [Float] = []
+    /// [cells.count, dimension] row-major.
+    public var features: [Float] = []
+    public var dimension = 0
+
+    public init() {}
+
+    init(_ q: UnsafePointer<Float>, cells all: [Float], dimension d: Int) {
+        let top = all.indices.sorted { all[$0] > all[$1] }.prefix(Self.count)
+        cells = Array(top)
+        scores = top.map { all[$0] }
+        features.reserveCapacity(top.count * d)
+        for c in top { features += UnsafeBufferPointer(start: q + c * d, count: d) }
+        dimension = d
+    }
+
+    /// The most novel cells of several tiles together, tile `t`'s cells offset by t × `cellsPerTile`.
+    public init(tiles: [NovelPatches], cellsPerTile: Int) {
+        let all = tiles.enumerated().flatMap { t, n in n.cells.indices.map { (t, $0) } }
+        let top = all.sorted { tiles[$0.0].scores[$0.1] > tiles[$1.0].scores[$1.1] }.prefix(Self.count)
+        dimension = tiles.first?.dimension ?? 0
+        for (t, i) in top {
+            cells.append(t * cellsPerTile + tiles[t].cells[i])
+            scores.append(tiles[t].scores[i])
+            features += tiles[t].features[(i * dimension)..<((i + 1) * dimension)]
+        }
+    }
 }

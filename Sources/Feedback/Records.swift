@@ -18,17 +18,21 @@ public struct FeedbackRecord: Codable, Sendable, Equatable {
     public var retiredBy: String?
     /// Frames of the episode copied into the normal buffer (`normal`) or the confirmed evidence (`anomaly`).
     public var frames: Int
+    /// Those frames' files in the normal buffer or the confirmed store, which an undo removes again.
+    public var stored: [String]
 
     enum CodingKeys: String, CodingKey {
-        case episode, verdict, time, retiredBy = "retired_by", frames
+        case episode, verdict, time, retiredBy = "retired_by", frames, stored
     }
 
-    public init(episode: String, verdict: Verdict, time: String, retiredBy: String? = nil, frames: Int = 0) {
+    public init(episode: String, verdict: Verdict, time: String, retiredBy: String? = nil, frames: Int = 0,
+                stored: [String] = []) {
         self.episode = episode
         self.verdict = verdict
         self.time = time
         self.retiredBy = retiredBy
         self.frames = frames
+        self.stored = stored
     }
 }
 

@@ -179,7 +179,7 @@ public final class MQTTPublisher: MessageMirror {
 
     public func forward(_ json: Data, kind: TopicKind, pipeline: String) {
         switch kind {
-        case .event, .model: enqueue(OutboundMessage(topic: topics.topic(pipeline: pipeline, kind: kind.rawValue), payload: json, retain: false))
+        case .event, .model, .feedback: enqueue(OutboundMessage(topic: topics.topic(pipeline: pipeline, kind: kind.rawValue), payload: json, retain: false))
         case .status: enqueue(OutboundMessage(topic: topics.topic(pipeline: pipeline, kind: kind.rawValue), payload: json, retain: true))
         case .heartbeat, .score: return  // the availability topic does what heartbeats do on ZeroMQ
         }

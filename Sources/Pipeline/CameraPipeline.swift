@@ -2,6 +2,7 @@ import Config
 import Decisions
 import Detector
 import Engine
+import Feedback
 import Foundation
 import Ingest
 import Logging
@@ -20,6 +21,8 @@ struct ScoredItem: Sendable {
     let calibration: Calibration
     /// The scoring model's learnt cell levels, where the decide stage's live ones start (`CellLevels`).
     let cellLevels: [Float]?
+    /// The scoring model's patch radius per cell of a tile (`PatchMemory.reach`), which feedback matches within.
+    let patchReach: [Float]?
 }
 
 public enum PipelineError: Error, CustomStringConvertible {
@@ -62,6 +65,9 @@ public final class CameraPipeline: Sendable {
         var source: FrameSource?
         var frames: BoundedQueue<Frame>?
         var scored: BoundedQueue<ScoredItem>?
+        var feedback: PipelineFeedback?
+        /// The last decided frame with its map, for the review page's live view.
+        var latest: LiveView?
     }
 
     /// What ends a child of the pipeline's task group.
@@ -104,24 +110,33 @@ public final class CameraPipeline: Sendable {
         let snapshots = config.snapshots.enabled ? try snapshotStore() : nil
         // The source pushes into its queue directly: live sources drop the oldest frame, files block the decoder.
         let source = try FrameSource(config.source, options: sourceOptions, clips: clips)
+        let feedback = try await offload(qos: .utility) { [self] in
+            try PipelineFeedback(config: config, frameBytes: vit.config.imageSize * vit.config.imageSize * 3
+                                    * config.sourceOptions.tileColumns * config.sourceOptions.tileRows,
+                                 publisher: publisher, logger: logger)
+        }
         let frames = source.frames
         let scored = BoundedQueue<ScoredItem>(name: "scored", capacity: 64, policy: .block)
         phase.withLock {
             $0.source = source
             $0.frames = frames
             $0.scored = scored
+            $0.feedback = feedback
         }
         logger.info("pipeline started", metadata: ["source": "\(config.displaySource)", "state": "\(snapshot().state.rawValue)"])
         // Opening the frame stores reads (and repairs) their directories: off the cooperative pool.
         let refitter = config.refit.enabled
-            ? try await offload(qos: .utility) { [self] in try Refitter(config: config, live: live, vit: vit, logger: logger) }
+            ? try await offload(qos: .utility) { [self] in
+                try Refitter(config: config, live: live, vit: vit, logger: logger, feedback: feedback)
+            }
             : nil
+        feedback.attach(refitter)
         // The infer stage's own thread: its scorer (scratch) stays there, and so does the model's compute.
         let compute = ComputeExecutor(name: "infer")
         defer { compute.shutdown() }
         do {
             try await runStages(source: source, frames: frames, scored: scored, refitter: refitter, clips: clips,
-                                snapshots: snapshots, compute: compute)
+                                snapshots: snapshots, feedback: feedback, compute: compute)
         } catch {
             await clips?.finish()
             throw error
@@ -146,7 +161,7 @@ public final class CameraPipeline: Sendable {
     /// The stages and the housekeeping, children of one task group.
     private func runStages(source: FrameSource, frames: BoundedQueue<Frame>, scored: BoundedQueue<ScoredItem>,
                            refitter: Refitter?, clips: ClipRecorder?, snapshots: EvidenceSnapshot?,
-                           compute: ComputeExecutor) async throws {
+                           feedback: PipelineFeedback, compute: ComputeExecutor) async throws {
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask {
                 // Returns when the decoder's thread has ended (it finishes `frames`); throws when a file fails to open.
@@ -159,7 +174,7 @@ public final class CameraPipeline: Sendable {
                 return .infer
             }
             group.addTask {
-                try await self.decide(from: scored, refitter: refitter, clips: clips, snapshots: snapshots)
+                try await self.decide(from: scored, refitter: refitter, clips: clips, snapshots: snapshots, feedback: feedback)
                 return .decide
             }
             group.addTask {
@@ -242,7 +257,8 @@ public final class CameraPipeline: Sendable {
                 for (frame, score) in zip(batch, scores) {
                     await scored.push(ScoredItem(frame: frame, score: score, inferMilliseconds: seconds * 1000, model: info,
                                                       calibration: s.bundle.calibration,
-                                                      cellLevels: s.bundle.patchMemory?.cellLevels))
+                                                      cellLevels: s.bundle.patchMemory?.cellLevels,
+                                                      patchReach: s.bundle.patchMemory.map { m in (0..<m.patchesPerFrame).map(m.reach(cell:)) }))
                 }
                 continue
             }
@@ -270,7 +286,7 @@ public final class CameraPipeline: Sendable {
     }
 
     private func decide(from scored: BoundedQueue<ScoredItem>, refitter: Refitter?, clips: ClipRecorder?,
-                        snapshots: EvidenceSnapshot?) async throws {
+                        snapshots: EvidenceSnapshot?, feedback: PipelineFeedback) async throws {
         var stage = try DecisionStage(pipeline: config.name, settings: config.decision)
         let budget = config.budget
         var calibration: LiveCalibration?
@@ -282,6 +298,10 @@ public final class CameraPipeline: Sendable {
         var decided = 0
         /// The open episode's clip, named on each of its messages.
         var clip: String?
+        var episode = EpisodeTracker()
+        let cut = DecisionStage.cut(sensitivity: config.decision.sensitivity)
+        /// Whether the previous frame was suppressed: a run of them is reported once.
+        var suppressing = false
         while let item = await scored.pop() {
             let f = item.frame, s = item.score
             let started = Date()
@@ -295,8 +315,16 @@ public final class CameraPipeline: Sendable {
             let normalized = budget.normalized(surprise: surprise)
             let (map, geometry) = Self.sourceMap(s, f.layout, map: levelledMap)
             let lightChange = light?.observe(pixels: f.pixels, size: vit.config.imageSize) ?? false
+            // A frame that would open an episode, but looks like one an operator dismissed, is decided as normal.
+            let match = stage.phase != .episode && normalized >= cut ? item.patchReach.flatMap { feedback.match(s.novel, reach: $0) } : nil
+            if let match {
+                await feedback.suppressed(match, frame: FrameRef(index: f.index, ptsSeconds: f.pts, width: f.sourceWidth, height: f.sourceHeight), score: normalized,
+                                          firstOfRun: !suppressing)
+            }
+            suppressing = match != nil
+            episode.observe(s.novel, aboveCut: normalized >= cut && match == nil)
             let decision = stage.process(ScoredFrame(
-                score: normalized, rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
+                score: match == nil ? normalized : min(normalized, cut.nextDown), rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
                 patchErrors: map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight, geometry: geometry,
                 lightChange: lightChange))
             try calibration!.observe(raw, cells: s.patchCells, phase: decision?.type == .end ? .episode : stage.phase)
@@ -308,6 +336,7 @@ public final class CameraPipeline: Sendable {
                                          blipsPerHour: Double(stage.blips) * 3600 * budget.framesPerSecond / Double(decided),
                                          largestCellLift: calibration!.largestLift, lightChanges: light?.count ?? 0))
             last = item
+            phase.withLock { $0.latest = LiveView(frame: f, heat: Heat(map: map, geometry: geometry, grid: s.grid)) }
             clips?.decided(upTo: f.pts)
             await refitter?.offer(f, normalized: normalized)
             if let decision {
@@ -317,7 +346,9 @@ public final class CameraPipeline: Sendable {
                     clip = clips.open(episode: decision.id, at: start) ? ClipRecorder.name(episode: decision.id) : nil
                 }
                 let heat = Heat(map: map, geometry: geometry, grid: s.grid)
-                await publish(decision, item, jpeg, clip: clip, snapshot: snapshots.map { ($0, heat) })
+                let snapshot = await publish(decision, item, jpeg, clip: clip, snapshot: snapshots.map { ($0, heat) })
+                await record(episode.apply(decision, pipeline: config.name, model: item.model.version, clip: clip,
+                                           snapshot: snapshot), in: feedback)
                 if decision.type != .end { await refitter?.offerEvidence(f, normalized: normalized) }
                 if decision.type == .end {
                     clips?.close(episode: decision.id, at: decision.frame.ptsSeconds)
@@ -328,6 +359,8 @@ public final class CameraPipeline: Sendable {
         // The stream is over (or the daemon is stopping): an open episode ends now.
         if let decision = stage.stop(at: Date()), let last {
             await publish(decision, last, jpeg, clip: clip, snapshot: nil)
+            await record(episode.apply(decision, pipeline: config.name, model: last.model.version, clip: clip, snapshot: nil),
+                         in: feedback)
             clips?.close(episode: decision.id, at: decision.frame.ptsSeconds)
         }
     }
@@ -357,8 +390,10 @@ public final class CameraPipeline: Sendable {
         let grid: Int
     }
 
+    /// Publishes the decision; returns the snapshot it named.
+    @discardableResult
     private func publish(_ decision: EpisodeDecision, _ item: ScoredItem, _ jpeg: JPEGEncoder?, clip: String?,
-                         snapshot: (store: EvidenceSnapshot, heat: Heat)?) async {
+                         snapshot: (store: EvidenceSnapshot, heat: Heat)?) async -> String? {
         let started = Date()
         defer { counters.event(decision.type.rawValue, publishSeconds: Date().timeIntervalSince(started)) }
         // A tiled frame's evidence is the model input of the tile holding the peak cell.
@@ -389,6 +424,21 @@ public final class CameraPipeline: Sendable {
                 "pts": "\(String(format: "%.2f", decision.frame.ptsSeconds))"])
         } catch {
             logger.error("cannot publish event", metadata: ["id": "\(decision.id)", "error": "\(error)"])
+        }
+        return snapshotName
+    }
+
+    /// The episode's record (and at its end its novel patches) into the episode log, off the cooperative pool; a
+    /// failing disk costs the review page an entry, never the pipeline.
+    private func record(_ update: (record: EpisodeRecord, patches: (features: [Float], dimension: Int)?),
+                        in feedback: PipelineFeedback) async {
+        do {
+            try await offload(qos: .utility) {
+                if let p = update.patches { try feedback.log.writePatches(p.features, dimension: p.dimension, episode: update.record.id) }
+                try feedback.log.write(update.record)
+            }
+        } catch {
+            logger.error("cannot record the episode", metadata: ["id": "\(update.record.id)", "error": "\(error)"])
         }
     }
 
@@ -436,6 +486,16 @@ public final class CameraPipeline: Sendable {
             $0.state = s
             $0.detail = d
         }
+    }
+
+    /// Operator feedback for this pipeline; nil until the pipeline has opened its state directory.
+    public var feedback: PipelineFeedback? { phase.withLock { $0.feedback } }
+
+    /// The last decided frame with its map laid over it as heat, as a JPEG (full resolution when snapshots keep
+    /// source pictures, else the model input); nil before the first decision.
+    public func liveJPEG() throws -> [UInt8]? {
+        guard let live = phase.withLock({ $0.latest }) else { return nil }
+        return try live.jpeg(modelInputSize: vit.config.imageSize)
     }
 
     /// The pipeline now, for the status, the metrics, readiness and the watchdog.

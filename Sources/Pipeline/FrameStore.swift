@@ -20,7 +20,7 @@ public final class FrameStore: Sendable {
     public struct Entry: Sendable, Equatable {
         public let seq: UInt64
         public let time: Date
-        var name: String { String(format: "%012llu-%013llu.rgb", seq, UInt64(max(0, time.timeIntervalSince1970 * 1000))) }
+        public var name: String { String(format: "%012llu-%013llu.rgb", seq, UInt64(max(0, time.timeIntervalSince1970 * 1000))) }
     }
 
     public let directory: String
@@ -71,8 +71,9 @@ public final class FrameStore: Sendable {
     /// Frames captured after `date` (the new frames since a refit).
     public func count(after date: Date) -> Int { index.withLock { $0.entries.lazy.filter { $0.time > date }.count } }
 
-    /// Stores a frame durably, then evicts down to the caps.
-    public func add(_ rgb: [UInt8], time: Date) throws {
+    /// Stores a frame durably, then evicts down to the caps; returns its entry.
+    @discardableResult
+    public func add(_ rgb: [UInt8], time: Date) throws -> Entry {
         guard rgb.count == frameBytes else {
             throw FrameStoreError.wrongSize(directory: directory, bytes: rgb.count, expected: frameBytes)
         }
@@ -86,6 +87,29 @@ public final class FrameStore: Sendable {
             i.entries.insert(entry, at: at)
             try evictOverCaps(&i.entries)
         }
+        return entry
+    }
+
+    /// The frames captured in `range`, oldest first.
+    public func entries(in range: ClosedRange<Date>) -> [Entry] {
+        index.withLock { $0.entries.filter { range.contains($0.time) } }
+    }
+
+    /// The entries stored under these file names (`Entry.name`); names of evicted frames are skipped.
+    public func entries(named names: [String]) -> [Entry] {
+        let wanted = Set(names)
+        return index.withLock { $0.entries.filter { wanted.contains($0.name) } }
+    }
+
+    /// Removes frames (operator feedback moves an episode's frames between stores).
+    public func remove(_ entries: [Entry]) throws {
+        let gone = Set(entries.map(\.name))
+        index.withLock { $0.entries.removeAll { gone.contains($0.name) } }
+        for e in entries {
+            let path = directory + "/" + e.name
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        }
+        if !entries.isEmpty { try AtomicFile.syncDirectory(directory, for: directory) }
     }
 
     public func read(_ entry: Entry) throws -> [UInt8] {

@@ -27,6 +27,8 @@ public final class Refitter: Sendable {
     let live: LiveModel
     let vit: ViT
     let logger: Logger
+    /// Operators' verdicts: confirmed frames every candidate must flag, dismissed ones a promotion may retire.
+    let feedback: PipelineFeedback?
     /// Model inputs per frame (`tiles`), each stored frame holding them all.
     let tiles: Int
 
@@ -39,7 +41,8 @@ public final class Refitter: Sendable {
         var lastAttempt: Date?
     }
 
-    public init(config: PipelineConfig, live: LiveModel, vit: ViT, logger: Logger) throws {
+    public init(config: PipelineConfig, live: LiveModel, vit: ViT, logger: Logger, feedback: PipelineFeedback? = nil) throws {
+        self.feedback = feedback
         self.config = config
         settings = config.refit
         self.live = live
@@ -148,6 +151,7 @@ public final class Refitter: Sendable {
                                      validation: validation.figures, trainFrames: train.count, durationSeconds: seconds)
                 logger.warning("refit rejected", metadata: ["candidate": "\(version)", "reason": "\(reason)"])
             } else if try await live.promote(candidate, replacing: was) {
+                await feedback?.retire(validation.absorbed, model: version)
                 change = ModelChange(action: .promoted, version: version, previousVersion: was,
                                      validation: validation.figures, trainFrames: train.count, durationSeconds: seconds)
                 logger.notice("refit promoted", metadata: ["model": "\(version)", "was": "\(was)",
@@ -191,13 +195,19 @@ public final class Refitter: Sendable {
 
     /// Scores the held-out frames with both models and the evidence with the candidate; own scorers, so the infer
     /// stage's is never shared across threads.
-    private func validate(_ candidate: ModelBundle, against model: ModelBundle, held: [FrameStore.Entry]) throws -> RefitValidation {
+    private func validate(_ candidate: ModelBundle, against model: ModelBundle, held: [FrameStore.Entry]) throws
+        -> (rejection: String?, figures: ValidationFigures, absorbed: [String]) {
         let old = FrameScorer(teacher: vit, bundle: model, workers: 1, maxBatch: 8)
         let new = FrameScorer(teacher: vit, bundle: candidate, workers: 1, maxBatch: 8)
         // Both models are judged alike, each by its own calibration (the decide stage refits the live one on the scene).
         let budget = config.budget
         // Read once, so both models score the same frames however the stores evict meanwhile.
-        let heldFrames = try buffer.readPresent(held), evidenceFrames = try evidence.readPresent(evidence.snapshot)
+        let heldFrames = try buffer.readPresent(held)
+        var evidenceFrames = try evidence.readPresent(evidence.snapshot)
+        if let confirmed = feedback?.confirmed {
+            let c = try confirmed.readPresent(confirmed.snapshot)
+            evidenceFrames = (evidenceFrames.rgb + c.rgb, evidenceFrames.count + c.count)
+        }
         func scores(_ frames: (rgb: [UInt8], count: Int), _ scorer: FrameScorer) throws -> [Double] {
             let bytes = buffer.frameBytes
             var out = [Double]()
@@ -207,10 +217,17 @@ public final class Refitter: Sendable {
             }
             return out
         }
-        return RefitValidation(liveHoldout: try scores(heldFrames, old), candidateHoldout: try scores(heldFrames, new),
-                               candidateEvidence: try scores(evidenceFrames, new),
-                               cut: cut, falseAlarmMargin: settings.falseAlarmMargin,
-                               expectedFalseAlarmRate: max(budget.frameProbability, 1 / Double(heldFrames.count + 1)))
+        let v = RefitValidation(liveHoldout: try scores(heldFrames, old), candidateHoldout: try scores(heldFrames, new),
+                                candidateEvidence: try scores(evidenceFrames, new),
+                                cut: cut, falseAlarmMargin: settings.falseAlarmMargin,
+                                expectedFalseAlarmRate: max(budget.frameProbability, 1 / Double(heldFrames.count + 1)))
+        // A dismissed episode whose frames the candidate scores below the cut has been learnt: its suppression can go.
+        var absorbed: [String] = []
+        for (episode, entries) in feedback?.dismissedFrames(in: buffer) ?? [] {
+            let frames = try buffer.readPresent(entries)
+            if frames.count > 0, try scores(frames, new).allSatisfy({ $0 < cut }) { absorbed.append(episode) }
+        }
+        return (v.rejection, v.figures, absorbed)
     }
 
     /// Runs work on its own thread at nice 10, so detection's threads come first. On Linux the nice value is per

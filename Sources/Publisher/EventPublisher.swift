@@ -187,6 +187,13 @@ public actor EventPublisher {
         return try send(pipeline, .model, try encoder.encode(message), nil)
     }
 
+    /// Reports what operator feedback did (`anomalyd.feedback/1` on `anomaly/<pipeline>/feedback`).
+    @discardableResult
+    public func report(_ feedback: FeedbackNotice, pipeline: String, time: Date = Date()) throws -> Delivery {
+        let message = FeedbackMessage(feedback, seq: try nextSeq(pipeline), pipeline: pipeline, host: host, time: time)
+        return try send(pipeline, .feedback, try encoder.encode(message), nil)
+    }
+
     /// Records a pipeline's status. It is sent at once when it differs materially from the last one sent
     /// (state, detail, source state, model, sensitivity) and otherwise kept for the periodic send, which
     /// carries the latest counters. Returns nil when it was only kept.

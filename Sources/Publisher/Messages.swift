@@ -444,3 +444,70 @@ public struct ModelMessage: Encodable, Sendable, Equatable {
         try change.encode(to: encoder)  // the change's fields sit beside the header, not nested
     }
 }
+
+/// What operator feedback did, before the publisher adds seq, host and time:
+/// - `verdict`: an operator called `episode` `normal` or `anomaly`; `undo`: took that back;
+/// - `suppressed`: a frame that would have opened an episode did not, because its novel patches lie among those
+///   of `episode`, which an operator dismissed (sent at the first frame of each run of suppressed frames, with
+///   `frame`, `score` and `ratio`, the matched patches' distance over their radius, at most 1);
+/// - `retired`: a refit absorbed `episode`'s dismissed frames (`model` scores them normal), so its suppression ends.
+public struct FeedbackNotice: Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case verdict, undo, suppressed, retired }
+    public var type: Kind
+    public var episode: String
+    public var verdict: String?
+    public var frame: FrameRef?
+    public var score: Double?
+    public var ratio: Double?
+    public var model: String?
+
+    public init(type: Kind, episode: String, verdict: String? = nil, frame: FrameRef? = nil, score: Double? = nil,
+                ratio: Double? = nil, model: String? = nil) {
+        self.type = type
+        self.episode = episode
+        self.verdict = verdict
+        self.frame = frame
+        self.score = score
+        self.ratio = ratio
+        self.model = model
+    }
+}
+
+/// `anomalyd.feedback/1` on topic `anomaly/<pipeline>/feedback`; absent values are left out.
+public struct FeedbackMessage: Encodable, Sendable, Equatable {
+    public static let schemaName = "anomalyd.feedback/1"
+    public var schema = FeedbackMessage.schemaName
+    public var seq: UInt64
+    public var pipeline: String
+    public var host: String
+    public var time: String
+    public var notice: FeedbackNotice
+
+    enum CodingKeys: String, CodingKey {
+        case schema, seq, pipeline, host, time, type, episode, verdict, frame, score, ratio, model
+    }
+
+    public init(_ notice: FeedbackNotice, seq: UInt64, pipeline: String, host: String, time: Date) {
+        self.seq = seq
+        self.pipeline = pipeline
+        self.host = host
+        self.time = Timestamp.rfc3339(time)
+        self.notice = notice
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(pipeline, forKey: .pipeline)
+        try c.encode(host, forKey: .host)
+        try c.encode(time, forKey: .time)
+        try c.encode(notice.type, forKey: .type)
+        try c.encode(notice.episode, forKey: .episode)
+        try c.encodeIfPresent(notice.verdict, forKey: .verdict)
+        try c.encodeIfPresent(notice.frame, forKey: .frame)
+        try c.encodeIfPresent(notice.score, forKey: .score)
+        try c.encodeIfPresent(notice.ratio, forKey: .ratio)
+        try c.encodeIfPresent(notice.model, forKey: .model)
+    }
+}

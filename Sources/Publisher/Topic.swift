@@ -1,7 +1,7 @@
 /// ZeroMQ topics `anomaly/<pipeline>/<kind>` (CONVENTIONS.md §3). Subscribers match by prefix, so they subscribe
 /// to `anomaly/<pipeline>/` with the trailing slash: `line3` must never match `line30`.
 public enum TopicKind: String, Sendable, CaseIterable {
-    case event, status, heartbeat, model, score
+    case event, status, heartbeat, model, score, feedback
 }
 
 public enum Topic {
