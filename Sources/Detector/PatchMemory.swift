@@ -299,7 +299,7 @@ public struct PatchMemory: Sendable, Equatable {
             Float(reweighting(q + $0 * dimension, nearest: rows[$0], distance: Double(distances[$0])))
         }
         return Scored(cells: cells, weights: weights, score: Self.frameScore(cells: cells, weights: weights),
-                      novel: NovelPatches(q, cells: cells, dimension: dimension))
+                      novel: NovelPatches(q, cells: cells, distances: distances, dimension: dimension))
     }
 
     /// How far from its nearest memory patch a normal patch at `cell` (of a tile's grid) reaches: the distance
@@ -403,16 +403,19 @@ public struct NovelPatches: Sendable, Equatable {
     /// Cell indices over the frame's tiles (tile × G² + row × G + column).
     public var cells: [Int] = []
     public var scores: [Float] = []
+    /// Each cell's distance to its nearest normal memory patch, ‖q − m*‖.
+    public var distances: [Float] = []
     /// [cells.count, dimension] row-major.
     public var features: [Float] = []
     public var dimension = 0
 
     public init() {}
 
-    init(_ q: UnsafePointer<Float>, cells all: [Float], dimension d: Int) {
+    init(_ q: UnsafePointer<Float>, cells all: [Float], distances nearest: [Float], dimension d: Int) {
         let top = all.indices.sorted { all[$0] > all[$1] }.prefix(Self.count)
         cells = Array(top)
         scores = top.map { all[$0] }
+        distances = top.map { nearest[$0] }
         features.reserveCapacity(top.count * d)
         for c in top { features += UnsafeBufferPointer(start: q + c * d, count: d) }
         dimension = d
@@ -426,6 +429,7 @@ public struct NovelPatches: Sendable, Equatable {
         for (t, i) in top {
             cells.append(t * cellsPerTile + tiles[t].cells[i])
             scores.append(tiles[t].scores[i])
+            distances.append(tiles[t].distances[i])
             features += tiles[t].features[(i * dimension)..<((i + 1) * dimension)]
         }
     }

@@ -2,10 +2,12 @@
 /// later frame whose novel patches lie among them does not open an episode.
 ///
 /// A frame matches a dismissed episode when at least `quorum` of its most novel cells (`NovelPatches`, up to 4)
-/// each have a dismissed patch within their cell's radius: the distance normal patches at that cell reach from
-/// their nearest normal neighbour (`PatchMemory.reach`, learnt from the normal frames the model was fitted on),
-/// times `scale`. So a repeat of the dismissed object is as close to its remembered patches as the scene's normal
-/// patches are to theirs, and a different object, far from both, still opens an episode.
+/// each have a dismissed patch within that cell's radius (times `scale`). The pipeline sets each radius from the
+/// normal patches: the larger of the distance normal patches at that cell reach from their nearest normal
+/// neighbour (`PatchMemory.reach`) and `relativeRadius` of the patch's own distance to its nearest normal patch.
+/// On the demo belt, a repeated orange disc's novel patches lay at a median 0.29-0.45 of their distance to normal
+/// from the dismissed disc's patches, a green triangle's at 1.0: a radius from the normal reach alone (a tenth of
+/// those distances) matched the disc's entry into view at one pass in three only.
 public struct Suppression: Sendable {
     /// One dismissed episode's patches: [count, dimension] row-major.
     public struct Dismissed: Sendable, Equatable {
@@ -23,6 +25,9 @@ public struct Suppression: Sendable {
         public let ratio: Float
         public let cells: Int
     }
+
+    /// The share of a novel patch's distance to the normal patches within which a dismissed patch matches it.
+    public static let relativeRadius: Float = 0.7
 
     public let dimension: Int
     public private(set) var dismissed: [Dismissed] = []
@@ -76,7 +81,7 @@ public struct Suppression: Sendable {
     }
 
     /// Euclidean distance from row `row` of `q` to its nearest row of `bank`.
-    static func nearest(_ q: [Float], row: Int, in bank: [Float], dimension d: Int) -> Float {
+    public static func nearest(_ q: [Float], row: Int, in bank: [Float], dimension d: Int) -> Float {
         var best = Float.infinity
         let base = row * d
         for start in stride(from: 0, to: bank.count, by: d) {

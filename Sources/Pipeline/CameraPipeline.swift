@@ -327,7 +327,10 @@ public final class CameraPipeline: Sendable {
                 score: match == nil ? normalized : min(normalized, cut.nextDown), rawScore: surprise, index: f.index, pts: f.pts, captureTime: f.captureTime,
                 patchErrors: map, grid: s.grid, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight, geometry: geometry,
                 lightChange: lightChange))
-            try calibration!.observe(raw, cells: s.patchCells, phase: decision?.type == .end ? .episode : stage.phase)
+            // A suppressed frame is novel, only not worth an episode: it must not teach the live calibration or
+            // cell levels that the scene's normal scores reach that high.
+            try calibration!.observe(raw, cells: s.patchCells,
+                                     phase: decision?.type == .end || match != nil ? .episode : stage.phase)
             counters.decided(frameAge: Date().timeIntervalSince(f.captureTime), score: normalized,
                              seconds: Date().timeIntervalSince(started))
             decided += 1

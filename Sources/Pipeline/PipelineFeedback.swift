@@ -83,13 +83,15 @@ public final class PipelineFeedback: Sendable {
 
     // MARK: The decide stage
 
-    /// The dismissed episode a frame's novel patches lie among, if any: `reach` is the live patch memory's radius
-    /// per cell of a tile (`PatchMemory.reach`).
+    /// The dismissed episode a frame's novel patches lie among, if any. A novel patch's radius is the larger of
+    /// how far normal patches reach at its cell (`PatchMemory.reach`, `reach` per cell of a tile) and
+    /// `Suppression.relativeRadius` of its own distance to the nearest normal patch: a repeat of a dismissed object
+    /// sits far nearer to its remembered patches than to the normal scene, a different novel object about as far
+    /// from both.
     func match(_ novel: NovelPatches, reach: [Float]) -> Suppression.Match? {
-        guard !novel.cells.isEmpty, !reach.isEmpty else { return nil }
-        return state.withLock { s in
-            s.suppression?.match(features: novel.features, radii: novel.cells.map { reach[$0 % reach.count] })
-        }
+        guard !novel.cells.isEmpty, !reach.isEmpty, novel.distances.count == novel.cells.count else { return nil }
+        let radii = novel.cells.indices.map { max(reach[novel.cells[$0] % reach.count], Suppression.relativeRadius * novel.distances[$0]) }
+        return state.withLock { $0.suppression?.match(features: novel.features, radii: radii) }
     }
 
     /// A frame that did not open an episode because of `match`; the first of a run is reported.
