@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "MQTT"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Decisions", "Engine", "Checkpoint",
-                                                      "Storage", "Ingest",
+                                                      "Storage", "Ingest", "Feedback", "Timestamps",
                                                       .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DecisionsTests", dependencies: ["Decisions", "Statistics"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"]),
