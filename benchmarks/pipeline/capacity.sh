@@ -6,7 +6,9 @@
 # a run with the recording read as fast as possible.
 # Usage: benchmarks/pipeline/capacity.sh [VIDEO_SECONDS] [MAX_CAMERAS]   (default 60 s, up to 12; TRAIN_ARGS adds
 #        options to `anomalyd train`, e.g. '--student-depth 12' for the papers' student; ANOMALYD_BIN=PATH; OUT=DIR,
-#        e.g. one per ANOMALYD_PRECISION, so that each learns its own bundle)
+#        e.g. one per ANOMALYD_PRECISION, so that each learns its own bundle); DAEMON_YAML adds top-level sections
+#        (e.g. 'mqtt: {host: 127.0.0.1}' or 'ui: {listen: 127.0.0.1:8790}'), PIPELINE_YAML a flow mapping's entries
+#        to every pipeline (e.g. 'clips: {enabled: false}, snapshots: {enabled: false}'): the cost of what they turn on
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_OF_VIDEO=${1:-60}
@@ -37,7 +39,7 @@ fi
 run() {  # NAME CAMERAS REALTIME
   local name=$1 n=$2 realtime=$3 yaml=$OUT/$1.yaml
   rm -rf "$OUT/$name" && mkdir -p "$OUT/$name"
-  { echo "publisher: {endpoint: \"tcp://127.0.0.1:5598\"}"; echo "pipelines:"; } > "$yaml"
+  { echo "publisher: {endpoint: \"tcp://127.0.0.1:5598\"}"; echo "${DAEMON_YAML:-}"; echo "pipelines:"; } > "$yaml"
   for i in $(seq 1 "$n"); do
     cp -r "$MODEL" "$OUT/$name/state$i-model"
     mkdir -p "$OUT/$name/state$i" && mv "$OUT/$name/state$i-model" "$OUT/$name/state$i/model"
@@ -49,6 +51,8 @@ run() {  # NAME CAMERAS REALTIME
     realtime: $realtime
     state_dir: $OUT/$name/state$i
 YAML
+    # One key per line: 'a: {..}, b: {..}' becomes two lines of the pipeline's mapping.
+    [ -z "${PIPELINE_YAML:-}" ] || echo "    ${PIPELINE_YAML}" | sed 's/}, /}\n    /g' >> "$yaml"
   done
   /usr/bin/time -v "$BIN" run --config "$yaml" 2> "$OUT/$name.log" >/dev/null
   local rss
