@@ -78,7 +78,7 @@ let package = Package(
         .target(name: "Feedback", dependencies: ["Decisions", "Storage", "Timestamps"]),
         // The review page and its JSON API (`ui.listen`): episodes with their evidence, a live view, feedback.
         .target(name: "Review", dependencies: [
-            "Feedback", "Pipeline", "Timestamps",
+            "Config", "Feedback", "Pipeline", "Timestamps", "HTTPServing",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,13 +98,20 @@ let package = Package(
 
         // Process-level service plumbing: the systemd notify protocol.
         .target(name: "Service", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        // Prometheus /metrics, /healthz and /readyz over HTTP, and the watchdog's progress check.
-        .target(name: "Monitoring", dependencies: [
-            "Pipeline", "Publisher", "Ingest", "Service",
+        // The HTTP server both HTTP endpoints run: bounded connections, idle and request deadlines, listen errors
+        // that name their setting.
+        .target(name: "HTTPServing", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Prometheus /metrics, /healthz and /readyz over HTTP, and the watchdog's progress check.
+        .target(name: "Monitoring", dependencies: [
+            "Pipeline", "Publisher", "Ingest", "Service", "HTTPServing",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -112,7 +119,7 @@ let package = Package(
 
         .executableTarget(name: "anomalyd", dependencies: [
             "Kernels", "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service", "Proxy",
-            "Monitoring", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Monitoring", "Review", "HTTPServing", "Feedback", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -150,7 +157,11 @@ let package = Package(
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Publisher", "TestSupport",
                                                   .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Queues", "TestSupport", "CFFmpeg"]),
-        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Pipeline", "Ingest", "Publisher",
+        .testTarget(name: "ReviewTests", dependencies: ["Review", "Feedback", "Decisions", "HTTPServing", "TestSupport",
+                                                    .product(name: "Hummingbird", package: "hummingbird"),
+                                                    .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "HTTPServing", "Pipeline", "Ingest", "Publisher",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),

@@ -14,6 +14,7 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav  # real RTSP server for tests
   python3-zmq python3-numpy python3-scipy           # real ZeroMQ subscriber and reference checks in tests (scipy: tail fits)
   systemd                                           # systemd-analyze verifies the unit files in the tests
+  chromium chromium-driver python3-selenium         # a real headless browser on the review page in the tests
 )
 
 missing=()

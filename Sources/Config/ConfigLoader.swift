@@ -50,6 +50,7 @@ public enum ConfigLoader {
                               "\(key) \(why); expected a secret key file from 'anomalyd keygen'")
         }
         let mqtt = try head.mqtt.map { try resolveMQTT($0, place) }
+        let ui = try head.ui.map { try resolveUI($0, place) }
 
         let defaults = top["defaults"].flatMap { $0.null == nil ? $0 : nil }
         if let defaults, defaults.mapping == nil {
@@ -91,7 +92,7 @@ public enum ConfigLoader {
             pipelines.append(p)
         }
         pipelines.sort { $0.name < $1.name }
-        return DaemonConfig(file: file, pipelines: pipelines, publisher: head.publisher, metrics: head.metrics, mqtt: mqtt)
+        return DaemonConfig(file: file, pipelines: pipelines, publisher: head.publisher, metrics: head.metrics, mqtt: mqtt, ui: ui)
     }
 
     /// `body`, with an alias bomb in merge keys reported at `node` as a configuration error.

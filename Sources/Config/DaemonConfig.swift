@@ -11,6 +11,8 @@ public struct DaemonConfig: Sendable {
     public var metrics: MetricsSettings
     /// Events and status to an MQTT broker too; nil (no `mqtt` section) publishes on ZeroMQ only.
     public var mqtt: MQTTSettings?
+    /// The review page; nil (no `ui` section) serves none.
+    public var ui: UISettings?
 }
 
 /// Prometheus /metrics, /healthz and /readyz over HTTP; off unless `listen` is given.
@@ -28,12 +30,15 @@ public struct MetricsSettings: Decodable, Sendable, Equatable {
 
     var invalidKey: (key: String, problem: String)? {
         listen.flatMap { listen in
-            // The port after the last colon, as `MonitoringServer.address` reads it; a host before it.
-            let colon = listen.lastIndex(of: ":")
-            let port = colon.flatMap { Int(listen[listen.index(after: $0)...]) }
-            let usable = colon.map { $0 > listen.startIndex } == true && port.map { (1...65535).contains($0) } == true
-            return expect(usable && !listen.contains("\0"), CodingKeys.listen, "HOST:PORT (e.g. 127.0.0.1:9108)", quoted(listen))
+            expect(Self.hostPort(listen) != nil && !listen.contains("\0"), CodingKeys.listen, "HOST:PORT (e.g. 127.0.0.1:9108)", quoted(listen))
         }
+    }
+
+    /// The port after the last colon, as `HTTPServer.address` reads it, and a host before it; nil if either is missing.
+    static func hostPort(_ listen: String) -> (host: String, port: Int)? {
+        guard let colon = listen.lastIndex(of: ":"), colon > listen.startIndex,
+              let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        return (String(listen[..<colon]), port)
     }
 }
 
@@ -47,14 +52,17 @@ struct TopLevel: Decodable {
     var publisher = PublisherSettings()
     var metrics = MetricsSettings()
     var mqtt: MQTTSettings?
+    var ui: UISettings?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case defaults, publisher, metrics, mqtt, pipelines }
+    enum CodingKeys: String, CodingKey, CaseIterable { case defaults, publisher, metrics, mqtt, ui, pipelines }
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         publisher = try c.section(PublisherSettings.self, forKey: .publisher) ?? publisher
         metrics = try c.section(MetricsSettings.self, forKey: .metrics) ?? metrics
         mqtt = try c.section(MQTTSettings.self, forKey: .mqtt)
+        // `ui:` with nothing under it serves the page on the default loopback address.
+        if c.contains(.ui) { ui = try c.section(UISettings.self, forKey: .ui) ?? UISettings() }
         if mqtt != nil {
             // Again as a section of its own: an unknown key under `tls` is an error too.
             mqtt!.tls = try c.nestedContainer(keyedBy: MQTTSettings.CodingKeys.self, forKey: .mqtt)

@@ -53,12 +53,19 @@ public final class SupervisorReview: ReviewBackend {
 
     public func evidenceFile(pipeline: String, name: String) async throws -> String {
         guard let p = configured(pipeline) else { throw ReviewError.unknownPipeline(pipeline) }
+        return try Self.evidencePath(name, clips: p.clipsPath, snapshots: p.snapshotsPath)
+    }
+
+    /// The file `name` (`snapshots/<file>.jpg`, `clips/<file>.mp4`, as events name them) in the pipeline's evidence
+    /// directories, checked before anything touches the file system: one directory of the two, one file name
+    /// that cannot be a path, the directory's suffix.
+    public static func evidencePath(_ name: String, clips: String, snapshots: String) throws -> String {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2, ["snapshots", "clips"].contains(parts[0]), EpisodeRecord.isValidID(parts[1]),
               parts[1].hasSuffix(parts[0] == "clips" ? ".mp4" : ".jpg") else {
-            throw ReviewError.notFound("no evidence file '\(name)'")
+            throw ReviewError.notFound("no evidence file '\(name.prefix(200))'")
         }
-        let path = (parts[0] == "clips" ? p.clipsPath : p.snapshotsPath) + "/" + parts[1]
+        let path = (parts[0] == "clips" ? clips : snapshots) + "/" + parts[1]
         guard FileManager.default.fileExists(atPath: path) else { throw ReviewError.notFound("no evidence file '\(name)'") }
         return path
     }

@@ -10,7 +10,7 @@ struct Anomalyd: AsyncParsableCommand {
         subcommands: [RunCommand.self, CheckCommand.self, SubscribeCommand.self,
                       TrainCommand.self, ScoreCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, ClassifyCommand.self, FramesCommand.self,
-                      ModelCommand.self, ProxyCommand.self, KeygenCommand.self]
+                      ModelCommand.self, ProxyCommand.self, KeygenCommand.self, FeedbackCommand.self]
     )
 
     /// ArgumentParser's own entry, after two things a fresh process should be able to take for granted: no blocked

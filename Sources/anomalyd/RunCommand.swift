@@ -6,7 +6,9 @@ import Foundation
 import Kernels
 import Logging
 import Monitoring
+import HTTPServing
 import Pipeline
+import Review
 import Service
 import ServiceLifecycle
 import UnixSignals
@@ -64,12 +66,17 @@ struct RunCommand: AsyncParsableCommand {
             .init(service: DaemonService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: ReloadService(path: config, hangups: hangups, supervisor: supervisor, notifier: notifier, logger: logger)),
         ]
-        if let registry, let listen = daemonConfig.metrics.listen, let address = MonitoringServer.address(listen) {
+        if let registry, let listen = daemonConfig.metrics.listen, let address = HTTPServer.address(listen) {
             services.append(.init(service: MonitoringServer.service(
                 host: address.host, port: address.port, registry: registry, supervisor: supervisor, logger: logger,
                 onListening: { notifier.ready(status: status + "; metrics on \(listen)") })))
         } else {
             notifier.ready(status: status)
+        }
+        if let ui = daemonConfig.ui {
+            services.append(.init(service: ReviewServer.service(
+                settings: ui, backend: SupervisorReview(supervisor: supervisor), logger: logger,
+                onListening: { _ in logger.notice("review page on http://\(ui.listen)/") })))
         }
         if let interval = notifier.watchdogInterval {
             services.append(.init(service: WatchdogService(notifier: notifier, interval: interval, supervisor: supervisor, logger: logger)))

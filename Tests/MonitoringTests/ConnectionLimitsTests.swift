@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 @testable import Monitoring
 import ServiceLifecycle
+import HTTPServing
 import XCTest
 
 /// The metrics server's limits with real loopback connections (issue 14: 20,000 idle connections exhausted the
@@ -11,7 +12,7 @@ final class ConnectionLimitsTests: XCTestCase {
     /// 300 idle connections against a cap of 50: the server never holds many more than 50, closes each after the
     /// idle timeout, and `/healthz`, asked after all of them, is answered once its turn comes.
     func testIdleConnectionsAreClosedAndTheCapHolds() async throws {
-        var limits = MonitoringServer.Limits()
+        var limits = HTTPServer.Limits()
         limits.idleTimeout = .seconds(1)
         limits.maxConnections = 50
         let server = try await TestServer.start(limits)
@@ -37,7 +38,7 @@ final class ConnectionLimitsTests: XCTestCase {
 
     /// A request whose body arrives a byte at a time keeps resetting the idle timeout; the request timeout ends it.
     func testARequestTrickledInIsCutAtTheRequestTimeout() async throws {
-        var limits = MonitoringServer.Limits()
+        var limits = HTTPServer.Limits()
         limits.idleTimeout = .seconds(1)
         limits.requestTimeout = .seconds(2)
         let server = try await TestServer.start(limits)
@@ -62,12 +63,12 @@ struct TestServer {
     let port: Int
     let group: ServiceGroup
 
-    static func start(_ limits: MonitoringServer.Limits) async throws -> TestServer {
+    static func start(_ limits: HTTPServer.Limits) async throws -> TestServer {
         let router = Router()
-        router.get("healthz") { _, _ in MonitoringServer.text(.ok, "ok\n") }
+        router.get("healthz") { _, _ in HTTPServer.text(.ok, "ok\n") }
         let logger = Logger(label: "test")
         let (ports, listening) = AsyncStream.makeStream(of: Int.self)
-        let app = MonitoringServer.application(host: "127.0.0.1", port: 0, router: router, limits: limits, logger: logger,
+        let app = HTTPServer.application(host: "127.0.0.1", port: 0, router: router, limits: limits, logger: logger,
                                                onListening: { listening.yield($0) })
         let group = ServiceGroup(services: [app], logger: logger)
         Task { try await group.run() }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServing
 import XCTest
 @testable import Monitoring
 
@@ -7,7 +8,7 @@ import XCTest
 /// server answers the next client.
 final class HostileHTTPTests: XCTestCase {
     func testPathTraversalFindsNothing() async throws {
-        let server = try await TestServer.start(MonitoringServer.Limits())
+        let server = try await TestServer.start(HTTPServer.Limits())
         defer { Task { await server.stop() } }
         for path in ["/../../../../etc/passwd", "/healthz/../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
                      "/..%2f..%2f..%2fetc%2fpasswd", "//etc/passwd", "/healthz%00.txt", "/etc/passwd"] {
@@ -23,7 +24,7 @@ final class HostileHTTPTests: XCTestCase {
     /// Each attack on its own connection; after each, the connection is closed (or refused with an error status)
     /// within the request timeout and `/healthz` still answers.
     func testHeaderFloodsLongLinesAndGarbageEndTheirConnection() async throws {
-        var limits = MonitoringServer.Limits()
+        var limits = HTTPServer.Limits()
         limits.requestTimeout = .seconds(3)
         let server = try await TestServer.start(limits)
         defer { Task { await server.stop() } }
