@@ -18,6 +18,7 @@ rm -rf "$OUT/state"   # learn afresh every run
 
 "$BIN" check --config pipelines/demo.yaml
 echo "demo: subscribing to anomaly/belt/ events; the daemon learns from the first 25 s, then detects"
+echo "demo: the review page is on http://127.0.0.1:8780/ while it runs"
 "$BIN" subscribe --endpoint tcp://127.0.0.1:5556 --pipeline belt --kind event --kind status > "$OUT/messages.jsonl" 2> "$OUT/subscribe.err" &
 SUB=$!
 trap 'kill $SUB 2>/dev/null || true' EXIT

@@ -60,9 +60,13 @@ extension ConfigLoader {
         } catch {
             throw place.error(at: ["ui", "token_file"], "cannot read \(f) (\(reason(error))); expected a file holding the page's access token")
         }
-        guard content.count >= UISettings.minimumTokenLength, !content.contains(where: { $0.isWhitespace || $0 == "\0" }) else {
-            throw place.error(at: ["ui", "token_file"], "\(f) holds \(content.count) characters; expected one token of at least "
-                + "\(UISettings.minimumTokenLength) characters without spaces (e.g. from `openssl rand -hex 24`)")
+        // It travels in a header, a cookie and a query: letters, digits and -._~ need no escaping in any of them.
+        let safe = content.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-._~".unicodeScalars.contains($0)
+        }
+        guard content.count >= UISettings.minimumTokenLength, safe else {
+            throw place.error(at: ["ui", "token_file"], "\(f) holds \(safe ? "\(content.count) characters" : "characters other than letters, digits and -._~"); "
+                + "expected one token of at least \(UISettings.minimumTokenLength) letters, digits and -._~ (e.g. from `openssl rand -hex 24`)")
         }
         s.token = content
         return s

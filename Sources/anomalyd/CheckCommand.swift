@@ -16,6 +16,7 @@ struct CheckCommand: ParsableCommand {
         let c = try loadConfigOrExit(config)
         try checkTeachers(c)
         print("\(config): valid; publisher \(c.publisher.endpoint); \(c.pipelines.count) pipeline(s)")
+        if let ui = c.ui { print("  review page on http://\(ui.listen)/\(ui.token == nil ? "" : " (token from \(ui.tokenFile ?? ""))")") }
         for p in c.pipelines {
             let rate = p.sourceOptions.sampleFPS.map { "at \($0) fps" } ?? "every frame"
             print("  \(p.name): \(p.displaySource) \(rate), state in \(p.stateDir)")

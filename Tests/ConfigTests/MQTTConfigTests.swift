@@ -62,10 +62,4 @@ final class MQTTConfigTests: XCTestCase {
         assertRejected("mqtt:\n  host: h\n  username: u\n  password_file: \(empty)\n" + pipelines, line: 4,
                        field: "mqtt.password_file", contains: "is empty; expected the broker password")
     }
-
-    private func temporaryFile(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-\(UUID().uuidString)").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
 }

@@ -5,6 +5,13 @@ import Config
 extension XCTestCase {
     var configFile: String { "pipelines/test.yaml" }
 
+    /// A file holding `text` in the temporary directory; the caller removes it.
+    func temporaryFile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     func parse(_ yaml: String, env: [String: String] = [:]) throws -> DaemonConfig {
         try ConfigLoader.parse(yaml, file: configFile, environment: env)
     }

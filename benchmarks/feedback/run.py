@@ -5,7 +5,7 @@
     benchmarks/feedback/run.py [--bin .build/release/anomalyd] [--out out/feedback] [--passes 5]
 
 Renders a 1280x720 belt where an orange disc (the object an operator calls normal) passes --passes times, 20 s
-apart from 40 s on, then a green triangle (a different novel object) passes once. The daemon runs it twice, paced
+apart from 60 s on (learning and its fit are over by then), then a green triangle (a different novel object) passes once. The daemon runs it twice, paced
 as a live camera, each time learning afresh from the first 30 s:
   1. without feedback: how many disc passes open an episode;
   2. the same, and as soon as the first disc's episode has ended the benchmark dismisses it through the review
@@ -124,7 +124,7 @@ def main():
     ap.add_argument("--passes", type=int, default=5)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    times = [40 + 20 * i for i in range(a.passes)]
+    times = [60 + 20 * i for i in range(a.passes)]
     triangle = times[-1] + 20
     video = os.path.join(a.out, "belt.mp4")
     render = subprocess.run([sys.executable, os.path.join(ROOT, "scripts/make_demo_video.py"), video,
