@@ -132,6 +132,10 @@ enum ReviewPage {
     button { font: inherit; padding: 8px 10px; margin: 0 6px 6px 0; border-radius: 6px; border: 1px solid #8888; cursor: pointer; }
     button.dismiss { background: #2a8; color: white; } button.confirm { background: #d33; color: white; }
     @media (max-width: 480px) { .episodes { grid-template-columns: 1fr; } }
+    @media (min-width: 900px) {
+      section.pipeline { display: grid; grid-template-columns: minmax(280px, 400px) 1fr; gap: 0 16px; align-items: start; }
+      section.pipeline > h2, section.pipeline > dl, section.pipeline > .fresh { grid-column: 1 / -1; }
+    }
     """
 
     static let script = #"""

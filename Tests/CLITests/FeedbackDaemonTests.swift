@@ -68,9 +68,9 @@ final class FeedbackDaemonTests: XCTestCase {
         let dismissed = try XCTUnwrap(first["id"] as? String)
         XCTAssertLessThan(pts(first), spans[1].0 - 4, "the first episode ended too late to dismiss it before the next disc")
         let screenshot = dir.appendingPathComponent("page.png").path
-        let browser = try Self.run("/usr/bin/python3", [CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/review_browser.py").path,
-                                                        "--url", "http://127.0.0.1:\(uiPort)/", "--pipeline", "belt",
-                                                        "--dismiss", dismissed, "--screenshot", screenshot])
+        let browser = try CLI.python(try String(contentsOf: CLI.root.appendingPathComponent("Tests/CLITests/Fixtures/review_browser.py"), encoding: .utf8),
+                                     ["--url", "http://127.0.0.1:\(uiPort)/", "--pipeline", "belt",
+                                      "--dismiss", dismissed, "--screenshot", screenshot])
         XCTAssertEqual(browser.status, 0, browser.stdout + browser.stderr)
         let seen = try XCTUnwrap(browser.stdout.split(separator: "\n").last.flatMap {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }, browser.stdout + browser.stderr)
@@ -119,19 +119,5 @@ final class FeedbackDaemonTests: XCTestCase {
         XCTAssertTrue(suppressed.contains { ($0["episode"] as? String) == dismissed && pts($0) >= spans[1].0 - 1 && pts($0) <= spans[1].1 + 1 },
                       "no suppression reported for the second disc: \(notices)")
         XCTAssertEqual(notices.filter { ["verdict", "undo"].contains($0["type"] as? String) }.map { $0["type"] as! String }, ["verdict", "undo"])
-    }
-
-    /// Runs a program to its end; its output, separately.
-    static func run(_ executable: String, _ args: [String]) throws -> CLI.Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 }

@@ -95,7 +95,7 @@ def main():
                 driver.get(args.url)
                 wait(lambda: snapshot_loaded(driver, args.pipeline, args.dismiss), 30, "the card did not come back after a reload")
                 card = driver.find_element(By.CSS_SELECTOR, card_selector(args.pipeline, args.dismiss))
-                driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", card)
+                driver.execute_script("arguments[0].scrollIntoView({block: 'nearest'})", card)
                 report["dismissed"] = {"id": args.dismiss, "feedback": feedback, "seen_after_reload": verdict()}
             driver.save_screenshot(f"{stem}-{view}{ext}")
         driver.save_screenshot(args.screenshot)
