@@ -70,7 +70,7 @@ let package = Package(
                                             .product(name: "CoreMetrics", package: "swift-metrics")]),
         // pipelines/*.yaml decoded straight into each stage's settings type, validated by those types, errors located
         // by file, line and field.
-        .target(name: "Config", dependencies: ["Detector", "Decisions", "Ingest", "Publisher", "MQTT",
+        .target(name: "Config", dependencies: ["Kernels", "Detector", "Decisions", "Ingest", "Publisher", "MQTT",
                                                .product(name: "Yams", package: "Yams")]),
 
         // Operators' verdicts on episodes: the episode log the review page lists, stored feedback, and the
@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "DetectorTests", dependencies: ["Detector", "Engine", "Kernels", "Reference", "Storage", "Statistics"]),
         // Runs the built `anomalyd` binary the way users do.
         .testTarget(name: "CLITests", dependencies: ["anomalyd", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "MQTT"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "MQTT", "Kernels"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Queues", "Service", "Config", "Detector", "Decisions", "Engine", "Checkpoint",
                                                       "Storage", "Ingest", "Feedback", "Timestamps",
                                                       .product(name: "Logging", package: "swift-log")]),

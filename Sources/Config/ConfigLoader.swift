@@ -92,7 +92,8 @@ public enum ConfigLoader {
             pipelines.append(p)
         }
         pipelines.sort { $0.name < $1.name }
-        return DaemonConfig(file: file, pipelines: pipelines, publisher: head.publisher, metrics: head.metrics, mqtt: mqtt, ui: ui)
+        return DaemonConfig(file: file, pipelines: pipelines, publisher: head.publisher, metrics: head.metrics, mqtt: mqtt, ui: ui,
+                            engine: head.engine)
     }
 
     /// `body`, with an alias bomb in merge keys reported at `node` as a configuration error.

@@ -13,6 +13,7 @@ public struct DaemonConfig: Sendable {
     public var mqtt: MQTTSettings?
     /// The review page; nil (no `ui` section) serves none.
     public var ui: UISettings?
+    public var engine: EngineSettings
 }
 
 /// Prometheus /metrics, /healthz and /readyz over HTTP; off unless `listen` is given.
@@ -53,13 +54,15 @@ struct TopLevel: Decodable {
     var metrics = MetricsSettings()
     var mqtt: MQTTSettings?
     var ui: UISettings?
+    var engine = EngineSettings()
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case defaults, publisher, metrics, mqtt, ui, pipelines }
+    enum CodingKeys: String, CodingKey, CaseIterable { case defaults, publisher, metrics, mqtt, ui, engine, pipelines }
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         publisher = try c.section(PublisherSettings.self, forKey: .publisher) ?? publisher
         metrics = try c.section(MetricsSettings.self, forKey: .metrics) ?? metrics
+        engine = try c.section(EngineSettings.self, forKey: .engine) ?? engine
         mqtt = try c.section(MQTTSettings.self, forKey: .mqtt)
         // `ui:` with nothing under it serves the page on the default loopback address.
         if c.contains(.ui) { ui = try c.section(UISettings.self, forKey: .ui) ?? UISettings() }

@@ -1,6 +1,7 @@
 import Checkpoint
 import Engine
 import Foundation
+import Kernels
 import Storage
 import Timestamps
 
@@ -47,13 +48,20 @@ public struct TeacherIdentity: Codable, Sendable, Equatable {
     public var sha256: String
     public var width: Int
     public var depth: Int
+    /// The precision the teacher's products ran in when the bundle was fitted (`FastPath.Precision`'s raw value),
+    /// which its calibration rests on; nil in bundles written before it was recorded, which ran fp32.
+    public var precision: String?
 
-    public init(fileName: String, sha256: String, width: Int, depth: Int) {
+    public init(fileName: String, sha256: String, width: Int, depth: Int, precision: String? = nil) {
         self.fileName = fileName
         self.sha256 = sha256
         self.width = width
         self.depth = depth
+        self.precision = precision
     }
+
+    /// `precision` as the kernels name it; fp32 when not recorded.
+    public var fittedPrecision: String { precision ?? FastPath.Precision.fp32.rawValue }
 
     /// Reads the teacher's architecture and hashes the file.
     public init(path: String) throws {

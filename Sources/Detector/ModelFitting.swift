@@ -182,9 +182,12 @@ public enum ModelFitting {
             normal[component] = Self.perFrame(scores, images: split.holdout, tiles: tilesPerFrame)
         }
         let calibration = try Calibration.fit(frames: normal, holdoutCount: split.holdout.count, fusion: settings.fusion)
+        // The calibration holds for the teacher as it ran here: record its precision.
+        var teacherRan = teacherIdentity
+        teacherRan.precision = (teacher.vit.packed?.precision ?? .fp32).rawValue
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
                            patchMemory: patchMemory, calibration: calibration,
-                           teacher: teacherIdentity, settings: settings,
+                           teacher: teacherRan, settings: settings,
                            frames: FrameCounts(train: split.train.count, holdout: split.holdout.count,
                                                tilesPerFrame: tilesPerFrame > 1 ? tilesPerFrame : nil),
                            trainingLoss: loss, brightness: brightness)

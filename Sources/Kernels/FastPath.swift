@@ -43,13 +43,17 @@ public enum FastPath {
         }
     }
 
-    /// The precision this process packs inference weights in (`PackedWeight`): fp32 unless ANOMALYD_PRECISION
-    /// asks for bf16 or int8 on a CPU that has it, and the AVX-512 kernels run. fp32 stays the default: see
-    /// benchmarks/RESULTS.md, "bf16 GEMM" and "int8 GEMM".
+    /// The precision this process packs inference weights in (`PackedWeight`) unless told otherwise (`anomalyd run`
+    /// takes `engine.precision`): fp32 unless ANOMALYD_PRECISION asks for bf16 or int8 and the CPU can run it. fp32
+    /// stays the default: see benchmarks/RESULTS.md, "bf16 GEMM" and "int8 GEMM".
     public static let precision: Precision = {
-        let asked = getenv("ANOMALYD_PRECISION").flatMap { Precision(rawValue: String(cString: $0)) } ?? .fp32
-        return isa == .avx512 && precisions.contains(asked) ? asked : .fp32
+        runnable(getenv("ANOMALYD_PRECISION").flatMap { Precision(rawValue: String(cString: $0)) } ?? .fp32)
     }()
+
+    /// `asked` if this process can run it (the AVX-512 kernels, and the CPU's BF16 or VNNI for bf16 and int8), else fp32.
+    public static func runnable(_ asked: Precision) -> Precision {
+        isa == .avx512 && precisions.contains(asked) ? asked : .fp32
+    }
 
     /// Row tile of the AVX-512 GEMM and of its attention's query blocks (twice AVX2's): threads split rows in
     /// multiples of it.

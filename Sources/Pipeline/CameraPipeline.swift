@@ -96,7 +96,14 @@ public final class CameraPipeline: Sendable {
         let stateLock = try DirectoryLock(directory: config.stateDir, purpose: "state_dir of pipeline '\(config.name)'")
         defer { stateLock.release() }
         try await publisher.register(pipeline: config.name)
-        if await live.loadStored() != nil {
+        if let stored = await live.loadStored() {
+            let running = (vit.packed?.precision ?? .fp32).rawValue
+            if stored.metadata.teacher.fittedPrecision != running {
+                // Scores move a little between precisions, and the cut was learned in the other one.
+                logger.warning("the model was fitted with the teacher in another precision: the false-alarm budget may not hold until a refit or a relearning (delete the state_dir's models)",
+                               metadata: ["version": "\(stored.metadata.modelVersion)", "fitted": "\(stored.metadata.teacher.fittedPrecision)",
+                                          "running": "\(running)"])
+            }
             set(.detecting, nil)
         } else {
             set(.learning, "collecting \(config.learning.frames) normal frames")

@@ -108,7 +108,7 @@ public final class Supervisor: Sendable {
         public var restarted: [String] = []
         public var unchanged: [String] = []
         /// Settings that take effect only at a restart of the process (the publisher's socket, the metrics port,
-        /// the MQTT client, the review page's port and token).
+        /// the MQTT client, the review page's port and token, the teacher's precision).
         public var ignored: [String] = []
 
         public var description: String {
@@ -121,7 +121,7 @@ public final class Supervisor: Sendable {
 
     /// Applies a new configuration: pipelines whose settings changed restart, new ones start, removed ones stop,
     /// the others keep running untouched. The publisher stays bound to its endpoint (subscribers keep their
-    /// connection); a changed `publisher`, `metrics`, `mqtt` or `ui` section is reported in `ignored`. Throws (and changes
+    /// connection); a changed `publisher`, `metrics`, `mqtt`, `ui` or `engine` section is reported in `ignored`. Throws (and changes
     /// nothing) when the configuration does not select the pipeline this process runs or a teacher cannot load.
     public func reload(_ config: DaemonConfig) throws -> ReloadSummary {
         let new = try Self.select(only, from: config)
@@ -134,6 +134,7 @@ public final class Supervisor: Sendable {
             if new.metrics != s.current.metrics { summary.ignored.append("metrics") }
             if new.mqtt != s.current.mqtt { summary.ignored.append("mqtt") }
             if new.ui != s.current.ui { summary.ignored.append("ui") }
+            if new.engine != s.current.engine { summary.ignored.append("engine") }
             let wanted = Dictionary(uniqueKeysWithValues: new.pipelines.map { ($0.name, $0) })
             for (name, slot) in s.slots.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
                 slot.task.cancel()

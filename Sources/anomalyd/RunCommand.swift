@@ -38,11 +38,16 @@ struct RunCommand: AsyncParsableCommand {
         let daemonConfig = try loadConfigOrExit(config)
         BLAS.setThreads(1)
         let registry = daemonConfig.metrics.listen != nil ? PrometheusBootstrap.bootstrap() : nil
+        let precision = daemonConfig.engine.effectivePrecision
+        if let asked = daemonConfig.engine.precision, asked != precision {
+            logger.warning("engine.precision \(asked.rawValue) needs a CPU this is not; the teacher runs in \(precision.rawValue)",
+                           metadata: ["cpu_runs": "\(FastPath.precisions.map(\.rawValue).joined(separator: ", "))"])
+        }
         let supervisor: Supervisor
         do {
             supervisor = try Supervisor(config: daemonConfig, pipelines: pipeline, workers: max(1, workers), logger: logger) { path in
                 // Packed once here, so every runner of every pipeline on this teacher shares the packed weights.
-                ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: path))).packingWeights()
+                ViT(parameters: try ViTParameters(checkpoint: SafetensorsFile(path: path))).packingWeights(precision: precision)
             }
         } catch let e as ConfigError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
@@ -54,7 +59,8 @@ struct RunCommand: AsyncParsableCommand {
         let names = supervisor.config.pipelines.map(\.name).joined(separator: ", ")
         // A subscriber of a CURVE publisher needs its public key: say which one.
         let curve = supervisor.publisher.curvePublicKey.map { " (CURVE server, public key \($0))" } ?? ""
-        var running: Logger.Metadata = ["publisher": "\(daemonConfig.publisher.endpoint)\(curve)", "pipelines": "\(names)"]
+        var running: Logger.Metadata = ["publisher": "\(daemonConfig.publisher.endpoint)\(curve)", "pipelines": "\(names)",
+                                        "precision": "\(FastPath.isa == nil ? "fp32 (OpenBLAS)" : precision.rawValue)"]
         if let mqtt = supervisor.mqtt {
             running["mqtt"] = "\(mqtt.settings.host):\(mqtt.settings.effectivePort) as \(mqtt.clientID), availability on \(mqtt.topics.availability)"
         }

@@ -116,6 +116,8 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(loaded.metadata.teacher.sha256, try SHA256.hex(ofFile: teacherPath))
         XCTAssertEqual(loaded.metadata.teacher.width, width)
         XCTAssertEqual(loaded.metadata.teacher.depth, 3)
+        XCTAssertNil(loaded.metadata.teacher.precision, "not recorded: a bundle as those written before it")
+        XCTAssertEqual(loaded.metadata.teacher.fittedPrecision, "fp32")
         XCTAssertEqual(loaded.metadata.trainingLoss, [1.5, 0.75, 0.5])
         XCTAssertEqual(loaded.metadata.settings.epochs, 3)
         // The loaded Gaussian and student are usable as they are.

@@ -270,6 +270,8 @@ final class PatchMemoryTests: XCTestCase {
         try bundle.save(to: path)
         let loaded = try ModelBundle.load(from: path, teacherPath: teacherPath)
         XCTAssertEqual(loaded.patchMemory, memory)
+        XCTAssertEqual(loaded.metadata.teacher.precision, (runner.vit.packed?.precision ?? .fp32).rawValue,
+                       "the fit records the precision its teacher ran in")
         XCTAssertEqual(memory.cellScales.count, 16)
         XCTAssertNotEqual(Set(memory.cellScales), [1], "scales learned from the learning frames")
         XCTAssertNotEqual(Set(memory.cellOffsets), [0], "offsets learned from the learning frames")
