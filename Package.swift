@@ -119,7 +119,7 @@ let package = Package(
 
         .executableTarget(name: "anomalyd", dependencies: [
             "Kernels", "Engine", "Detector", "Ingest", "Decisions", "Publisher", "Config", "Pipeline", "Service", "Proxy",
-            "Monitoring", "Review", "HTTPServing", "Feedback", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Monitoring", "Review", "Feedback", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import Foundation
 import MQTT
 import Publisher
 
@@ -16,6 +17,20 @@ public struct DaemonConfig: Sendable {
     public var engine: EngineSettings
 }
 
+/// A `listen` setting's `HOST:PORT`, the one reading of it: the port after the last colon, the host before it
+/// (IPv6 brackets removed). Port 0 (any free port) parses; the settings require a real one.
+public struct ListenAddress: Sendable, Equatable {
+    public let host: String
+    public let port: Int
+
+    public init?(_ listen: String) {
+        guard !listen.contains("\0"), let colon = listen.lastIndex(of: ":"), colon > listen.startIndex,
+              let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        self.port = port
+    }
+}
+
 /// Prometheus /metrics, /healthz and /readyz over HTTP; off unless `listen` is given.
 public struct MetricsSettings: Decodable, Sendable, Equatable {
     /// HOST:PORT.
@@ -31,15 +46,8 @@ public struct MetricsSettings: Decodable, Sendable, Equatable {
 
     var invalidKey: (key: String, problem: String)? {
         listen.flatMap { listen in
-            expect(Self.hostPort(listen) != nil && !listen.contains("\0"), CodingKeys.listen, "HOST:PORT (e.g. 127.0.0.1:9108)", quoted(listen))
+            expect(ListenAddress(listen).map { $0.port > 0 } == true, CodingKeys.listen, "HOST:PORT (e.g. 127.0.0.1:9108)", quoted(listen))
         }
-    }
-
-    /// The port after the last colon, as `HTTPServer.address` reads it, and a host before it; nil if either is missing.
-    static func hostPort(_ listen: String) -> (host: String, port: Int)? {
-        guard let colon = listen.lastIndex(of: ":"), colon > listen.startIndex,
-              let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-        return (String(listen[..<colon]), port)
     }
 }
 

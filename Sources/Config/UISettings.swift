@@ -24,7 +24,7 @@ public struct UISettings: Decodable, Sendable, Equatable {
     }
 
     /// Whether `listen`'s host can only be reached from this machine.
-    public var isLoopback: Bool { Self.isLoopback(host: MetricsSettings.hostPort(listen)?.host ?? "") }
+    public var isLoopback: Bool { Self.isLoopback(host: ListenAddress(listen)?.host ?? "") }
 
     public static func isLoopback(host: String) -> Bool {
         let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
@@ -34,7 +34,7 @@ public struct UISettings: Decodable, Sendable, Equatable {
     }
 
     var invalidKey: (key: String, problem: String)? {
-        if MetricsSettings.hostPort(listen) == nil || listen.contains("\0") {
+        if ListenAddress(listen).map({ $0.port > 0 }) != true {
             return (CodingKeys.listen.stringValue, "expected HOST:PORT (e.g. 127.0.0.1:8780), got \(quoted(listen))")
         }
         if !isLoopback, tokenFile == nil {

@@ -184,7 +184,7 @@ public enum ModelFitting {
         let calibration = try Calibration.fit(frames: normal, holdoutCount: split.holdout.count, fusion: settings.fusion)
         // The calibration holds for the teacher as it ran here: record its precision.
         var teacherRan = teacherIdentity
-        teacherRan.precision = (teacher.vit.packed?.precision ?? .fp32).rawValue
+        teacherRan.precision = teacher.vit.precision.rawValue
         return ModelBundle(student: student?.parameters, gaussian: gaussian, profileGaussian: profileGaussian,
                            patchMemory: patchMemory, calibration: calibration,
                            teacher: teacherRan, settings: settings,

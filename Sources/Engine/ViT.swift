@@ -114,6 +114,9 @@ public struct ViT: Sendable {
     public let normalization: Normalization
     /// The weights packed for FastPath (see `packingWeights`); nil: OpenBLAS only.
     public let packed: PackedViTWeights?
+
+    /// What the forward's matrix products multiply in.
+    public var precision: FastPath.Precision { packed?.precision ?? .fp32 }
     public var config: ViTConfig { parameters.config }
 
     public init(parameters: ViTParameters, normalization: Normalization = .inception) {

@@ -6,7 +6,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// The HTTP/1.1 server under the metrics endpoint and the review page: one router, within `Limits`, bound to a
-/// `HOST:PORT` of the configuration.
+/// host and port of the configuration (`ListenAddress`).
 public enum HTTPServer {
     /// What clients can hold of a server: descriptors and time. Without them 20,000 idle connections exhausted the
     /// process's descriptors and `/metrics` and `/healthz` stopped answering (issue 14).
@@ -69,12 +69,5 @@ public enum HTTPServer {
 
     public static func text(_ status: HTTPResponse.Status, _ body: String, type: String = "text/plain; charset=utf-8") -> Response {
         Response(status: status, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    /// `host:port` as validated by the configuration loader (the port after the last colon; brackets of an IPv6
-    /// host removed).
-    public static func address(_ listen: String) -> (host: String, port: Int)? {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else { return nil }
-        return (String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
     }
 }

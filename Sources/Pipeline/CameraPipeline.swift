@@ -97,7 +97,7 @@ public final class CameraPipeline: Sendable {
         defer { stateLock.release() }
         try await publisher.register(pipeline: config.name)
         if let stored = await live.loadStored() {
-            let running = (vit.packed?.precision ?? .fp32).rawValue
+            let running = vit.precision.rawValue
             if stored.metadata.teacher.fittedPrecision != running {
                 // Scores move a little between precisions, and the cut was learned in the other one.
                 logger.warning("the model was fitted with the teacher in another precision: the false-alarm budget may not hold until a refit or a relearning (delete the state_dir's models)",

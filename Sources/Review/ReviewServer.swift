@@ -26,7 +26,7 @@ public enum ReviewServer {
     public static func service(settings: UISettings, backend: some ReviewBackend, logger: Logger,
                                limits: HTTPServer.Limits = .init(),
                                onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
-        let address = HTTPServer.address(settings.listen) ?? ("127.0.0.1", 8780)
+        let address = ListenAddress(settings.listen) ?? ListenAddress(UISettings().listen)!
         return HTTPServer.Listener(setting: "ui.listen", address: settings.listen, application: HTTPServer.application(
             host: address.host, port: address.port, router: router(backend: backend, token: settings.token), limits: limits,
             logger: logger, onListening: onListening))

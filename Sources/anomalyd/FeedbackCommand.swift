@@ -2,7 +2,6 @@ import ArgumentParser
 import Config
 import Feedback
 import Foundation
-import HTTPServing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -44,7 +43,7 @@ struct FeedbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         let c = try loadConfigOrExit(config)
-        guard let ui = c.ui, let address = HTTPServer.address(ui.listen) else {
+        guard let ui = c.ui, let address = ListenAddress(ui.listen) else {
             fail("\(config) has no ui section; the feedback command reaches the running daemon through its review API (ui.listen)")
         }
         // A wildcard bind is reached on loopback.

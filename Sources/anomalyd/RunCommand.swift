@@ -6,7 +6,6 @@ import Foundation
 import Kernels
 import Logging
 import Monitoring
-import HTTPServing
 import Pipeline
 import Review
 import Service
@@ -72,7 +71,7 @@ struct RunCommand: AsyncParsableCommand {
             .init(service: DaemonService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: ReloadService(path: config, hangups: hangups, supervisor: supervisor, notifier: notifier, logger: logger)),
         ]
-        if let registry, let listen = daemonConfig.metrics.listen, let address = HTTPServer.address(listen) {
+        if let registry, let listen = daemonConfig.metrics.listen, let address = ListenAddress(listen) {
             services.append(.init(service: MonitoringServer.service(
                 host: address.host, port: address.port, registry: registry, supervisor: supervisor, logger: logger,
                 onListening: { notifier.ready(status: status + "; metrics on \(listen)") })))
