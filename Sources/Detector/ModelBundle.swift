@@ -125,7 +125,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 /// - `gaussian.safetensors`: the feature Gaussian, when the calibration fuses the `gaussian` score;
 /// - `profile_gaussian.safetensors`: the Gaussian of the student's error profiles, when it fuses `mkd_profile`;
 /// - `patch_memory.safetensors`: the patch memory (`bank` [M, D], `cell_offsets` and `cell_scales` [G²], `cell_levels`
-///   [tiles × G²]; blocks, grid and map baseline in its metadata), when it fuses `patch`;
+///   [tiles × G²], `channel_scales` [D]; blocks, grid and map baseline in its metadata), when it fuses `patch`;
 /// - `calibration.json` and `metadata.json`.
 public struct ModelBundle: Sendable {
     public static let studentFile = "student.safetensors"
@@ -217,7 +217,8 @@ public struct ModelBundle: Sendable {
                 try SafetensorsWriter.write([("bank", [m.count, m.dimension], m.bank),
                                              ("cell_offsets", [m.grid * m.grid], m.cellOffsets),
                                              ("cell_scales", [m.grid * m.grid], m.cellScales)]
-                                                + (m.cellLevels.map { [("cell_levels", [$0.count], $0)] } ?? []),
+                                                + (m.cellLevels.map { [("cell_levels", [$0.count], $0)] } ?? [])
+                                                + (m.channelScales.map { [("channel_scales", [$0.count], $0)] } ?? []),
                                             metadata: ["blocks": m.blocks.map(String.init).joined(separator: ","),
                                                        "grid": "\(m.grid)", "baseline": "\(m.baseline)"],
                                             to: staging + "/" + Self.patchMemoryFile)
@@ -424,7 +425,9 @@ public struct ModelBundle: Sendable {
                                    cellOffsets: tensors.info("cell_offsets") == nil ? nil : tensors.floats("cell_offsets"),
                                    cellScales: tensors.info("cell_scales") == nil ? nil : tensors.floats("cell_scales"),
                                    // Bundles written before the cell levels leave the live levels off.
-                                   cellLevels: tensors.info("cell_levels") == nil ? nil : tensors.floats("cell_levels"))
+                                   cellLevels: tensors.info("cell_levels") == nil ? nil : tensors.floats("cell_levels"),
+                                   // Bundles written before the channel scales searched raw features.
+                                   channelScales: tensors.info("channel_scales") == nil ? nil : tensors.floats("channel_scales"))
         } catch let error as CheckpointError {
             switch error {
             case .missingTensor:
@@ -433,7 +436,7 @@ public struct ModelBundle: Sendable {
                 throw ModelBundleError.invalidCheckpoint(bundle: bundle, file: file, detail: error.description)
             }
         } catch let PatchMemoryError.invalidParameter(name, detail) {
-            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: ["bank", "cell_offsets", "cell_scales", "cell_levels"].contains(name) ? name : field(name), detail: detail)
+            throw ModelBundleError.inconsistent(bundle: bundle, file: file, field: ["bank", "cell_offsets", "cell_scales", "cell_levels", "channel_scales"].contains(name) ? name : field(name), detail: detail)
         }
     }
 

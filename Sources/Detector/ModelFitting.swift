@@ -135,6 +135,7 @@ public enum ModelFitting {
         if components.contains(.patch) {
             // The coresets ask this every 64 steps: that is the fit's progress too (the daemon's watchdog waits for it).
             let choosing = { progress?(.choosingPatches); return shouldStop() }
+            patches.scaleChannels()
             var folds = try patches.foldMemories(budget: settings.patchMemory, seed: settings.seed, folds: crossFitFolds,
                                                  shouldStop: choosing)
             // Each cell's normalisation from the kept frames' out-of-sample distances, then those frames scored with it.
@@ -231,6 +232,8 @@ public struct PatchCandidates {
     let step: Int
     private(set) var indices: [Int] = []
     private(set) var features: [Float] = []
+    /// The columns' scales (`PatchMemory.channelScales`), once `scaleChannels` has applied them to `features`.
+    private(set) var channelScales: [Float]?
 
     init(teacher c: ViTConfig, count: Int, enabled: Bool, maxPatches: Int) {
         blocks = enabled ? PatchMemory.blocks(teacherDepth: c.depth) : []
@@ -249,6 +252,15 @@ public struct PatchCandidates {
 
     func keeps(_ index: Int) -> Bool { index % step == 0 }
 
+    /// Scales every kept feature's columns by the scales their own spread gives; the memories chosen afterwards keep
+    /// them, so that frames scored later are scaled alike.
+    mutating func scaleChannels() {
+        guard !features.isEmpty, channelScales == nil else { return }
+        let scales = PatchMemory.channelScales(features: features, dimension: dimension)
+        for i in features.indices { features[i] *= scales[i % dimension] }
+        channelScales = scales
+    }
+
     /// Cross-fitting folds are runs of consecutive frames (a frame's neighbours are near-duplicates of it).
     private(set) var folds = 1
     func fold(of index: Int) -> Int { index * folds / count }
@@ -262,7 +274,7 @@ public struct PatchCandidates {
             for r in rows { x += features[(r * frameWidth)..<((r + 1) * frameWidth)] }
         }
         return try PatchMemory.fit(features: rows == nil ? features : x, dimension: dimension, blocks: blocks, grid: grid,
-                                   budget: budget, seed: seed, shouldStop: shouldStop)
+                                   budget: budget, seed: seed, channelScales: channelScales, shouldStop: shouldStop)
     }
 
     /// Per fold, a memory of the other folds' kept patches at the budget's share of them, so that it is as dense as

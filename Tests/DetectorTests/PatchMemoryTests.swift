@@ -193,6 +193,59 @@ final class PatchMemoryTests: XCTestCase {
         }
     }
 
+    /// Channel scales are σ̄/σ_j of each column (population standard deviation, σ̄ the mean of the varying columns'),
+    /// 1 for a constant column; `appendFeatures` multiplies the pooled features by them.
+    func testChannelScalesLevelEachColumnsSpread() {
+        var rng = RNG(5)
+        let n = 400, d = 4
+        let spreads: [Float] = [20, 1, 0.5, 0]
+        var x = [Float]()
+        for _ in 0..<n { for j in 0..<d { x.append(7 + spreads[j] * rng.float(1)) } }
+        let s = PatchMemory.channelScales(features: x, dimension: d)
+        var sigma = [Double]()
+        for j in 0..<3 {
+            let column = (0..<n).map { Double(x[$0 * d + j]) }
+            let mean = column.reduce(0, +) / Double(n)
+            sigma.append((column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)).squareRoot())
+        }
+        let mean = sigma.reduce(0, +) / 3
+        for j in 0..<3 { XCTAssertEqual(Double(s[j]), mean / sigma[j], accuracy: 1e-4 * mean / sigma[j]) }
+        XCTAssertEqual(s[3], 1, "a constant column keeps 1")
+
+        let g = 3, t = g * g + 1, width = 2
+        let streams = [1: rng.floats(t * width)]
+        let output = ViTOutput(batch: 1, tokens: t, width: width, finalTokens: [], clsAttention: [], logits: [],
+                               blockOutputs: streams)
+        var raw = [Float](), scaled = [Float]()
+        PatchMemory.appendFeatures(output, frame: 0, blocks: [1], to: &raw)
+        PatchMemory.appendFeatures(output, frame: 0, blocks: [1], scales: [2, 0.25], to: &scaled)
+        for i in raw.indices { XCTAssertEqual(scaled[i], raw[i] * (i % 2 == 0 ? 2 : 0.25), accuracy: 1e-6) }
+    }
+
+    /// Why the columns are scaled: a patch that differs from the memory in a quiet column by many of that column's
+    /// spreads is nearer its normal neighbours than they are to each other in the loud column, unscaled; scaled it
+    /// is the farthest.
+    func testScaledColumnsFindADeviationInAQuietChannel() throws {
+        var rng = RNG(8)
+        let n = 300, d = 2
+        var x = [Float]()
+        for _ in 0..<n { x += [30 * rng.float(1), 0.1 * rng.float(1)] }
+        let scales = PatchMemory.channelScales(features: x, dimension: d)
+        let queries: [[Float]] = [[0, 1.5], [45, 0]]   // 15 spreads off in the quiet column; 1.5 in the loud one
+        func distances(_ scales: [Float]?) throws -> [Float] {
+            let bank = scales.map { s in x.indices.map { x[$0] * s[$0 % d] } } ?? x
+            let m = try PatchMemory.fit(features: bank, dimension: d, blocks: [0], grid: 1, budget: 100, seed: 1,
+                                        channelScales: scales)
+            return queries.map { q in
+                let v = scales.map { s in [q[0] * s[0], q[1] * s[1]] } ?? q
+                return v.withUnsafeBufferPointer { m.nearest($0.baseAddress!, patches: 1).distances[0] }
+            }
+        }
+        let raw = try distances(nil), scaled = try distances(scales)
+        XCTAssertLessThan(raw[0], raw[1], "unscaled, the loud column decides")
+        XCTAssertGreaterThan(scaled[0], scaled[1], "scaled, the quiet column's deviation is the larger")
+    }
+
     func testStoredParametersAreChecked() {
         XCTAssertThrowsError(try PatchMemory(blocks: [3, 1], grid: 2, dimension: 2, bank: [0, 0], baseline: 0)) {
             XCTAssertEqual($0 as? PatchMemoryError, .invalidParameter(field: "blocks", detail: "[3, 1] is not an increasing list of block indices"))
@@ -202,6 +255,9 @@ final class PatchMemoryTests: XCTestCase {
         }
         XCTAssertThrowsError(try PatchMemory(blocks: [0], grid: 2, dimension: 2, bank: [0, 0, 1], baseline: 0))
         XCTAssertThrowsError(try PatchMemory(blocks: [0], grid: 2, dimension: 2, bank: [0, 0], baseline: -1))
+        XCTAssertThrowsError(try PatchMemory(blocks: [0], grid: 2, dimension: 2, bank: [0, 0], baseline: 0, channelScales: [1, 0])) {
+            XCTAssertEqual($0 as? PatchMemoryError, .invalidParameter(field: "channel_scales", detail: "expected 2 positive finite scales, one per feature column"))
+        }
     }
 
     // MARK: - Fitting and the bundle
@@ -274,6 +330,9 @@ final class PatchMemoryTests: XCTestCase {
                        "the fit records the precision its teacher ran in")
         XCTAssertEqual(memory.cellScales.count, 16)
         XCTAssertNotEqual(Set(memory.cellScales), [1], "scales learned from the learning frames")
+        let channels = try XCTUnwrap(memory.channelScales, "the fit scales the feature columns")
+        XCTAssertEqual(channels.count, memory.dimension)
+        XCTAssertGreaterThan(Set(channels).count, 1)
         XCTAssertNotEqual(Set(memory.cellOffsets), [0], "offsets learned from the learning frames")
         // Each cell's level is a high quantile of its learning cells: above the median (its offset, 0 after scaling)
         // and no higher than the largest normal frame's score can reach before its factor (< 1).
@@ -367,9 +426,13 @@ final class PatchMemoryTests: XCTestCase {
             PatchMemory.appendFeatures(out, frame: 0, blocks: [1], to: &f)
             return f
         }
-        let others = stride(from: 8, to: learn, by: 4).flatMap { features($0) }
-        let fold = try PatchMemory.fit(features: others, dimension: 16, blocks: [1], grid: 4, budget: 24 * 8 / 10, seed: 0)
-        let expected = features(5).withUnsafeBufferPointer { fold.score($0.baseAddress!, patches: 16).score }
+        // The columns are scaled by the spread of every kept frame's features.
+        let scales = PatchMemory.channelScales(features: stride(from: 0, to: learn, by: 4).flatMap { features($0) }, dimension: 16)
+        func scaled(_ f: [Float]) -> [Float] { f.indices.map { f[$0] * scales[$0 % 16] } }
+        let others = scaled(stride(from: 8, to: learn, by: 4).flatMap { features($0) })
+        let fold = try PatchMemory.fit(features: others, dimension: 16, blocks: [1], grid: 4, budget: 24 * 8 / 10, seed: 0,
+                                       channelScales: scales)
+        let expected = scaled(features(5)).withUnsafeBufferPointer { fold.score($0.baseAddress!, patches: 16).score }
         XCTAssertTrue(tail.sorted.contains { abs($0 - expected) <= 1e-4 * expected }, "\(expected) not among \(tail.sorted)")
     }
 
@@ -416,6 +479,10 @@ final class PatchMemoryTests: XCTestCase {
                                      ("cell_offsets", [16], [Float](repeating: .nan, count: 16))],
                                     metadata: ["blocks": "1", "grid": "4", "baseline": "0.5"], to: file)
         expect("cell_offsets", "16 finite offsets")
+        try SafetensorsWriter.write([("bank", [m.count, 16], Array(repeating: 0.25, count: m.count * 16)),
+                                     ("channel_scales", [15], [Float](repeating: 1, count: 15))],
+                                    metadata: ["blocks": "1", "grid": "4", "baseline": "0.5"], to: file)
+        expect("channel_scales", "16 positive finite scales")
         for (levels, fragment) in [([Float](repeating: 1, count: 10), "16 per tile"), ([Float](repeating: 1, count: 32), "1 tiles of 16 cells make 16")] {
             try SafetensorsWriter.write([("bank", [m.count, 16], Array(repeating: 0.25, count: m.count * 16)),
                                          ("cell_levels", [levels.count], levels)],
@@ -429,6 +496,7 @@ final class PatchMemoryTests: XCTestCase {
         XCTAssertEqual(old.cellScales, Array(repeating: 1, count: 16))
         XCTAssertEqual(old.cellOffsets, Array(repeating: 0, count: 16))
         XCTAssertNil(old.cellLevels)
+        XCTAssertNil(old.channelScales, "a bundle written before the channel scales searches raw features")
         try FileManager.default.removeItem(atPath: file)
         XCTAssertThrowsError(try ModelBundle.load(from: path)) {
             XCTAssertEqual($0 as? ModelBundleError, .missingFile(bundle: path, file: ModelBundle.patchMemoryFile))
