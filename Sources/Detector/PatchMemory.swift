@@ -275,6 +275,7 @@ public struct PatchMemory: Sendable, Equatable {
         let d = output.width, t = output.tokens, g = Int(Double(t - 1).squareRoot())
         precondition(g * g == t - 1, "\(t - 1) patch tokens are not a square grid")
         let width = blocks.count * d, start = out.count
+        precondition(scales == nil || scales!.count == width, "\(scales!.count) channel scales for \(width)-wide features")
         out += repeatElement(0, count: g * g * width)
         for (k, block) in blocks.enumerated() {
             guard let stream = output.blockOutputs[block] else { preconditionFailure("the teacher pass did not capture block \(block)") }
@@ -291,15 +292,9 @@ public struct PatchMemory: Sendable, Equatable {
                                 n += 1
                             }
                         }
-                        for j in 0..<d { out[row + j] /= n }
+                        for j in 0..<d { out[row + j] = out[row + j] / n * (scales?[k * d + j] ?? 1) }
                     }
                 }
-            }
-        }
-        if let scales {
-            precondition(scales.count == width, "\(scales.count) channel scales for \(width)-wide features")
-            for r in 0..<(g * g) {
-                for j in 0..<width { out[start + r * width + j] *= scales[j] }
             }
         }
     }
